@@ -1,0 +1,217 @@
+"""The domain error hierarchy and its RFC 9457 Problem Details rendering.
+
+Services raise subclasses of these errors (``class UserNotFound(NotFound)``); one table here maps
+each base class to an HTTP status, so no ``HTTPException`` is needed below ``api/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class AgoraError(Exception):
+    """Base of every error a service raises on purpose.
+
+    Attributes:
+        status: The HTTP status the error maps to.
+        title: A short, fixed summary of the kind of problem.
+        detail: What went wrong in this occurrence, safe to show to the caller.
+        headers: Extra response headers (for example ``Retry-After``).
+    """
+
+    status: int = HTTPStatus.BAD_REQUEST
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class BadRequest(AgoraError):
+    """The request cannot be processed as sent."""
+
+
+class ValidationFailed(AgoraError):
+    """The request is well-formed but breaks a rule of the domain."""
+
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    title = "Validation failed"
+
+
+class Unauthorized(AgoraError):
+    """No valid credentials were presented."""
+
+    status = HTTPStatus.UNAUTHORIZED
+    title = "Not authenticated"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.headers.setdefault("WWW-Authenticate", "Bearer")
+
+
+class Forbidden(AgoraError):
+    """The caller is known but may not do this."""
+
+    status = HTTPStatus.FORBIDDEN
+    title = "Forbidden"
+
+
+class NotFound(AgoraError):
+    """The resource does not exist (or the caller may not know it does)."""
+
+    status = HTTPStatus.NOT_FOUND
+    title = "Not found"
+
+
+class Conflict(AgoraError):
+    """The request conflicts with the current state (duplicate, stale version)."""
+
+    status = HTTPStatus.CONFLICT
+    title = "Conflict"
+
+
+class PreconditionFailed(AgoraError):
+    """An ``If-Match`` or similar precondition does not hold."""
+
+    status = HTTPStatus.PRECONDITION_FAILED
+    title = "Precondition failed"
+
+
+class PayloadTooLarge(AgoraError):
+    """The request body is larger than the service accepts."""
+
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    title = "Payload too large"
+
+
+class TooManyRequests(AgoraError):
+    """A rate limit was hit; ``Retry-After`` says when to try again."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    title = "Too many requests"
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(retry_after, 1))})
+        self.retry_after = max(retry_after, 1)
+
+
+class ServiceUnavailable(AgoraError):
+    """A dependency the request needs is down."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    title = "Service unavailable"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    instance: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Build an RFC 9457 ``application/problem+json`` response.
+
+    Args:
+        status: HTTP status code.
+        title: Short summary of the problem type.
+        detail: Explanation of this occurrence.
+        instance: The request path the problem occurred on.
+        headers: Extra response headers.
+        **extra: Extension members (for example ``errors`` for validation failures).
+
+    Returns:
+        The JSON response.
+    """
+    slug = HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
+    body: dict[str, Any] = {
+        "type": f"https://agora.dev/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        errors.append(
+            {"field": ".".join(location), "message": error.get("msg", ""), "type": error["type"]}
+        )
+    return errors
+
+
+async def _agora_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AgoraError)  # noqa: S101 - registered for AgoraError only
+    return problem(
+        exc.status, exc.title, exc.detail, request.url.path, headers=exc.headers, **exc.extra
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101
+    errors = _field_errors(exc)
+    if any(error["type"] == "json_invalid" for error in errors):
+        return problem(
+            HTTPStatus.BAD_REQUEST, "Malformed JSON", "The body is not valid JSON.", request.url.path
+        )
+    return problem(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "Validation failed",
+        "The request has invalid fields.",
+        request.url.path,
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    status = HTTPStatus(exc.status_code)
+    detail = exc.detail if isinstance(exc.detail, str) else status.description
+    return problem(status, status.phrase, detail, request.url.path, headers=exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled error on %s", request.url.path, exc_info=exc)
+    return problem(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "Internal server error",
+        "Something went wrong on our side; it has been logged.",
+        request.url.path,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error the app can raise as Problem Details.
+
+    Args:
+        app: The FastAPI application.
+    """
+    app.add_exception_handler(AgoraError, _agora_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,100 @@
+"""The settings base every service's ``Settings`` class extends.
+
+All variables carry the ``AGORA_`` prefix and come from the environment or a ``.env`` file. Each
+service process gets its own environment, so common names (``AGORA_DATABASE_URL``) are not shared.
+The production profile refuses to start while any secret still has its development default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ONE_MEBIBYTE = 1024 * 1024
+DEFAULT_DATABASE_PASSWORD = "agora"  # noqa: S105 - the development default, refused in production
+
+Environment = Literal["development", "test", "production"]
+
+
+class InsecureSettingsError(ValueError):
+    """Raised when the production profile still carries a development default."""
+
+
+class ServiceSettings(BaseSettings):
+    """Settings shared by every Agora service.
+
+    Attributes:
+        service_name: Name used in logs, metrics, traces and health answers.
+        environment: ``development``, ``test`` or ``production``.
+        debug: Turns on the interactive API docs (``/docs``).
+        database_url: SQLAlchemy async URL of the service's own database.
+        redis_url: Redis URL for rate limits and caches; ``None`` keeps them in memory.
+        broker_url: Message broker URL (``nats://``, ``amqp://``, ``kafka://``); optional for now.
+        jwks_url: Where the identity service publishes its public signing keys.
+        jwt_issuer: The ``iss`` every accepted token must carry.
+        jwt_audience: The ``aud`` every accepted token must carry.
+        cors_origins: Origins allowed to call the API from a browser (never ``*``).
+        max_body_bytes: Largest request body accepted.
+        request_timeout_seconds: Time budget of one request before it gets a 504.
+        rate_limit: Default per-client limit for the whole API (``limits`` syntax).
+        log_dir: Where ``app.log`` and ``error.log`` rotate; ``None`` logs to the console only.
+        log_level: Root log level.
+        otel_exporter: ``none`` (default), ``console`` or ``otlp``.
+        otel_endpoint: OTLP/HTTP endpoint when ``otel_exporter`` is ``otlp``.
+        version: Release version reported by ``/health/ready``.
+        build_time: Build timestamp reported by ``/health/ready``.
+        commit: Commit hash reported by ``/health/ready``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="AGORA_", env_file=".env", extra="ignore")
+
+    service_name: str = "agora"
+    environment: Environment = "development"
+    debug: bool = False
+    database_url: str = (
+        f"postgresql+asyncpg://agora:{DEFAULT_DATABASE_PASSWORD}@127.0.0.1:55432/agora"
+    )
+    redis_url: str | None = None
+    broker_url: str | None = None
+    jwks_url: str = "http://127.0.0.1:8080/.well-known/jwks.json"
+    jwt_issuer: str = "agora-identity"
+    jwt_audience: str = "agora"
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = ONE_MEBIBYTE
+    request_timeout_seconds: float = 30.0
+    rate_limit: str = "300/minute"
+    log_dir: Path | None = None
+    log_level: str = "INFO"
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_endpoint: str | None = None
+    version: str = "0.1.0"
+    build_time: str = "unknown"
+    commit: str = "unknown"
+
+    def insecure_defaults(self) -> list[str]:
+        """Name every setting that still has a development-only value.
+
+        Services extend this with their own secrets.
+
+        Returns:
+            Setting names, empty when the configuration is fit for production.
+        """
+        problems = []
+        if f":{DEFAULT_DATABASE_PASSWORD}@" in self.database_url:
+            problems.append("AGORA_DATABASE_URL (default password)")
+        if "*" in self.cors_origins:
+            problems.append("AGORA_CORS_ORIGINS (wildcard)")
+        if self.debug:
+            problems.append("AGORA_DEBUG (on)")
+        return problems
+
+    @model_validator(mode="after")
+    def _refuse_defaults_in_production(self) -> Self:
+        if self.environment == "production" and (problems := self.insecure_defaults()):
+            raise InsecureSettingsError(
+                "refusing to start in production with development defaults: " + ", ".join(problems)
+            )
+        return self
