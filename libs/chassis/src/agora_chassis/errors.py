@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -28,10 +29,14 @@ class AgoraError(Exception):
         title: A short, fixed summary of the kind of problem.
         detail: What went wrong in this occurrence, safe to show to the caller.
         headers: Extra response headers (for example ``Retry-After``).
+        commit_changes: When true, the request's transaction is committed before the error is
+            answered. For refusals whose side effects must last (an audit entry, revoking a
+            stolen token family); the error is still reported to the caller.
     """
 
     status: int = HTTPStatus.BAD_REQUEST
     title: str = "Bad request"
+    commit_changes: bool = False
 
     def __init__(
         self,
@@ -195,6 +200,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(status, status.phrase, detail, request.url.path, headers=exc.headers)
 
 
+async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
+    return problem(
+        HTTPStatus.CONFLICT,
+        "Conflict",
+        "The resource was changed by someone else; reload it and try again.",
+        request.url.path,
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled error on %s", request.url.path, exc_info=exc)
     return problem(
@@ -214,4 +228,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AgoraError, _agora_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StaleDataError, _stale_data)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,115 @@
+"""The app factory every service uses: one call wires the whole chassis around its routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from agora_chassis.auth import JWKSCache, TokenVerifier
+from agora_chassis.db import create_engine, create_sessionmaker
+from agora_chassis.errors import install_error_handlers
+from agora_chassis.health import Check, database_probe, health_router, redis_probe
+from agora_chassis.logging import configure_logging
+from agora_chassis.metrics import install_metrics
+from agora_chassis.middleware import install_http_middleware
+from agora_chassis.ratelimit import RateLimiter
+from agora_chassis.settings import ServiceSettings
+from agora_chassis.telemetry import setup_telemetry
+
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+def _lifespan(startup: Sequence[Hook]) -> Callable[[FastAPI], AsyncIterator[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for hook in startup:
+            await hook(app)
+        try:
+            yield
+        finally:
+            await app.state.token_verifier.aclose()
+            await app.state.engine.dispose()
+
+    return lifespan  # type: ignore[return-value]
+
+
+def _readiness(app: FastAPI, settings: ServiceSettings) -> dict[str, Check]:
+    checks = {"database": Check(database_probe(app.state.engine))}
+    if settings.redis_url:
+        # Rate limits fail open without Redis, so the service is degraded, not down.
+        checks["cache"] = Check(redis_probe(settings.redis_url), critical=False)
+    return checks
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: Sequence[APIRouter],
+    startup: Sequence[Hook] = (),
+    jwks: JWKSCache | None = None,
+) -> FastAPI:
+    """Build a service's FastAPI app with the whole chassis wired in.
+
+    Wires JSON logging, Problem Details errors, the database engine and transaction factory,
+    JWT verification, rate limiting, security headers, CORS, body limits, gzip, timeouts,
+    ``/health``, ``/health/ready``, ``/metrics`` and OpenTelemetry.
+
+    Args:
+        settings: The service's settings (built once, by its factory).
+        title: OpenAPI title.
+        routers: The service's API routers (each carries its own ``/api/v1`` prefix).
+        startup: Coroutines run at start-up, after the chassis is ready (e.g. seeding).
+        jwks: Where verification keys come from; defaults to ``settings.jwks_url``.
+
+    Returns:
+        The application, ready for uvicorn.
+    """
+    configure_logging(settings.service_name, log_dir=settings.log_dir, level=settings.log_level)
+    app = FastAPI(
+        title=title,
+        version=settings.version,
+        lifespan=_lifespan(startup),
+        docs_url="/docs" if settings.debug else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.debug else None,
+    )
+    app.state.settings = settings
+    app.state.engine = create_engine(settings.database_url)
+    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.token_verifier = TokenVerifier(
+        jwks or JWKSCache(settings.jwks_url),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    app.state.rate_limiter = RateLimiter(settings.redis_url)
+    install_error_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    app.include_router(
+        health_router(
+            _readiness(app, settings),
+            version=settings.version,
+            build_time=settings.build_time,
+            commit=settings.commit,
+            service_name=settings.service_name,
+        )
+    )
+    install_metrics(app, settings.service_name)
+    install_http_middleware(
+        app,
+        cors_origins=settings.cors_origins,
+        max_body_bytes=settings.max_body_bytes,
+        debug=settings.debug,
+        timeout_seconds=settings.request_timeout_seconds,
+    )
+    setup_telemetry(
+        app,
+        service_name=settings.service_name,
+        exporter=settings.otel_exporter,
+        endpoint=settings.otel_endpoint,
+        engine=app.state.engine,
+    )
+    return app

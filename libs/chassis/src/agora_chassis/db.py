@@ -1,0 +1,122 @@
+"""Async SQLAlchemy: the declarative base conventions, the engine, and the transaction scope.
+
+The request (or message) scope owns the transaction: ``DbSession`` opens ``session.begin()``
+before the endpoint runs and commits after it returns, *before* the response is sent, so a failed
+commit is reported to the caller instead of being hidden behind a 2xx. Services and repositories
+never call ``commit()``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, Uuid, func
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from agora_chassis.errors import AgoraError
+from agora_chassis.ids import new_id
+
+POOL_SIZE = 10
+POOL_MAX_OVERFLOW = 10
+POOL_RECYCLE_SECONDS = 1800
+STATEMENT_TIMEOUT_MS = 30_000
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Deterministic constraint names, so Alembic migrations can drop and alter them by name."""
+
+TYPE_ANNOTATION_MAP: dict[Any, Any] = {
+    dt.datetime: DateTime(timezone=True),
+    uuid.UUID: Uuid(),
+}
+"""Every ``Mapped[datetime]`` is stored as ``timestamptz`` (UTC), every UUID natively."""
+
+
+def make_metadata() -> MetaData:
+    """Return a ``MetaData`` with Agora's naming convention, one per service's ``Base``."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time as an aware UTC datetime."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UUIDPrimaryKey:
+    """Mixin: a UUIDv7 primary key generated in Python (so it is known before the flush)."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+
+
+class Timestamps:
+    """Mixin: ``created_at`` and ``updated_at`` in UTC, maintained by the database."""
+
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """Create the service's async engine with a bounded pool and a statement timeout.
+
+    Args:
+        url: A ``postgresql+asyncpg://`` URL.
+        echo: Log every statement (development only).
+
+    Returns:
+        The engine; dispose of it on shutdown.
+    """
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_MAX_OVERFLOW,
+        pool_pre_ping=True,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        connect_args={"server_settings": {"statement_timeout": str(STATEMENT_TIMEOUT_MS)}},
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Return the session factory; objects stay usable after commit for response serialising."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield a session inside one transaction for the whole request.
+
+    Commits when the endpoint returns, rolls back when it raises, except for an ``AgoraError``
+    with ``commit_changes`` set, whose side effects are committed before it is answered.
+    Registered with ``scope="function"`` (see ``DbSession``) so this happens before the response is
+    sent.
+
+    Args:
+        request: The current request; its app holds the session factory in ``state.sessionmaker``.
+
+    Yields:
+        The transaction's session.
+    """
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except AgoraError as exc:
+            await (session.commit() if exc.commit_changes else session.rollback())
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+DbSession = Annotated[AsyncSession, Depends(transaction, scope="function")]
+"""Inject this into endpoints that read or write the database."""

@@ -1,0 +1,1 @@
+"""Identity's HTTP API (FastAPI routers, /api/v1)."""

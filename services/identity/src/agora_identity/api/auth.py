@@ -1,0 +1,45 @@
+"""``/api/v1/auth``: register, token (OAuth2 password grant), refresh, logout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from agora_identity.api.deps import Auth
+from agora_identity.schemas.auth import RefreshRequest, TokenPair
+from agora_identity.schemas.user import UserCreate, UserRead
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+PROBLEM = {"content": {"application/problem+json": {}}}
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    responses={409: PROBLEM, 422: PROBLEM},
+)
+async def register(data: UserCreate, auth: Auth) -> object:
+    """Create a customer account (e-mail is normalised to lower case)."""
+    return await auth.register(data)
+
+
+@router.post("/token", response_model=TokenPair, responses={401: PROBLEM, 429: PROBLEM})
+async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], auth: Auth) -> TokenPair:
+    """OAuth2 password grant: exchange e-mail (``username``) and password for tokens."""
+    return await auth.login(form.username, form.password, form.scopes)
+
+
+@router.post("/refresh", response_model=TokenPair, responses={401: PROBLEM})
+async def refresh(body: RefreshRequest, auth: Auth) -> TokenPair:
+    """Rotate a refresh token. Presenting a used one revokes its whole family."""
+    return await auth.refresh(body.refresh_token)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: RefreshRequest, auth: Auth) -> None:
+    """Revoke the session (refresh-token family) the token belongs to."""
+    await auth.logout(body.refresh_token)

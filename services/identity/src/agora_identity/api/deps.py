@@ -1,0 +1,46 @@
+"""Dependencies that assemble the services for one request."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from agora_chassis.auth import CurrentPrincipal, Principal
+from agora_chassis.db import DbSession
+from agora_chassis.ratelimit import client_ip
+from fastapi import Depends, Request
+
+from agora_identity.repositories.audit import AuditRepository
+from agora_identity.repositories.tokens import RefreshTokenRepository
+from agora_identity.repositories.users import UserRepository
+from agora_identity.services.audit import Auditor, RequestContext
+from agora_identity.services.auth import AuthService, LoginLimits
+from agora_identity.services.users import UserService
+from agora_identity.settings import IdentitySettings
+
+
+def _auditor(request: Request, session: DbSession, actor: Principal | None = None) -> Auditor:
+    actor_id = uuid.UUID(actor.subject) if actor else None
+    return Auditor(AuditRepository(session), RequestContext(client_ip(request), actor_id))
+
+
+def auth_service(request: Request, session: DbSession) -> AuthService:
+    """The authentication use cases for this request."""
+    settings: IdentitySettings = request.app.state.settings
+    return AuthService(
+        users=UserRepository(session),
+        tokens=RefreshTokenRepository(session),
+        auditor=_auditor(request, session),
+        issuer=request.app.state.token_issuer,
+        limiter=request.app.state.rate_limiter,
+        limits=LoginLimits(settings.login_limit_per_ip, settings.login_limit_per_account),
+    )
+
+
+def user_service(request: Request, session: DbSession, principal: CurrentPrincipal) -> UserService:
+    """The user use cases for this request, audited as done by the caller."""
+    return UserService(UserRepository(session), _auditor(request, session, principal))
+
+
+Auth = Annotated[AuthService, Depends(auth_service)]
+Users = Annotated[UserService, Depends(user_service)]

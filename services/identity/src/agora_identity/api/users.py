@@ -1,0 +1,50 @@
+"""``/api/v1/users``: the caller's own profile, and admin user management."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from agora_chassis.auth import CurrentPrincipal, require_roles
+from agora_chassis.pagination import Page, Pagination
+from fastapi import APIRouter, Depends, Query
+
+from agora_identity.api.auth import PROBLEM
+from agora_identity.api.deps import Users
+from agora_identity.models import Role
+from agora_identity.schemas.user import UserFilter, UserRead, UserUpdate
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"], responses={401: PROBLEM})
+admin_only = [Depends(require_roles(Role.ADMIN.value))]
+
+
+@router.get("/me", response_model=UserRead)
+async def me(principal: CurrentPrincipal, users: Users) -> object:
+    """The authenticated user's own account."""
+    return await users.get(uuid.UUID(principal.subject))
+
+
+@router.get("", response_model=Page[UserRead], dependencies=admin_only, responses={403: PROBLEM})
+async def list_users(
+    users: Users,
+    page: Pagination,
+    email: Annotated[str | None, Query(max_length=320, description="Part of the e-mail")] = None,
+    role: Annotated[Role | None, Query(description="Users holding this role")] = None,
+    is_active: Annotated[bool | None, Query(description="Active or deactivated users")] = None,
+) -> Page[UserRead]:
+    """List users (admin only), oldest first."""
+    items, total = await users.list(UserFilter(email=email, role=role, is_active=is_active), page)
+    return Page[UserRead].of([UserRead.model_validate(user) for user in items], total, page)
+
+
+@router.patch(
+    "/{user_id}",
+    response_model=UserRead,
+    dependencies=admin_only,
+    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+)
+async def update_user(
+    user_id: uuid.UUID, changes: UserUpdate, users: Users, principal: CurrentPrincipal
+) -> object:
+    """Change a user's roles or active flag (admin only; audited)."""
+    return await users.update(user_id, changes, uuid.UUID(principal.subject))

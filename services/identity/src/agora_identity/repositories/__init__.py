@@ -1,0 +1,1 @@
+"""Identity's data access: SQL only, returns models, never commits."""

@@ -1,0 +1,1 @@
+"""Identity's request and response DTOs."""

@@ -1,0 +1,96 @@
+"""User DTOs: ``UserCreate`` (registration), ``UserUpdate`` (admin), ``UserRead``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from agora_identity.models.user import Role
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+NAME_MAX = 200
+
+
+def normalise_email(value: str) -> str:
+    """Trim and lower-case an address so one mailbox means one account."""
+    return value.strip().lower()
+
+
+def check_password_policy(value: str) -> str:
+    """Require 8-128 characters with a lower-case letter, an upper-case letter and a digit.
+
+    Raises:
+        ValueError: Naming every rule the password breaks.
+    """
+    broken = []
+    if not re.search(r"[a-z]", value):
+        broken.append("a lower-case letter")
+    if not re.search(r"[A-Z]", value):
+        broken.append("an upper-case letter")
+    if not re.search(r"\d", value):
+        broken.append("a digit")
+    if broken:
+        raise ValueError("password must contain " + ", ".join(broken))
+    return value
+
+
+Email = Annotated[EmailStr, AfterValidator(normalise_email)]
+Password = Annotated[
+    str,
+    Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX, examples=["Correct-Horse-9"]),
+    AfterValidator(check_password_policy),
+]
+
+
+class UserCreate(BaseModel):
+    """Registration request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email = Field(examples=["ada@example.com"])
+    password: Password
+    full_name: str = Field(min_length=1, max_length=NAME_MAX, examples=["Ada Lovelace"])
+
+    @model_validator(mode="after")
+    def _password_not_email(self) -> UserCreate:
+        if self.email.split("@", 1)[0] in self.password.lower():
+            raise ValueError("password must not contain the e-mail address")
+        return self
+
+
+class UserUpdate(BaseModel):
+    """Admin change of a user's roles or active flag (omitted fields stay as they are)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[Role] | None = Field(default=None, min_length=1)
+    is_active: bool | None = None
+
+
+class UserRead(BaseModel):
+    """A user as the API shows it (never the password hash)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    full_name: str
+    roles: list[str]
+    is_active: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class UserFilter(BaseModel):
+    """Admin list filters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    email: str | None = None
+    role: Role | None = None
+    is_active: bool | None = None

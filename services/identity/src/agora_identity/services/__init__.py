@@ -1,0 +1,1 @@
+"""Identity's business rules (no FastAPI, no commit())."""
