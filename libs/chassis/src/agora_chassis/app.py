@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from agora_chassis.auth import JWKSCache, TokenVerifier
+from agora_chassis.auth import JWKSCache, KeySource, TokenVerifier
 from agora_chassis.db import create_engine, create_sessionmaker
 from agora_chassis.errors import install_error_handlers
 from agora_chassis.health import Check, database_probe, health_router, redis_probe
@@ -29,7 +29,8 @@ def _lifespan(startup: Sequence[Hook]) -> Callable[[FastAPI], AsyncIterator[None
         try:
             yield
         finally:
-            await app.state.token_verifier.aclose()
+            await app.state.keys_source.aclose()
+            await app.state.rate_limiter.aclose()
             await app.state.engine.dispose()
 
     return lifespan  # type: ignore[return-value]
@@ -49,7 +50,7 @@ def create_service_app(
     title: str,
     routers: Sequence[APIRouter],
     startup: Sequence[Hook] = (),
-    jwks: JWKSCache | None = None,
+    keys: KeySource | None = None,
 ) -> FastAPI:
     """Build a service's FastAPI app with the whole chassis wired in.
 
@@ -62,7 +63,7 @@ def create_service_app(
         title: OpenAPI title.
         routers: The service's API routers (each carries its own ``/api/v1`` prefix).
         startup: Coroutines run at start-up, after the chassis is ready (e.g. seeding).
-        jwks: Where verification keys come from; defaults to ``settings.jwks_url``.
+        keys: Where verification keys come from; defaults to ``settings.jwks_url``.
 
     Returns:
         The application, ready for uvicorn.
@@ -79,8 +80,9 @@ def create_service_app(
     app.state.settings = settings
     app.state.engine = create_engine(settings.database_url)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.keys_source = keys or JWKSCache(settings.jwks_url)
     app.state.token_verifier = TokenVerifier(
-        jwks or JWKSCache(settings.jwks_url),
+        app.state.keys_source,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
@@ -103,7 +105,7 @@ def create_service_app(
         cors_origins=settings.cors_origins,
         max_body_bytes=settings.max_body_bytes,
         debug=settings.debug,
-        timeout_seconds=settings.request_timeout_seconds,
+        request_timeout_seconds=settings.request_timeout_seconds,
     )
     setup_telemetry(
         app,

@@ -15,7 +15,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, Uuid, func
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agora_chassis.errors import AgoraError
@@ -59,10 +64,16 @@ class UUIDPrimaryKey:
 
 
 class Timestamps:
-    """Mixin: ``created_at`` and ``updated_at`` in UTC, maintained by the database."""
+    """Mixin: ``created_at`` and ``updated_at`` in UTC.
 
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    Set in Python so the values are on the object right after a flush (a database-side
+    ``onupdate`` would expire them and force a reload); the server default covers raw SQL inserts.
+    """
+
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        default=utcnow, server_default=func.now(), onupdate=utcnow
+    )
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:

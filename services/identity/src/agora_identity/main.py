@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-import httpx
 from agora_chassis.app import create_service_app
-from agora_chassis.auth import JWKSCache
 from fastapi import FastAPI
 
 from agora_identity.api import auth, jwks, users
 from agora_identity.repositories.users import UserRepository
 from agora_identity.services.bootstrap import ensure_admin
-from agora_identity.services.keys import KeyStore
+from agora_identity.services.keys import KeyStore, LocalKeySource
 from agora_identity.services.tokens import TokenIssuer, TokenPolicy
 from agora_identity.settings import IdentitySettings
-
-SELF_URL = "http://identity.internal"
 
 
 async def _ensure_admin(app: FastAPI) -> None:
@@ -25,7 +21,9 @@ async def _ensure_admin(app: FastAPI) -> None:
         return
     async with app.state.sessionmaker.begin() as session:
         await ensure_admin(
-            UserRepository(session), settings.admin_email, settings.admin_password.get_secret_value()
+            UserRepository(session),
+            settings.admin_email,
+            settings.admin_password.get_secret_value(),
         )
 
 
@@ -42,17 +40,13 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     keys = KeyStore.load(
         settings.jwt_keys_dir, create_if_empty=settings.environment != "production"
     )
-    # Identity verifies its own tokens through its own JWKS endpoint, in process: the same code
-    # path every other service uses, without a network hop to itself.
-    self_client = httpx.AsyncClient(base_url=SELF_URL)
     app = create_service_app(
         settings,
         title="Agora identity",
         routers=[auth.router, users.router, jwks.router],
         startup=[_ensure_admin],
-        jwks=JWKSCache(f"{SELF_URL}/.well-known/jwks.json", http_client=self_client),
+        keys=LocalKeySource(keys),
     )
-    self_client._transport = httpx.ASGITransport(app=app)  # noqa: SLF001 - the app exists only now
     app.state.keys = keys
     app.state.token_issuer = TokenIssuer(
         keys,

@@ -21,7 +21,9 @@ class RefreshToken(UUIDPrimaryKey, Base):
 
     __tablename__ = "refresh_tokens"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     family_id: Mapped[uuid.UUID] = mapped_column(index=True)
     token_hash: Mapped[str] = mapped_column(String(SHA256_HEX_LENGTH), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

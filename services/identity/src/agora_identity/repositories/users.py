@@ -61,7 +61,7 @@ class UserRepository:
             escaped = email.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             query = query.where(User.email.like(f"%{escaped}%", escape="\\"))
         if role:
-            query = query.where(User.roles.any(role))
+            query = query.where(User.roles.contains([role]))
         if is_active is not None:
             query = query.where(User.is_active.is_(is_active))
         total = await self.session.scalar(select(func.count()).select_from(query.subquery()))

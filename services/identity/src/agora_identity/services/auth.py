@@ -87,9 +87,14 @@ class AuthService:
         user = await self.users.get_by_email(email)
         valid, new_hash = await verify_password(password, user.password_hash if user else None)
         if user is None or not valid or not user.is_active:
-            reason = "unknown_email" if user is None else "bad_password" if not valid else "inactive"
+            reason = (
+                "unknown_email" if user is None else "bad_password" if not valid else "inactive"
+            )
             await self.auditor.record(
-                AuditEvent.LOGIN_FAILED, user_id=user.id if user else None, email=email, reason=reason
+                AuditEvent.LOGIN_FAILED,
+                user_id=user.id if user else None,
+                email=email,
+                reason=reason,
             )
             raise InvalidCredentials("Incorrect e-mail or password.")
         if new_hash:
@@ -155,7 +160,9 @@ class AuthService:
             await self.limiter.hit(self.limits.per_account, "login-account", email)
         except TooManyRequests as exc:
             await self.auditor.record(AuditEvent.LOGIN_RATE_LIMITED, email=email)
-            raise LoginRateLimited(exc.retry_after, "Too many login attempts; try again later.") from exc
+            raise LoginRateLimited(
+                exc.retry_after, "Too many login attempts; try again later."
+            ) from exc
 
     async def _issue(self, user: User, family_id: uuid.UUID, scopes: list[str]) -> TokenPair:
         refresh_token, record = self.issuer.refresh_token(user, family_id)

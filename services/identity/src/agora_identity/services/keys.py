@@ -19,6 +19,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from agora_chassis.auth import UnknownKeyError
 from jwt.algorithms import OKPAlgorithm
 
 logger = logging.getLogger(__name__)
@@ -131,3 +132,24 @@ class KeyStore:
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """The JSON Web Key Set with every public key (newest first)."""
         return {"keys": [key.public_jwk() for key in reversed(self._keys)]}
+
+
+class LocalKeySource:
+    """Identity verifies its own tokens straight from its key store (no HTTP hop to itself)."""
+
+    def __init__(self, store: KeyStore) -> None:
+        self._keys = {key["kid"]: jwt.PyJWK(key) for key in store.jwks()["keys"]}
+
+    async def get_key(self, kid: str) -> jwt.PyJWK:
+        """Return the public key ``kid``.
+
+        Raises:
+            UnknownKeyError: No key has this id.
+        """
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise UnknownKeyError(kid) from None
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

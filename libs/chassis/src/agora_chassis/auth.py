@@ -1,0 +1,467 @@
+"""Access-token verification against the identity service's JWKS, and the FastAPI guards.
+
+Identity signs access tokens with EdDSA (Ed25519) and publishes the public keys at
+``/.well-known/jwks.json``; every service verifies tokens locally against a cached copy.
+
+An access token must carry ``iss``, ``aud``, ``sub``, ``exp``, ``iat`` and the claim
+``token_use: "access"`` (:data:`TOKEN_USE_CLAIM`, :data:`ACCESS_TOKEN_USE`); ``nbf`` is checked
+when present. ``roles`` is a list of strings and ``scope`` a space-separated string; both may be
+absent (no roles, no scopes). Any other ``token_use`` (``"refresh"``) is refused, so a refresh token
+can never be replayed as an access token.
+
+Wiring, in a service's app factory::
+
+    app.state.token_verifier = TokenVerifier(
+        JWKSCache(settings.jwks_url), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+
+Routes then take ``principal: CurrentPrincipal`` or ``Depends(require_roles("admin"))``.
+Every refusal is logged at WARNING (reason, method, path; never the token) and handed to
+``app.state.on_auth_refusal(reason, request)`` when a service sets that hook (audit log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Annotated, Any, Protocol
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from agora_chassis.errors import AgoraError, Forbidden, ServiceUnavailable, Unauthorized
+
+logger = logging.getLogger(__name__)
+
+TOKEN_USE_CLAIM = "token_use"  # a claim name, not a secret  # noqa: S105  # nosec B105
+ACCESS_TOKEN_USE = "access"  # a claim value, not a secret  # noqa: S105  # nosec B105
+REQUIRED_CLAIMS = ("exp", "iat", "sub", "iss", "aud", TOKEN_USE_CLAIM)
+# Asymmetric only: JWKS keys are public, so an HMAC "key" would be a published secret.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+MAX_TOKEN_CHARS = 8192
+DEFAULT_JWKS_TTL_SECONDS = 300.0
+DEFAULT_MIN_REFRESH_INTERVAL_SECONDS = 10.0
+DEFAULT_LEEWAY_SECONDS = 30
+JWKS_FETCH_TIMEOUT_SECONDS = 5.0
+
+RefusalHook = Callable[[str, Request], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller, built from a verified access token.
+
+    Attributes:
+        subject: The user id (``sub``).
+        roles: The caller's roles (``roles`` claim).
+        scopes: The granted scopes (``scope`` claim, split on spaces).
+        claims: Every verified claim, read-only.
+    """
+
+    subject: str
+    roles: frozenset[str]
+    scopes: frozenset[str]
+    claims: Mapping[str, Any]
+
+    def has_role(self, role: str) -> bool:
+        """Tell whether the caller holds ``role``.
+
+        Args:
+            role: A role name such as ``"admin"``.
+
+        Returns:
+            ``True`` when the role is among the caller's roles.
+        """
+        return role in self.roles
+
+    def has_any_role(self, *roles: str) -> bool:
+        """Tell whether the caller holds at least one of ``roles``.
+
+        Args:
+            *roles: Role names.
+
+        Returns:
+            ``True`` when any of the roles matches.
+        """
+        return not self.roles.isdisjoint(roles)
+
+    def has_scopes(self, *scopes: str) -> bool:
+        """Tell whether the caller was granted every one of ``scopes``.
+
+        Args:
+            *scopes: Scope names.
+
+        Returns:
+            ``True`` when all of the scopes were granted.
+        """
+        return self.scopes.issuperset(scopes)
+
+
+class UnknownKeyError(LookupError):
+    """The JWKS has no usable key with the requested ``kid``."""
+
+
+class KeySource(Protocol):
+    """Where a :class:`TokenVerifier` gets public keys: :class:`JWKSCache`, or identity's own store."""
+
+    async def get_key(self, kid: str) -> jwt.PyJWK:
+        """Return the public key named ``kid``; raise :class:`UnknownKeyError` if there is none."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release resources (HTTP clients)."""
+        ...
+
+
+class JWKSCache:
+    """A cached copy of the identity service's public signing keys.
+
+    Keys are fetched on first use and again when older than ``ttl_seconds``. An unknown ``kid``
+    (key rotation) triggers one refresh, but fetches never happen more often than
+    ``min_refresh_interval`` seconds, so tokens with made-up ``kid`` values cannot hammer identity.
+    Concurrent refreshes share one fetch. When a fetch fails the cached keys keep being served;
+    only with no keys at all does :meth:`get_key` raise :class:`ServiceUnavailable`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        ttl_seconds: float = DEFAULT_JWKS_TTL_SECONDS,
+        min_refresh_interval: float = DEFAULT_MIN_REFRESH_INTERVAL_SECONDS,
+    ) -> None:
+        """Set up an empty cache; nothing is fetched until the first :meth:`get_key`.
+
+        Args:
+            url: The JWKS endpoint (``settings.jwks_url``).
+            http_client: Client to fetch with; one is created (and owned) when ``None``.
+            ttl_seconds: Age after which the keys are fetched again.
+            min_refresh_interval: Least time between two fetch attempts.
+        """
+        self.url = url
+        self._client = http_client or httpx.AsyncClient(timeout=JWKS_FETCH_TIMEOUT_SECONDS)
+        self._owns_client = http_client is None
+        self._ttl = ttl_seconds
+        self._min_interval = min_refresh_interval
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._attempted_at: float | None = None
+        self._generation = 0
+        self._last_fetch_failed = False
+        self._lock = asyncio.Lock()
+
+    async def get_key(self, kid: str) -> jwt.PyJWK:
+        """Return the public key with id ``kid``, refreshing the cache when needed.
+
+        Args:
+            kid: The ``kid`` from a token header.
+
+        Returns:
+            The key, with its algorithm in ``algorithm_name``.
+
+        Raises:
+            UnknownKeyError: The JWKS has no such key, even after a refresh.
+            ServiceUnavailable: No keys could ever be fetched.
+        """
+        if self._is_stale() or kid not in self._keys:
+            await self._refresh()
+        if (key := self._keys.get(kid)) is not None:
+            return key
+        if not self._keys and self._last_fetch_failed:
+            raise ServiceUnavailable("The signing keys cannot be fetched right now.")
+        raise UnknownKeyError(kid)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this cache created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    def _is_stale(self) -> bool:
+        return self._fetched_at is None or time.monotonic() - self._fetched_at >= self._ttl
+
+    async def _refresh(self) -> None:
+        # The generation counts finished fetches: a caller that queued behind a fetch which
+        # finished meanwhile uses its result instead of fetching again.
+        generation_seen = self._generation
+        async with self._lock:
+            if self._generation != generation_seen:
+                return
+            now = time.monotonic()
+            if self._attempted_at is not None and now - self._attempted_at < self._min_interval:
+                return
+            self._attempted_at = now
+            try:
+                keys = await self._fetch()
+            except (httpx.HTTPError, ValueError) as exc:
+                self._last_fetch_failed = True
+                logger.warning(
+                    "JWKS fetch from %s failed (%s); serving %d cached keys",
+                    self.url,
+                    type(exc).__name__,
+                    len(self._keys),
+                )
+                return
+            finally:
+                self._generation += 1
+            self._keys = keys
+            self._fetched_at = time.monotonic()
+            self._last_fetch_failed = False
+
+    async def _fetch(self) -> dict[str, jwt.PyJWK]:
+        response = await self._client.get(self.url, headers={"Accept": "application/json"})
+        response.raise_for_status()
+        document = response.json()
+        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+            raise ValueError("the JWKS document has no 'keys' list")  # noqa: TRY004
+        keys: dict[str, jwt.PyJWK] = {}
+        for entry in document["keys"]:
+            if (parsed := _parse_jwk(entry)) is not None:
+                keys[parsed[0]] = parsed[1]
+        return keys
+
+
+def _parse_jwk(entry: object) -> tuple[str, jwt.PyJWK] | None:
+    """Turn one JWKS entry into ``(kid, key)``, or ``None`` when it is unusable for verifying."""
+    if not isinstance(entry, dict):
+        return None
+    kid = entry.get("kid")
+    if not isinstance(kid, str) or not kid or entry.get("use", "sig") != "sig":
+        return None
+    try:
+        key = jwt.PyJWK(entry)
+    except jwt.PyJWTError:
+        logger.warning("skipping JWKS key %r: not a usable public key", kid)
+        return None
+    if key.algorithm_name not in ASYMMETRIC_ALGORITHMS:
+        logger.warning("skipping JWKS key %r: algorithm is not asymmetric", kid)
+        return None
+    return kid, key
+
+
+class TokenVerifier:
+    """Verifies access tokens and turns them into a :class:`Principal`.
+
+    The header is checked before any key is used: its ``alg`` must be in the allow-list and match
+    the key the ``kid`` names, so a token can never choose its own algorithm (``none``, or HS256
+    keyed with the public key).
+    """
+
+    def __init__(
+        self,
+        jwks: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        algorithms: Sequence[str] = ("EdDSA",),
+        leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
+    ) -> None:
+        """Configure the verifier.
+
+        Args:
+            jwks: Where the public keys come from.
+            issuer: The only accepted ``iss``.
+            audience: The ``aud`` the token must name.
+            algorithms: Accepted signing algorithms; asymmetric ones only.
+            leeway_seconds: Clock skew tolerated on ``exp``, ``nbf`` and ``iat``.
+
+        Raises:
+            ValueError: ``algorithms`` is empty or names a symmetric or unknown algorithm.
+        """
+        if not algorithms or not set(algorithms) <= ASYMMETRIC_ALGORITHMS:
+            raise ValueError(f"algorithms must be a non-empty subset of {ASYMMETRIC_ALGORITHMS}")
+        self._jwks = jwks
+        self._issuer = issuer
+        self._audience = audience
+        self._algorithms = frozenset(algorithms)
+        self._leeway = leeway_seconds
+
+    async def verify(self, token: str) -> Principal:
+        """Verify ``token`` and return who it was issued to.
+
+        Args:
+            token: The compact JWT (without the ``Bearer`` prefix).
+
+        Returns:
+            The principal the token names.
+
+        Raises:
+            Unauthorized: The token is malformed, forged, expired, not yet valid, for another
+                issuer or audience, missing a required claim, or not an access token.
+            ServiceUnavailable: The signing keys cannot be fetched and none are cached.
+        """
+        key = await self._key_for(token)
+        claims = _decode(token, key, self._issuer, self._audience, self._leeway)
+        if claims.get(TOKEN_USE_CLAIM) != ACCESS_TOKEN_USE:
+            raise Unauthorized("The token is not an access token.")
+        return _principal_from(claims)
+
+    async def _key_for(self, token: str) -> jwt.PyJWK:
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+            raise Unauthorized("The token is malformed.")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthorized("The token is malformed.") from None
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in self._algorithms:
+            raise Unauthorized("The token's signing algorithm is not accepted.")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise Unauthorized("The token does not name its signing key.")
+        try:
+            key = await self._jwks.get_key(kid)
+        except UnknownKeyError:
+            raise Unauthorized("The token's signing key is unknown.") from None
+        if key.algorithm_name != algorithm:
+            raise Unauthorized("The token's signing algorithm is not accepted.")
+        return key
+
+
+_DECODE_REFUSALS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "The token has expired."),
+    (jwt.ImmatureSignatureError, "The token is not valid yet."),
+    (jwt.InvalidIssuerError, "The token was not issued by a trusted issuer."),
+    (jwt.InvalidAudienceError, "The token is not meant for this audience."),
+    (jwt.InvalidSignatureError, "The token's signature is invalid."),
+    (jwt.DecodeError, "The token is malformed."),
+)
+
+
+def _decode(token: str, key: jwt.PyJWK, issuer: str, audience: str, leeway: int) -> dict[str, Any]:
+    """Check the signature and registered claims; map every failure to ``Unauthorized``."""
+    try:
+        return jwt.decode(
+            token,
+            key=key.key,
+            algorithms=[key.algorithm_name],
+            issuer=issuer,
+            audience=audience,
+            leeway=leeway,
+            options={"require": list(REQUIRED_CLAIMS)},
+        )
+    except jwt.MissingRequiredClaimError as exc:
+        raise Unauthorized(f"The token is missing the '{exc.claim}' claim.") from None
+    except jwt.PyJWTError as exc:
+        detail = next(
+            (text for kind, text in _DECODE_REFUSALS if isinstance(exc, kind)),
+            "The token is invalid.",
+        )
+        raise Unauthorized(detail) from None
+
+
+def _principal_from(claims: dict[str, Any]) -> Principal:
+    subject, roles, scope = claims["sub"], claims.get("roles", []), claims.get("scope", "")
+    if not isinstance(subject, str) or not subject:
+        raise Unauthorized("The token's subject is invalid.")
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise Unauthorized("The token's roles claim is invalid.")
+    if not isinstance(scope, str):
+        raise Unauthorized("The token's scope claim is invalid.")
+    return Principal(
+        subject=subject,
+        roles=frozenset(roles),
+        scopes=frozenset(scope.split()),
+        claims=MappingProxyType(claims),
+    )
+
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from the identity service.")
+
+
+async def _report_refusal(request: Request, reason: str) -> None:
+    logger.warning("request refused on %s %s: %s", request.method, request.url.path, reason)
+    hook: RefusalHook | None = getattr(request.app.state, "on_auth_refusal", None)
+    if hook is not None and inspect.isawaitable(result := hook(reason, request)):
+        await result
+
+
+async def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """FastAPI dependency: the caller named by the ``Authorization: Bearer`` access token.
+
+    Args:
+        request: The current request; ``app.state.token_verifier`` must hold a
+            :class:`TokenVerifier`.
+        credentials: The bearer credentials, ``None`` when absent.
+
+    Returns:
+        The verified principal.
+
+    Raises:
+        Unauthorized: No bearer token, or the token is refused (401, ``WWW-Authenticate: Bearer``).
+    """
+    verifier: TokenVerifier = request.app.state.token_verifier
+    if credentials is None:
+        await _report_refusal(request, "no bearer token")
+        raise Unauthorized("A bearer access token is required.")
+    try:
+        return await verifier.verify(credentials.credentials)
+    except AgoraError as exc:
+        await _report_refusal(request, exc.detail)
+        raise
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """Build a dependency that admits callers holding ANY of ``roles``.
+
+    Any-of because roles are alternatives (``require_roles("admin", "support")``); use
+    :func:`require_scopes` when every item is needed.
+
+    Args:
+        *roles: Accepted roles; at least one.
+
+    Returns:
+        A dependency returning the :class:`Principal`, or raising :class:`Forbidden` (403).
+
+    Raises:
+        ValueError: No role was given.
+    """
+    if not roles:
+        raise ValueError("require_roles needs at least one role")
+
+    async def _require_roles(request: Request, principal: CurrentPrincipal) -> Principal:
+        if not principal.has_any_role(*roles):
+            await _report_refusal(request, f"missing role (one of {sorted(roles)})")
+            raise Forbidden("The caller does not have a role this action needs.")
+        return principal
+
+    return _require_roles
+
+
+def require_scopes(*scopes: str) -> Callable[..., Awaitable[Principal]]:
+    """Build a dependency that admits callers granted ALL of ``scopes``.
+
+    Args:
+        *scopes: Needed scopes; at least one.
+
+    Returns:
+        A dependency returning the :class:`Principal`, or raising :class:`Forbidden` (403).
+
+    Raises:
+        ValueError: No scope was given.
+    """
+    if not scopes:
+        raise ValueError("require_scopes needs at least one scope")
+
+    async def _require_scopes(request: Request, principal: CurrentPrincipal) -> Principal:
+        if not principal.has_scopes(*scopes):
+            await _report_refusal(request, f"missing scope (all of {sorted(scopes)})")
+            raise Forbidden("The caller was not granted a scope this action needs.")
+        return principal
+
+    return _require_scopes

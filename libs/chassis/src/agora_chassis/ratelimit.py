@@ -1,0 +1,246 @@
+"""Rate limiting on the ``limits`` library, in memory or in Redis.
+
+The strategy is the **moving window**: a limit such as ``"5/minute"`` allows at most five hits in
+any 60-second span, with no burst of ten around a fixed window's boundary (which matters for login
+guessing). ``Retry-After`` is the time until the oldest hit in the window leaves it, at least 1 s.
+
+The limiter **fails open**: when the storage (Redis) cannot be reached, the hit is allowed and a
+warning is logged (at most once per :data:`FAIL_OPEN_LOG_INTERVAL_SECONDS`). A Redis outage then
+costs the shop its rate limits for a while, not its availability; brute-force protection that must
+never lapse (account lockout) belongs in the database, not here.
+
+Wiring, in a service's app factory (and ``await app.state.rate_limiter.aclose()`` on shutdown)::
+
+    app.state.rate_limiter = RateLimiter(settings.redis_url)
+
+and on a route: ``dependencies=[Depends(rate_limit("5/minute"))]``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+
+import limits
+from fastapi import Request
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from redis.exceptions import RedisError
+
+from agora_chassis.errors import TooManyRequests
+
+logger = logging.getLogger(__name__)
+
+MEMORY_STORAGE_URI = "async+memory://"
+KEY_PREFIX = "agora-ratelimit"
+REDIS_CONNECT_TIMEOUT_SECONDS = 0.5
+REDIS_COMMAND_TIMEOUT_SECONDS = 1.0
+FAIL_OPEN_LOG_INTERVAL_SECONDS = 60.0
+DEFAULT_TRUSTED_PROXY_HOPS = 1
+UNKNOWN_CLIENT = "unknown"
+
+_SCHEMES = {
+    "memory": "async+memory",
+    "redis": "async+redis",
+    "rediss": "async+rediss",
+    "redis+unix": "async+redis+unix",
+}
+_STORAGE_ERRORS = (StorageError, RedisError, OSError, TimeoutError)
+
+
+def _async_storage_uri(storage_uri: str | None) -> str:
+    """Map a settings URL (``redis://...``, ``None``) to the ``limits`` async storage URI."""
+    if storage_uri is None:
+        return MEMORY_STORAGE_URI
+    scheme, separator, rest = storage_uri.partition("://")
+    if not separator:
+        raise ValueError(f"not a storage URL: {storage_uri!r}")
+    if scheme.startswith("async+"):
+        return storage_uri
+    if scheme not in _SCHEMES:
+        raise ValueError(f"unsupported rate-limit storage scheme: {scheme!r}")
+    return f"{_SCHEMES[scheme]}://{rest}"
+
+
+@lru_cache(maxsize=256)
+def _parse(limit: str) -> limits.RateLimitItem:
+    return limits.parse(limit)
+
+
+class RateLimiter:
+    """Counts hits per limit and key, and refuses the ones over the limit."""
+
+    def __init__(self, storage_uri: str | None) -> None:
+        """Open the storage (lazily: Redis is contacted on the first hit).
+
+        Args:
+            storage_uri: ``None`` for process memory (tests, one replica), or a Redis URL
+                (``redis://``, ``rediss://``; ``async+`` forms are accepted as they are).
+
+        Raises:
+            ValueError: The URL's scheme is not supported.
+        """
+        uri = _async_storage_uri(storage_uri)
+        options: dict[str, float | str | bool] = {}
+        if not uri.startswith(MEMORY_STORAGE_URI):
+            options = {
+                "implementation": "redispy",
+                "key_prefix": KEY_PREFIX,
+                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_COMMAND_TIMEOUT_SECONDS,
+            }
+        storage = limits.storage.storage_from_string(uri, wrap_exceptions=True, **options)
+        if not isinstance(storage, Storage):  # pragma: no cover - every URI gets an async+ scheme
+            raise ValueError(f"not an async storage: {uri!r}")  # noqa: TRY004
+        self.storage = storage
+        self._strategy = MovingWindowRateLimiter(self.storage)
+        self._warned_at: float | None = None
+
+    async def hit(self, limit: str, *keys: str) -> None:
+        """Count one hit against ``limit`` for ``keys``.
+
+        Args:
+            limit: A ``limits`` expression such as ``"5/minute"``.
+            *keys: What the limit is per (``"login"``, an IP, an account id...).
+
+        Raises:
+            TooManyRequests: The limit is exhausted; ``retry_after`` says for how long.
+        """
+        item = _parse(limit)
+        try:
+            if await self._strategy.hit(item, *keys):
+                return
+            stats = await self._strategy.get_window_stats(item, *keys)
+        except _STORAGE_ERRORS as exc:
+            self._warn_fail_open(exc)
+            return
+        retry_after = max(math.ceil(stats.reset_time - time.time()), 1)
+        raise TooManyRequests(retry_after, "Too many requests; try again later.")
+
+    async def test(self, limit: str, *keys: str) -> bool:
+        """Tell whether one more hit would be allowed, without counting one.
+
+        Args:
+            limit: A ``limits`` expression.
+            *keys: What the limit is per.
+
+        Returns:
+            ``True`` when a hit would pass (also when the storage is down: fail open).
+        """
+        try:
+            return await self._strategy.test(_parse(limit), *keys)
+        except _STORAGE_ERRORS as exc:
+            self._warn_fail_open(exc)
+            return True
+
+    async def remaining(self, limit: str, *keys: str) -> int:
+        """Count the hits still allowed in the current window, without counting one.
+
+        Args:
+            limit: A ``limits`` expression.
+            *keys: What the limit is per.
+
+        Returns:
+            Hits left (the full amount when the storage is down: fail open).
+        """
+        item = _parse(limit)
+        try:
+            stats = await self._strategy.get_window_stats(item, *keys)
+        except _STORAGE_ERRORS as exc:
+            self._warn_fail_open(exc)
+            return int(item.amount)
+        return max(int(stats.remaining), 0)
+
+    async def reset(self, limit: str, *keys: str) -> None:
+        """Forget every hit against ``limit`` for ``keys`` (after a successful login, say).
+
+        Args:
+            limit: The same expression the hits were counted with.
+            *keys: The same keys the hits were counted with.
+        """
+        try:
+            await self._strategy.clear(_parse(limit), *keys)
+        except _STORAGE_ERRORS as exc:
+            self._warn_fail_open(exc)
+
+    async def aclose(self) -> None:
+        """Close the Redis connections; call it when the app shuts down."""
+        # limits has no public close; its Redis bridge keeps the redis-py client at ``.storage``.
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        if client is not None:
+            await client.aclose()
+
+    def _warn_fail_open(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self._warned_at is None or now - self._warned_at >= FAIL_OPEN_LOG_INTERVAL_SECONDS:
+            self._warned_at = now
+            logger.warning(
+                "rate-limit storage unavailable (%s); allowing requests", type(exc).__name__
+            )
+
+
+def client_ip(request: Request, trusted_proxy_hops: int = DEFAULT_TRUSTED_PROXY_HOPS) -> str:
+    """Return the caller's IP address, looking through ``trusted_proxy_hops`` reverse proxies.
+
+    Each proxy appends the address it was called from to ``X-Forwarded-For``, so with ``n``
+    trusted hops the client is the ``n``-th entry from the right; entries further left were
+    written by the client and are never trusted. The default of 1 fits Traefik in front of every
+    service; pass 0 (``functools.partial(client_ip, trusted_proxy_hops=0)``) for a service reached
+    directly, or callers could pick their own key by sending the header.
+
+    Args:
+        request: The current request.
+        trusted_proxy_hops: How many proxies in front of the service append to the header.
+
+    Returns:
+        The address, or the peer address when the header is absent, too short or not an IP;
+        ``"unknown"`` when even the peer is unknown.
+    """
+    peer = request.client.host if request.client else UNKNOWN_CLIENT
+    if trusted_proxy_hops <= 0:
+        return peer
+    forwarded = [
+        part.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for part in header.split(",")
+    ]
+    if len(forwarded) < trusted_proxy_hops:
+        return peer
+    candidate = forwarded[-trusted_proxy_hops]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return peer
+
+
+def rate_limit(
+    limit: str, key: Callable[[Request], str] = client_ip, *, scope: str | None = None
+) -> Callable[[Request], Awaitable[None]]:
+    """Build a dependency that counts one hit per request against ``limit``.
+
+    Hits are counted per ``scope`` (default: the route's path template, so two routes never share
+    a budget) and per ``key(request)`` (default: :func:`client_ip`). The limiter is
+    ``request.app.state.rate_limiter``.
+
+    Args:
+        limit: A ``limits`` expression such as ``"5/minute"``; checked here, at import time.
+        key: What the limit is per.
+        scope: Name of the budget; routes sharing a scope share the budget.
+
+    Returns:
+        The dependency; it raises :class:`TooManyRequests` (429 with ``Retry-After``).
+    """
+    _parse(limit)
+
+    async def _rate_limit(request: Request) -> None:
+        limiter: RateLimiter = request.app.state.rate_limiter
+        route = request.scope.get("route")
+        budget = scope or getattr(route, "path", None) or request.url.path
+        await limiter.hit(limit, budget, key(request))
+
+    return _rate_limit

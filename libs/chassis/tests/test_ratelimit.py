@@ -1,0 +1,290 @@
+"""Rate limiting: limits, isolation, reset, the FastAPI dependency, Redis and failing open."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from agora_chassis.errors import TooManyRequests, install_error_handlers
+from agora_chassis.ratelimit import RateLimiter, client_ip, rate_limit
+from fastapi import Depends, FastAPI, Request
+
+REDIS_URL = os.environ.get("AGORA_TEST_REDIS_URL")
+needs_redis = pytest.mark.skipif(
+    REDIS_URL is None, reason="set AGORA_TEST_REDIS_URL to run the Redis-backed rate-limit tests"
+)
+MINUTE = 60
+
+
+def unique_key() -> str:
+    return f"test-{uuid.uuid4()}"
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"redis://127.0.0.1:{port}/0"  # nothing listens once the probe is closed
+
+
+async def exhaust(limiter: RateLimiter, limit: str, *keys: str, times: int) -> None:
+    for _ in range(times):
+        await limiter.hit(limit, *keys)
+
+
+# --- RateLimiter (memory) -----------------------------------------------------------------------
+
+
+async def test_rate_limiter_hits_within_limit_pass() -> None:
+    limiter = RateLimiter(None)
+
+    await exhaust(limiter, "3/minute", "login", "1.2.3.4", times=3)
+
+    assert await limiter.remaining("3/minute", "login", "1.2.3.4") == 0
+
+
+async def test_rate_limiter_hit_over_limit_raises_with_retry_after() -> None:
+    limiter = RateLimiter(None)
+    await exhaust(limiter, "3/minute", "login", "1.2.3.4", times=3)
+
+    with pytest.raises(TooManyRequests) as caught:
+        await limiter.hit("3/minute", "login", "1.2.3.4")
+
+    assert 1 <= caught.value.retry_after <= MINUTE
+    assert caught.value.headers["Retry-After"] == str(caught.value.retry_after)
+
+
+async def test_rate_limiter_keys_are_isolated() -> None:
+    limiter = RateLimiter(None)
+    await exhaust(limiter, "2/minute", "login", "account-a", times=2)
+
+    await limiter.hit("2/minute", "login", "account-b")
+
+    assert not await limiter.test("2/minute", "login", "account-a")
+    assert await limiter.test("2/minute", "login", "account-b")
+
+
+async def test_rate_limiter_reset_clears_the_count() -> None:
+    limiter = RateLimiter(None)
+    await exhaust(limiter, "2/minute", "login", "account-a", times=2)
+
+    await limiter.reset("2/minute", "login", "account-a")
+
+    await exhaust(limiter, "2/minute", "login", "account-a", times=2)
+
+
+async def test_rate_limiter_test_does_not_consume() -> None:
+    limiter = RateLimiter(None)
+
+    for _ in range(5):
+        assert await limiter.test("2/minute", "search", "1.2.3.4")
+
+    assert await limiter.remaining("2/minute", "search", "1.2.3.4") == 2
+
+
+@pytest.mark.parametrize("uri", ["memcached://127.0.0.1:11211", "127.0.0.1:6379"])
+def test_rate_limiter_unsupported_storage_url_raises(uri: str) -> None:
+    with pytest.raises(ValueError, match="storage"):
+        RateLimiter(uri)
+
+
+async def test_rate_limiter_async_uri_is_used_as_given() -> None:
+    limiter = RateLimiter("async+memory://")
+
+    await limiter.hit("1/minute", "k")
+
+    assert not await limiter.test("1/minute", "k")
+
+
+def test_rate_limit_invalid_limit_string_raises_at_definition() -> None:
+    with pytest.raises(ValueError):
+        rate_limit("often")
+
+
+# --- Redis storage and failing open -------------------------------------------------------------
+
+
+@pytest.fixture
+async def redis_limiter() -> AsyncIterator[RateLimiter]:
+    limiter = RateLimiter(REDIS_URL)
+    yield limiter
+    await limiter.aclose()
+
+
+@needs_redis
+async def test_rate_limiter_redis_over_limit_raises_and_reset_clears(
+    redis_limiter: RateLimiter,
+) -> None:
+    limiter, key = redis_limiter, unique_key()
+    await exhaust(limiter, "2/minute", "login", key, times=2)
+
+    with pytest.raises(TooManyRequests) as caught:
+        await limiter.hit("2/minute", "login", key)
+    await limiter.reset("2/minute", "login", key)
+
+    assert caught.value.retry_after >= 1
+    assert await limiter.remaining("2/minute", "login", key) == 2
+
+
+@needs_redis
+async def test_rate_limiter_redis_counts_are_shared_between_instances(
+    redis_limiter: RateLimiter,
+) -> None:
+    key, other_replica = unique_key(), RateLimiter(REDIS_URL)
+    await exhaust(redis_limiter, "2/minute", "login", key, times=2)
+
+    with pytest.raises(TooManyRequests):
+        await other_replica.hit("2/minute", "login", key)
+    await other_replica.reset("2/minute", "login", key)
+    await other_replica.aclose()
+
+
+async def test_rate_limiter_redis_down_fails_open_and_warns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limiter = RateLimiter(closed_port_url())
+
+    with caplog.at_level(logging.WARNING, logger="agora_chassis.ratelimit"):
+        await exhaust(limiter, "1/minute", "login", "1.2.3.4", times=3)
+        allowed = await limiter.test("1/minute", "login", "1.2.3.4")
+        left = await limiter.remaining("1/minute", "login", "1.2.3.4")
+        await limiter.reset("1/minute", "login", "1.2.3.4")
+    await limiter.aclose()
+
+    assert allowed
+    assert left == 1
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1  # throttled, not one per request
+    assert "allowing requests" in warnings[0].getMessage()
+
+
+# --- client_ip ----------------------------------------------------------------------------------
+
+
+def make_request(peer: str | None = "10.0.0.7", forwarded: str | None = None) -> Request:
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded is not None else []
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "headers": headers,
+        "client": (peer, 51000) if peer else None,
+    }
+    return Request(scope)
+
+
+def test_client_ip_without_header_returns_peer() -> None:
+    assert client_ip(make_request()) == "10.0.0.7"
+
+
+def test_client_ip_one_hop_returns_the_entry_the_proxy_appended() -> None:
+    request = make_request(forwarded="6.6.6.6, 203.0.113.9")  # the client forged the first one
+
+    assert client_ip(request) == "203.0.113.9"
+
+
+def test_client_ip_two_hops_returns_second_entry_from_right() -> None:
+    request = make_request(forwarded="6.6.6.6, 203.0.113.9, 10.0.0.2")
+
+    assert client_ip(request, trusted_proxy_hops=2) == "203.0.113.9"
+
+
+def test_client_ip_zero_hops_ignores_header() -> None:
+    request = make_request(forwarded="203.0.113.9")
+
+    assert client_ip(request, trusted_proxy_hops=0) == "10.0.0.7"
+
+
+def test_client_ip_fewer_entries_than_hops_returns_peer() -> None:
+    request = make_request(forwarded="203.0.113.9")
+
+    assert client_ip(request, trusted_proxy_hops=2) == "10.0.0.7"
+
+
+def test_client_ip_not_an_address_returns_peer() -> None:
+    request = make_request(forwarded="'; DROP TABLE--")
+
+    assert client_ip(request) == "10.0.0.7"
+
+
+def test_client_ip_no_peer_returns_unknown() -> None:
+    assert client_ip(make_request(peer=None)) == "unknown"
+
+
+# --- rate_limit dependency ----------------------------------------------------------------------
+
+
+def build_app() -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+    app.state.rate_limiter = RateLimiter(None)
+    direct_ip = functools.partial(client_ip, trusted_proxy_hops=0)
+
+    @app.post("/login", dependencies=[Depends(rate_limit("2/minute"))])
+    async def login() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/register", dependencies=[Depends(rate_limit("2/minute"))])
+    async def register() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/items/{item_id}", dependencies=[Depends(rate_limit("2/minute", key=direct_ip))])
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    return app
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=build_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc.test") as client:
+        yield client
+
+
+def via_proxy(ip: str) -> dict[str, str]:
+    return {"X-Forwarded-For": ip}
+
+
+async def test_rate_limit_third_request_429_with_retry_after(api: httpx.AsyncClient) -> None:
+    for _ in range(2):
+        assert (await api.post("/login", headers=via_proxy("198.51.100.1"))).status_code == 200
+
+    response = await api.post("/login", headers=via_proxy("198.51.100.1"))
+
+    assert response.status_code == 429
+    assert int(response.headers["retry-after"]) >= 1
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_rate_limit_two_ips_are_isolated(api: httpx.AsyncClient) -> None:
+    for _ in range(2):
+        await api.post("/login", headers=via_proxy("198.51.100.1"))
+
+    response = await api.post("/login", headers=via_proxy("198.51.100.2"))
+
+    assert response.status_code == 200
+
+
+async def test_rate_limit_routes_have_separate_budgets(api: httpx.AsyncClient) -> None:
+    for _ in range(2):
+        await api.post("/login", headers=via_proxy("198.51.100.1"))
+
+    response = await api.post("/register", headers=via_proxy("198.51.100.1"))
+
+    assert response.status_code == 200
+
+
+async def test_rate_limit_path_parameters_share_the_route_budget(api: httpx.AsyncClient) -> None:
+    await api.get("/items/1")
+    await api.get("/items/2")
+
+    response = await api.get("/items/3", headers=via_proxy("198.51.100.9"))
+
+    assert response.status_code == 429  # keyed on the peer, the forged header is ignored

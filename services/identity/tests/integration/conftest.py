@@ -1,0 +1,122 @@
+"""Identity against a real PostgreSQL: one migrated database per session, one rolled-back
+transaction per test (the app's commits only release savepoints inside it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from agora_chassis.ratelimit import RateLimiter
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+
+from agora_identity.main import create_app
+from agora_identity.repositories.users import UserRepository
+from agora_identity.services.bootstrap import ensure_admin
+from agora_identity.settings import IdentitySettings
+
+pytestmark = pytest.mark.integration
+
+SERVICE_DIR = Path(__file__).resolve().parents[2]
+ADMIN_EMAIL = "admin@agora.local"
+ADMIN_PASSWORD = "Admin123!"
+PASSWORD = "Correct-Horse-9"
+CLIENT_ADDRESS = ("203.0.113.7", 40000)
+
+Register = Callable[..., Awaitable[httpx.Response]]
+Login = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.fixture(scope="session")
+def identity_database_url(make_database: Callable[[str], str]) -> str:
+    """A fresh database migrated to head with the service's own Alembic scripts."""
+    url = make_database("identity")
+    subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "alembic", "-c", str(SERVICE_DIR / "alembic.ini"), "upgrade", "head"],
+        check=True,
+        env=os.environ | {"AGORA_DATABASE_URL": url},
+        capture_output=True,
+    )
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(identity_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    settings = IdentitySettings(
+        environment="test",
+        database_url=identity_database_url,
+        jwt_keys_dir=tmp_path_factory.mktemp("keys"),
+        redis_url=None,
+    )
+    return create_app(settings)
+
+
+@pytest.fixture
+async def connection(app: FastAPI) -> AsyncIterator[AsyncConnection]:
+    """Bind the app to one outer transaction that is rolled back after the test."""
+    original_sessionmaker, original_settings = app.state.sessionmaker, app.state.settings
+    async with app.state.engine.connect() as conn:
+        outer = await conn.begin()
+        app.state.sessionmaker = async_sessionmaker(
+            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        app.state.rate_limiter = RateLimiter(None)
+        yield conn
+        await outer.rollback()
+    app.state.sessionmaker, app.state.settings = original_sessionmaker, original_settings
+
+
+@pytest.fixture
+async def session(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """A session inside the test's transaction, for arranging and asserting on rows."""
+    async with app.state.sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+async def client(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=CLIENT_ADDRESS)
+    async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
+        yield client
+
+
+@pytest.fixture
+def register(client: httpx.AsyncClient) -> Register:
+    async def _register(
+        email: str = "ada@example.com", password: str = PASSWORD, full_name: str = "Ada Lovelace"
+    ) -> httpx.Response:
+        body = {"email": email, "password": password, "full_name": full_name}
+        return await client.post("/api/v1/auth/register", json=body)
+
+    return _register
+
+
+@pytest.fixture
+def login(client: httpx.AsyncClient) -> Login:
+    async def _login(email: str = "ada@example.com", password: str = PASSWORD) -> dict[str, str]:
+        response = await client.post(
+            "/api/v1/auth/token", data={"username": email, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        tokens: dict[str, str] = response.json()
+        return tokens
+
+    return _login
+
+
+@pytest.fixture
+async def customer_token(register: Register, login: Login) -> str:
+    assert (await register()).status_code == 201
+    return (await login())["access_token"]
+
+
+@pytest.fixture
+async def admin_token(session: AsyncSession, login: Login) -> str:
+    async with session.begin():
+        await ensure_admin(UserRepository(session), ADMIN_EMAIL, ADMIN_PASSWORD)
+    return (await login(ADMIN_EMAIL, ADMIN_PASSWORD))["access_token"]
