@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
@@ -21,7 +21,9 @@ from agora_chassis.telemetry import setup_telemetry
 Hook = Callable[[FastAPI], Awaitable[None]]
 
 
-def _lifespan(startup: Sequence[Hook]) -> Callable[[FastAPI], AsyncIterator[None]]:
+def _lifespan(
+    startup: Sequence[Hook],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for hook in startup:
@@ -33,7 +35,7 @@ def _lifespan(startup: Sequence[Hook]) -> Callable[[FastAPI], AsyncIterator[None
             await app.state.rate_limiter.aclose()
             await app.state.engine.dispose()
 
-    return lifespan  # type: ignore[return-value]
+    return lifespan
 
 
 def _readiness(app: FastAPI, settings: ServiceSettings) -> dict[str, Check]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -132,7 +133,7 @@ def problem(
     detail: str,
     instance: str,
     *,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     """Build an RFC 9457 ``application/problem+json`` response.
@@ -182,7 +183,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = _field_errors(exc)
     if any(error["type"] == "json_invalid" for error in errors):
         return problem(
-            HTTPStatus.BAD_REQUEST, "Malformed JSON", "The body is not valid JSON.", request.url.path
+            HTTPStatus.BAD_REQUEST,
+            "Malformed JSON",
+            "The body is not valid JSON.",
+            request.url.path,
         )
     return problem(
         HTTPStatus.UNPROCESSABLE_ENTITY,
@@ -200,7 +204,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(status, status.phrase, detail, request.url.path, headers=exc.headers)
 
 
-async def _stale_data(request: Request, exc: Exception) -> JSONResponse:
+async def _stale_data(request: Request, _exc: Exception) -> JSONResponse:
     return problem(
         HTTPStatus.CONFLICT,
         "Conflict",

@@ -29,11 +29,14 @@ def database_url() -> str:
 
 
 def _configure(connection: Connection | None, metadata: MetaData) -> None:
-    options = {"target_metadata": metadata, "compare_type": True, "compare_server_default": True}
-    if connection is None:
-        context.configure(url=database_url(), literal_binds=True, **options)
-    else:
-        context.configure(connection=connection, **options)
+    context.configure(
+        connection=connection,
+        url=database_url() if connection is None else None,
+        literal_binds=connection is None,
+        target_metadata=metadata,
+        compare_type=True,
+        compare_server_default=True,
+    )
 
 
 def _run_sync(connection: Connection, metadata: MetaData) -> None:

@@ -1,4 +1,7 @@
-"""The list envelope every collection endpoint returns: ``{data, total, page, per_page, total_pages}``."""
+"""The envelope every collection endpoint returns.
+
+``{data, total, page, per_page, total_pages}``: 20 items a page by default, 100 at most.
+"""
 
 from __future__ import annotations
 

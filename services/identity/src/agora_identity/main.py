@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from agora_chassis.app import create_service_app
 from fastapi import FastAPI
 
+from agora_chassis.app import create_service_app
 from agora_identity.api import auth, jwks, users
 from agora_identity.repositories.users import UserRepository
 from agora_identity.services.bootstrap import ensure_admin

@@ -1,11 +1,12 @@
-"""Identity's settings: the chassis base plus token lifetimes, signing keys and the admin account."""
+"""Identity's settings: the chassis base plus token lifetimes, signing keys and the admin."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from agora_chassis.settings import ServiceSettings
 from pydantic import SecretStr
+
+from agora_chassis.settings import ServiceSettings
 
 ACCESS_TOKEN_MINUTES = 30
 REFRESH_TOKEN_DAYS = 7

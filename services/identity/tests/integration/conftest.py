@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agora_chassis.ratelimit import RateLimiter
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from agora_chassis.ratelimit import RateLimiter
 from agora_identity.main import create_app
 from agora_identity.repositories.users import UserRepository
 from agora_identity.services.bootstrap import ensure_admin
@@ -36,8 +36,16 @@ Login = Callable[..., Awaitable[dict[str, str]]]
 def identity_database_url(make_database: Callable[[str], str]) -> str:
     """A fresh database migrated to head with the service's own Alembic scripts."""
     url = make_database("identity")
-    subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "alembic", "-c", str(SERVICE_DIR / "alembic.ini"), "upgrade", "head"],
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alembic",
+            "-c",
+            str(SERVICE_DIR / "alembic.ini"),
+            "upgrade",
+            "head",
+        ],
         check=True,
         env=os.environ | {"AGORA_DATABASE_URL": url},
         capture_output=True,

@@ -2,10 +2,10 @@
 
 import httpx
 import pytest
-from agora_contracts.identity import UserRegisteredV1
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora_contracts.identity import UserRegisteredV1
 from agora_identity.models import AuditEntry, OutboxMessage, User
 
 pytestmark = pytest.mark.integration

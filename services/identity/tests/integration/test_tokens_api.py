@@ -94,7 +94,9 @@ async def test_refresh_reused_token_revokes_whole_family(
     rotated = (
         await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     ).json()
-    reuse = await client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    reuse = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}
+    )
     assert reuse.status_code == 401
     # The attacker's replay also kills the legitimate holder's newer token.
     legit = await client.post(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import jwt
 import pytest
-from agora_chassis.auth import ACCESS_TOKEN_USE, TOKEN_USE_CLAIM
 
+from agora_chassis.auth import ACCESS_TOKEN_USE, TOKEN_USE_CLAIM
 from agora_identity.models import RefreshToken, User
 from agora_identity.services.keys import KeyStore, NoSigningKeyError, generate_key
 from agora_identity.services.tokens import (
@@ -55,7 +55,9 @@ def test_access_token_carries_roles_scopes_and_access_marker(tmp_path: Path) -> 
     user = _user(["customer"])
     token = TokenIssuer(store, POLICY).access_token(user, ["basket"])
     public = jwt.PyJWK(store.jwks()["keys"][0])
-    claims = jwt.decode(token, public, algorithms=["EdDSA"], audience="agora", issuer="agora-identity")
+    claims = jwt.decode(
+        token, public, algorithms=["EdDSA"], audience="agora", issuer="agora-identity"
+    )
     assert claims["sub"] == str(user.id)
     assert claims["roles"] == ["customer"]
     assert claims["scope"] == "basket"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from agora_chassis.auth import CurrentPrincipal, require_roles
-from agora_chassis.pagination import Page, Pagination
 from fastapi import APIRouter, Depends, Query
 
+from agora_chassis.auth import CurrentPrincipal, require_roles
+from agora_chassis.pagination import Page, Pagination
 from agora_identity.api.auth import PROBLEM
 from agora_identity.api.deps import Users
 from agora_identity.models import Role

@@ -5,11 +5,11 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from agora_chassis.db import UUIDPrimaryKey, utcnow
 from sqlalchemy import String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from agora_chassis.db import UUIDPrimaryKey, utcnow
 from agora_identity.models.base import Base
 
 EVENT_LENGTH = 40
@@ -24,7 +24,7 @@ class AuditEvent(StrEnum):
     LOGIN_SUCCEEDED = "login_succeeded"
     LOGIN_FAILED = "login_failed"
     LOGIN_RATE_LIMITED = "login_rate_limited"
-    TOKEN_REFRESHED = "token_refreshed"
+    TOKEN_REFRESHED = "token_refreshed"  # noqa: S105 - an event name
     REFRESH_REFUSED = "refresh_refused"
     REFRESH_REUSE_DETECTED = "refresh_reuse_detected"
     LOGGED_OUT = "logged_out"

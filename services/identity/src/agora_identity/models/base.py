@@ -2,9 +2,10 @@
 
 from typing import Any, ClassVar
 
+from sqlalchemy.orm import DeclarativeBase
+
 from agora_chassis.db import TYPE_ANNOTATION_MAP, make_metadata
 from agora_chassis.outbox import OutboxMixin
-from sqlalchemy.orm import DeclarativeBase
 
 
 class Base(DeclarativeBase):

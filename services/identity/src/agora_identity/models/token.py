@@ -3,10 +3,10 @@
 import datetime as dt
 import uuid
 
-from agora_chassis.db import UUIDPrimaryKey, utcnow
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from agora_chassis.db import UUIDPrimaryKey, utcnow
 from agora_identity.models.base import Base
 
 SHA256_HEX_LENGTH = 64

@@ -2,11 +2,11 @@
 
 from enum import StrEnum
 
-from agora_chassis.db import Timestamps, UUIDPrimaryKey
 from sqlalchemy import Index, String
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
+from agora_chassis.db import Timestamps, UUIDPrimaryKey
 from agora_identity.models.base import Base
 
 EMAIL_LENGTH = 320

@@ -11,7 +11,6 @@ from agora_chassis.ids import new_id
 from agora_chassis.outbox import add_event, build_event
 from agora_chassis.ratelimit import RateLimiter
 from agora_contracts.identity import UserRegisteredV1
-
 from agora_identity.models import AuditEvent, OutboxMessage, RefreshToken, Role, User
 from agora_identity.repositories.tokens import RefreshTokenRepository
 from agora_identity.repositories.users import DuplicateEmailError, UserRepository
@@ -167,4 +166,4 @@ class AuthService:
     async def _issue(self, user: User, family_id: uuid.UUID, scopes: list[str]) -> TokenPair:
         refresh_token, record = self.issuer.refresh_token(user, family_id)
         await self.tokens.add(record)
-        return self.issuer.pair(user, self.issuer.access_token(user, scopes), refresh_token)
+        return self.issuer.pair(self.issuer.access_token(user, scopes), refresh_token)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from agora_chassis.ids import new_id
-
 from agora_identity.models import Role, User
 from agora_identity.repositories.users import DuplicateEmailError, UserRepository
 from agora_identity.schemas.user import normalise_email

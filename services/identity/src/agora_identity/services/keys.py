@@ -19,13 +19,14 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from agora_chassis.auth import UnknownKeyError
 from jwt.algorithms import OKPAlgorithm
+
+from agora_chassis.auth import UnknownKeyError
 
 logger = logging.getLogger(__name__)
 
 ALGORITHM = "EdDSA"
-ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068: marks access tokens apart from any other JWT
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 media type of access tokens
 KEY_FILE_MODE = 0o600
 KEY_DIR_MODE = 0o700
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from agora_chassis.auth import ACCESS_TOKEN_USE, TOKEN_USE_CLAIM
 from agora_chassis.db import utcnow
 from agora_chassis.ids import new_id
-
 from agora_identity.models import RefreshToken, Role, User
 from agora_identity.schemas.auth import TokenPair
 from agora_identity.services.keys import KeyStore
@@ -80,7 +79,7 @@ class TokenIssuer:
         )
         return token, record
 
-    def pair(self, user: User, access_token: str, refresh_token: str) -> TokenPair:
+    def pair(self, access_token: str, refresh_token: str) -> TokenPair:
         """The OAuth2 token response."""
         expires_in = int(self.policy.access_ttl.total_seconds())
         return TokenPair(

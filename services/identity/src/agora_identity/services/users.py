@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 
 from agora_chassis.pagination import PageParams
-
 from agora_identity.models import AuditEvent, Role, User
 from agora_identity.repositories.users import UserRepository
 from agora_identity.schemas.user import UserFilter, UserUpdate
