@@ -15,6 +15,10 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, generate_private_key
+
 from agora_chassis.auth import (
     JWKSCache,
     Principal,
@@ -22,9 +26,6 @@ from agora_chassis.auth import (
     UnknownKeyError,
 )
 from agora_chassis.errors import ServiceUnavailable, Unauthorized
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, generate_private_key
 
 JWKS_URL = "http://identity.test/.well-known/jwks.json"
 ISSUER = "agora-identity"

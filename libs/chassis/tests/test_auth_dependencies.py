@@ -14,6 +14,9 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import Depends, FastAPI, Request
+
 from agora_chassis.auth import (
     CurrentPrincipal,
     JWKSCache,
@@ -22,8 +25,6 @@ from agora_chassis.auth import (
     require_scopes,
 )
 from agora_chassis.errors import install_error_handlers
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import Depends, FastAPI, Request
 
 ISSUER = "agora-identity"
 AUDIENCE = "agora"

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from agora_chassis.errors import TooManyRequests, install_error_handlers
-from agora_chassis.ratelimit import RateLimiter, client_ip, rate_limit
 from fastapi import Depends, FastAPI, Request
 
-REDIS_URL = os.environ.get("AGORA_TEST_REDIS_URL")
-needs_redis = pytest.mark.skipif(
-    REDIS_URL is None, reason="set AGORA_TEST_REDIS_URL to run the Redis-backed rate-limit tests"
-)
+from agora_chassis.errors import TooManyRequests, install_error_handlers
+from agora_chassis.ratelimit import RateLimiter, client_ip, rate_limit
+
 MINUTE = 60
 
 
@@ -111,13 +107,13 @@ def test_rate_limit_invalid_limit_string_raises_at_definition() -> None:
 
 
 @pytest.fixture
-async def redis_limiter() -> AsyncIterator[RateLimiter]:
-    limiter = RateLimiter(REDIS_URL)
+async def redis_limiter(redis_url: str) -> AsyncIterator[RateLimiter]:
+    limiter = RateLimiter(redis_url)
     yield limiter
     await limiter.aclose()
 
 
-@needs_redis
+@pytest.mark.integration
 async def test_rate_limiter_redis_over_limit_raises_and_reset_clears(
     redis_limiter: RateLimiter,
 ) -> None:
@@ -132,11 +128,11 @@ async def test_rate_limiter_redis_over_limit_raises_and_reset_clears(
     assert await limiter.remaining("2/minute", "login", key) == 2
 
 
-@needs_redis
+@pytest.mark.integration
 async def test_rate_limiter_redis_counts_are_shared_between_instances(
-    redis_limiter: RateLimiter,
+    redis_limiter: RateLimiter, redis_url: str
 ) -> None:
-    key, other_replica = unique_key(), RateLimiter(REDIS_URL)
+    key, other_replica = unique_key(), RateLimiter(redis_url)
     await exhaust(redis_limiter, "2/minute", "login", key, times=2)
 
     with pytest.raises(TooManyRequests):

@@ -101,7 +101,6 @@ def create_service_app(
             service_name=settings.service_name,
         )
     )
-    install_metrics(app, settings.service_name)
     install_http_middleware(
         app,
         cors_origins=settings.cors_origins,
@@ -109,6 +108,7 @@ def create_service_app(
         debug=settings.debug,
         request_timeout_seconds=settings.request_timeout_seconds,
     )
+    install_metrics(app, settings.service_name)  # outermost, so 413s and 504s are counted too
     setup_telemetry(
         app,
         service_name=settings.service_name,

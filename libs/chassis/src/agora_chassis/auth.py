@@ -111,7 +111,7 @@ class UnknownKeyError(LookupError):
 
 
 class KeySource(Protocol):
-    """Where a :class:`TokenVerifier` gets public keys: :class:`JWKSCache`, or identity's own store."""
+    """Where a :class:`TokenVerifier` gets public keys (:class:`JWKSCache`, or a local store)."""
 
     async def get_key(self, kid: str) -> jwt.PyJWK:
         """Return the public key named ``kid``; raise :class:`UnknownKeyError` if there is none."""

@@ -7,8 +7,8 @@ each base class to an HTTP status, so no ``HTTPException`` is needed below ``api
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agora_chassis.logging import correlation_id
 
 logger = logging.getLogger(__name__)
 
@@ -215,11 +217,14 @@ async def _stale_data(request: Request, _exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled error on %s", request.url.path, exc_info=exc)
+    # This handler runs outside every user middleware, so it sets the request id itself.
+    request_id = correlation_id.get()
     return problem(
         HTTPStatus.INTERNAL_SERVER_ERROR,
         "Internal server error",
         "Something went wrong on our side; it has been logged.",
         request.url.path,
+        headers={"X-Request-ID": request_id} if request_id else None,
     )
 
 

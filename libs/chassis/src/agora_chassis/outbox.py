@@ -11,7 +11,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from agora_contracts.envelope import CloudEvent, EventPayload
 from opentelemetry.propagate import inject
 from sqlalchemy import Index, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from agora_chassis.db import utcnow
 from agora_chassis.ids import new_id
 from agora_chassis.logging import correlation_id
+from agora_contracts.envelope import CloudEvent, EventPayload
 
 EVENT_TYPE_LENGTH = 120
 SUBJECT_LENGTH = 120

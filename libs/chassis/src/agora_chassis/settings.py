@@ -49,7 +49,9 @@ class ServiceSettings(BaseSettings):
         commit: Commit hash reported by ``/health/ready``.
     """
 
-    model_config = SettingsConfigDict(env_prefix="AGORA_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="AGORA_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     service_name: str = "agora"
     environment: Environment = "development"

@@ -1,0 +1,321 @@
+"""HTTP hardening as pure ASGI middlewares: request ids, security headers, size and time limits.
+
+These wrap ``receive``/``send`` instead of subclassing ``BaseHTTPMiddleware``, so streaming
+responses, background tasks and context variables behave as if the middleware were not there.
+
+``install_http_middleware`` stacks them; from the outside in::
+
+    CorrelationId -> SecurityHeaders -> CORS -> RequestTimeout -> BodySizeLimit -> GZip -> app
+
+The correlation id is outermost so every answer, even a 413 or a 504, carries ``X-Request-ID``;
+CORS sits outside the limits so a browser can read their errors; the timeout covers reading the
+body, which bounds slow uploads too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from http import HTTPStatus
+
+import anyio
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uuid_utils import uuid7
+
+from agora_chassis.errors import problem
+from agora_chassis.logging import correlation_id
+
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_MAX_LENGTH = 128
+_REQUEST_ID_RE = re.compile(rf"^[A-Za-z0-9._-]{{1,{REQUEST_ID_MAX_LENGTH}}}$")
+
+GZIP_MINIMUM_BYTES = 1000
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
+HSTS_MAX_AGE_SECONDS = 2 * 365 * 24 * 60 * 60
+CORS_MAX_AGE_SECONDS = 600
+CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "If-Match",
+    "If-None-Match",
+    REQUEST_ID_HEADER,
+)
+CORS_EXPOSED_HEADERS = (REQUEST_ID_HEADER, "ETag", "Location", "Retry-After", "Deprecation", "Link")
+
+STRICT_CSP = "default-src 'none'; frame-ancestors 'none'"
+# Swagger UI and ReDoc load scripts, styles and fonts from CDNs and run inline bootstrap code.
+DOCS_CSP = (
+    "default-src 'self'; "
+    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; "
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": PERMISSIONS_POLICY,
+    "Cache-Control": "no-store",
+}
+
+
+def _is_http(scope: Scope) -> bool:
+    return bool(scope["type"] == "http")
+
+
+class CorrelationIdMiddleware:
+    """Give every request an id, expose it to logs and echo it as ``X-Request-ID``.
+
+    A caller's ``X-Request-ID`` is kept when it is at most 128 characters of ``[A-Za-z0-9._-]``
+    (so it cannot inject anything into logs or headers); otherwise a UUIDv7 is generated. The id
+    is also stored as ``request.state.request_id``.
+
+    Args:
+        app: The ASGI application to wrap.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if scope["type"] not in {"http", "websocket"}:
+            await self.app(scope, receive, send)
+            return
+        offered = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        request_id = offered if offered and _REQUEST_ID_RE.match(offered) else str(uuid7())
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        token = correlation_id.set(request_id)
+        await self.app(scope, receive, send_with_id)
+        # Reset only on success: an unhandled error is logged by Starlette's outermost error
+        # middleware, which should still see the id. Each server request runs in its own task,
+        # so the value cannot leak into another request.
+        correlation_id.reset(token)
+
+
+class SecurityHeadersMiddleware:
+    """Add defensive response headers unless the app set its own.
+
+    ``Strict-Transport-Security`` is only sent over https (browsers ignore it on http and it
+    would pin local development to https). With ``debug`` on, the interactive docs get a CSP that
+    lets Swagger UI and ReDoc load; everything else gets ``default-src 'none'``.
+
+    Args:
+        app: The ASGI application to wrap.
+        debug: Relax the Content-Security-Policy for the docs pages.
+        docs_paths: Path prefixes of the docs pages.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, debug: bool = False, docs_paths: Sequence[str] = DOCS_PATHS
+    ) -> None:
+        self.app = app
+        self.debug = debug
+        self.docs_paths = tuple(docs_paths)
+
+    def _headers_for(self, scope: Scope) -> dict[str, str]:
+        headers = dict(SECURITY_HEADERS)
+        is_docs = self.debug and str(scope["path"]).startswith(self.docs_paths)
+        headers["Content-Security-Policy"] = DOCS_CSP if is_docs else STRICT_CSP
+        if scope.get("scheme") == "https":
+            headers["Strict-Transport-Security"] = (
+                f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains"
+            )
+        return headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if not _is_http(scope):
+            await self.app(scope, receive, send)
+            return
+        extra = self._headers_for(scope)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in extra.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _BodyTooLargeError(Exception):
+    """Raised into the app from ``receive`` once the body passes the limit."""
+
+
+def _too_large(scope: Scope, max_bytes: int) -> JSONResponse:
+    return problem(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        "Payload too large",
+        f"The request body exceeds the limit of {max_bytes} bytes.",
+        str(scope["path"]),
+        max_bytes=max_bytes,
+    )
+
+
+class _BodyGuard:
+    """Count body bytes as the app reads them; once over, hide whatever the app answers."""
+
+    def __init__(self, receive: Receive, send: Send, max_bytes: int) -> None:
+        self._receive = receive
+        self._send = send
+        self.max_bytes = max_bytes
+        self.received = 0
+        self.exceeded = False
+        self.response_started = False
+
+    async def receive(self) -> Message:
+        if self.exceeded:
+            raise _BodyTooLargeError
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.max_bytes:
+                self.exceeded = True
+                raise _BodyTooLargeError
+        return message
+
+    async def send(self, message: Message) -> None:
+        # The app may turn our error into its own answer (FastAPI makes it a 400); drop that
+        # answer so the caller always gets the same 413.
+        if self.exceeded and not self.response_started:
+            return
+        if message["type"] == "http.response.start":
+            self.response_started = True
+        await self._send(message)
+
+
+class BodySizeLimitMiddleware:
+    """Answer 413 Problem Details for request bodies larger than ``max_bytes``.
+
+    A too-large ``Content-Length`` is refused before the app runs; a chunked (or lying) body is
+    counted while the app reads it and refused as soon as it passes the limit, so the rest is
+    never buffered.
+
+    Args:
+        app: The ASGI application to wrap.
+        max_bytes: Largest accepted body, in bytes.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if not _is_http(scope):
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await _too_large(scope, self.max_bytes)(scope, receive, send)
+            return
+        guard = _BodyGuard(receive, send, self.max_bytes)
+        try:
+            await self.app(scope, guard.receive, guard.send)
+        except _BodyTooLargeError:
+            if guard.response_started:
+                raise
+        if guard.exceeded and not guard.response_started:
+            await _too_large(scope, self.max_bytes)(scope, receive, send)
+
+
+class RequestTimeoutMiddleware:
+    """Answer 504 Problem Details when the app has not started its response in time.
+
+    Once the response has started (a stream is flowing) the deadline is lifted: the client is
+    already getting an answer and cutting it would only corrupt it. Background tasks run after
+    the response starts, so they are never cut either.
+
+    Args:
+        app: The ASGI application to wrap.
+        seconds: Time budget until the response starts.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if not _is_http(scope):
+            await self.app(scope, receive, send)
+            return
+        started = False
+        with anyio.move_on_after(self.seconds) as deadline:
+
+            async def send_lifting_deadline(message: Message) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                    deadline.deadline = math.inf
+                await send(message)
+
+            await self.app(scope, receive, send_lifting_deadline)
+        if deadline.cancelled_caught and not started:
+            response = problem(
+                HTTPStatus.GATEWAY_TIMEOUT,
+                "Request timed out",
+                f"The request did not complete within {self.seconds:g} seconds.",
+                str(scope["path"]),
+            )
+            await response(scope, receive, send)
+
+
+def install_http_middleware(
+    app: FastAPI,
+    *,
+    cors_origins: list[str],
+    max_body_bytes: int,
+    debug: bool,
+    request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+) -> None:
+    """Add CORS, GZip, the body limit, the timeout, security headers and request ids to an app.
+
+    Args:
+        app: The FastAPI application (before it starts).
+        cors_origins: Browser origins allowed to call the API; ``*`` is refused.
+        max_body_bytes: Largest accepted request body.
+        debug: Relax the Content-Security-Policy for the interactive docs.
+        request_timeout_seconds: Time budget until the response starts (504 after it).
+
+    Raises:
+        ValueError: When ``cors_origins`` contains ``*`` (credentials are allowed, so a wildcard
+            would let any site act as the signed-in user).
+    """
+    if "*" in cors_origins:
+        raise ValueError("CORS origins must be explicit; '*' is not allowed")
+    # add_middleware puts each new middleware outside the previous ones: innermost first.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(RequestTimeoutMiddleware, seconds=request_timeout_seconds)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(cors_origins),
+        allow_credentials=True,
+        allow_methods=CORS_METHODS,
+        allow_headers=CORS_REQUEST_HEADERS,
+        expose_headers=CORS_EXPOSED_HEADERS,
+        max_age=CORS_MAX_AGE_SECONDS,
+    )
+    app.add_middleware(SecurityHeadersMiddleware, debug=debug)
+    app.add_middleware(CorrelationIdMiddleware)

@@ -1,0 +1,189 @@
+"""OpenTelemetry setup: trace ids, server spans, propagation, and many apps per process."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+)
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from agora_chassis import telemetry
+from agora_chassis.telemetry import _otlp_endpoint, current_trace_id, setup_telemetry
+
+SERVICE = "telemetry-test"
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+TRACE_ID_HEX_DIGITS = 32
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/items/{item_id}")
+    async def read_item(item_id: int) -> dict[str, str | None]:
+        return {"trace_id": current_trace_id()}
+
+    setup_telemetry(app, service_name=SERVICE, exporter="none", endpoint=None)
+    return app
+
+
+@pytest.fixture(scope="module")
+def spans() -> InMemorySpanExporter:
+    make_app()  # makes sure the process-wide provider exists
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+def client_for(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+async def test_setup_telemetry_no_exporter_request_still_has_trace_id() -> None:
+    async with client_for(make_app()) as client:
+        trace_id = (await client.get("/items/1")).json()["trace_id"]
+
+    assert trace_id is not None
+    assert len(trace_id) == TRACE_ID_HEX_DIGITS
+    assert int(trace_id, 16) != 0
+
+
+async def test_setup_telemetry_provider_has_service_name_resource() -> None:
+    make_app()
+
+    provider = trace.get_tracer_provider()
+
+    assert isinstance(provider, TracerProvider)
+    assert provider.resource.attributes["service.name"] == SERVICE
+
+
+async def test_setup_telemetry_incoming_traceparent_continues_the_trace() -> None:
+    async with client_for(make_app()) as client:
+        response = await client.get("/items/1", headers={"traceparent": TRACEPARENT})
+
+    assert response.json()["trace_id"] == TRACE_ID
+
+
+async def test_setup_telemetry_server_span_is_named_by_route_template(
+    spans: InMemorySpanExporter,
+) -> None:
+    spans.clear()
+    async with client_for(make_app()) as client:
+        await client.get("/items/7")
+
+    assert "GET /items/{item_id}" in [span.name for span in spans.get_finished_spans()]
+
+
+async def test_setup_telemetry_second_app_in_process_is_traced_too(
+    spans: InMemorySpanExporter,
+) -> None:
+    make_app()
+    second = make_app()
+    spans.clear()
+    async with client_for(second) as client:
+        await client.get("/items/8")
+
+    assert spans.get_finished_spans()
+
+
+async def test_setup_telemetry_instruments_httpx() -> None:
+    make_app()
+
+    assert HTTPXClientInstrumentor().is_instrumented_by_opentelemetry
+
+
+def test_current_trace_id_outside_span_is_none() -> None:
+    assert current_trace_id() is None
+
+
+def test_current_trace_id_inside_span_is_32_hex_digits() -> None:
+    with TracerProvider().get_tracer(__name__).start_as_current_span("work") as span:
+        trace_id = current_trace_id()
+
+    assert trace_id == f"{span.get_span_context().trace_id:032x}"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("http://collector:4318", "http://collector:4318/v1/traces"),
+        ("http://collector:4318/", "http://collector:4318/v1/traces"),
+        ("http://collector:4318/v1/traces", "http://collector:4318/v1/traces"),
+        (None, None),
+    ],
+)
+def test_otlp_endpoint_base_url_gets_traces_path(given: str | None, expected: str | None) -> None:
+    assert _otlp_endpoint(given) == expected
+
+
+@pytest.fixture
+async def engine(postgres_server: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(postgres_server)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.mark.integration
+async def test_setup_telemetry_with_engine_traces_sql_statements(
+    spans: InMemorySpanExporter, engine: AsyncEngine
+) -> None:
+    setup_telemetry(FastAPI(), service_name=SERVICE, exporter="none", endpoint=None, engine=engine)
+    spans.clear()
+
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+    assert any(span.name.startswith("SELECT") for span in spans.get_finished_spans())
+
+
+async def test_setup_telemetry_console_exporter_prints_each_span_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    printed = io.StringIO()
+    monkeypatch.setattr(telemetry, "ConsoleSpanExporter", lambda: ConsoleSpanExporter(out=printed))
+    provider = TracerProvider()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    monkeypatch.setattr(telemetry, "_exporters_added", set())
+    app = FastAPI()
+
+    @app.get("/things/{thing_id}")
+    async def read_thing(thing_id: int) -> None:
+        return None
+
+    setup_telemetry(app, service_name=SERVICE, exporter="console", endpoint=None)
+    setup_telemetry(app, service_name=SERVICE, exporter="console", endpoint=None)
+    async with client_for(app) as client:
+        await client.get("/things/1")
+
+    assert printed.getvalue().count('"name": "GET /things/{thing_id}",') == 1
+
+
+def test_setup_telemetry_otlp_exporter_adds_a_batch_processor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    provider = TracerProvider()
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    monkeypatch.setattr(telemetry, "_exporters_added", set())
+    added: list[SpanProcessor] = []
+    monkeypatch.setattr(provider, "add_span_processor", added.append)
+
+    setup_telemetry(FastAPI(), service_name=SERVICE, exporter="otlp", endpoint="http://c:4318")
+
+    [processor] = added
+    assert isinstance(processor, BatchSpanProcessor)
+    processor.shutdown()  # type: ignore[no-untyped-call]
