@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import httpx
@@ -63,13 +65,18 @@ async def test_setup_telemetry_no_exporter_request_still_has_trace_id() -> None:
     assert int(trace_id, 16) != 0
 
 
-async def test_setup_telemetry_provider_has_service_name_resource() -> None:
-    make_app()
-
-    provider = trace.get_tracer_provider()
-
-    assert isinstance(provider, TracerProvider)
-    assert provider.resource.attributes["service.name"] == SERVICE
+def test_setup_telemetry_provider_has_service_name_resource() -> None:
+    # The provider is process-wide and other tests may have set it first: use a fresh process.
+    script = (
+        "from fastapi import FastAPI; from opentelemetry import trace;"
+        "from agora_chassis.telemetry import setup_telemetry;"
+        f"setup_telemetry(FastAPI(), service_name={SERVICE!r}, exporter='none', endpoint=None);"
+        "print(trace.get_tracer_provider().resource.attributes['service.name'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == SERVICE
 
 
 async def test_setup_telemetry_incoming_traceparent_continues_the_trace() -> None:

@@ -1,0 +1,116 @@
+"""The request transaction: commit on success, rollback on error, commit before the response."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import String, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from agora_chassis.db import (
+    TYPE_ANNOTATION_MAP,
+    DbSession,
+    Timestamps,
+    UUIDPrimaryKey,
+    create_engine,
+    create_sessionmaker,
+    make_metadata,
+)
+from agora_chassis.errors import Conflict, install_error_handlers
+
+pytestmark = pytest.mark.integration
+
+
+class Base(DeclarativeBase):
+    metadata = make_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+class Note(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "notes"
+    body: Mapped[str] = mapped_column(String(20), unique=True)
+
+
+class KeptConflict(Conflict):
+    commit_changes = True
+
+
+@pytest.fixture(scope="module")
+def database_url(make_database) -> str:
+    return str(make_database("chassis_db"))
+
+
+@pytest.fixture(scope="module")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def client(engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    async with engine.begin() as connection:
+        await connection.execute(text("DELETE FROM notes"))
+    app = FastAPI()
+    app.state.sessionmaker = create_sessionmaker(engine)
+    install_error_handlers(app)
+
+    @app.post("/notes/{body}", status_code=201)
+    async def add(body: str, session: DbSession, fail: str = "") -> dict[str, str]:
+        note = Note(body=body)
+        session.add(note)
+        await session.flush()
+        if fail == "plain":
+            raise Conflict("refused")
+        if fail == "keep":
+            raise KeptConflict("refused, but the note stays")
+        return {"id": str(note.id), "created_at": note.created_at.isoformat()}
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        yield client
+
+
+async def _bodies(engine: AsyncEngine) -> list[str]:
+    async with create_sessionmaker(engine)() as session:
+        return list(await session.scalars(select(Note.body).order_by(Note.body)))
+
+
+async def test_transaction_endpoint_returns_changes_are_committed(client, engine) -> None:
+    response = await client.post("/notes/kept")
+    assert response.status_code == 201
+    assert await _bodies(engine) == ["kept"]
+
+
+async def test_transaction_domain_error_rolls_back(client, engine) -> None:
+    response = await client.post("/notes/gone", params={"fail": "plain"})
+    assert response.status_code == 409
+    assert await _bodies(engine) == []
+
+
+async def test_transaction_error_with_commit_changes_keeps_changes(client, engine) -> None:
+    response = await client.post("/notes/audit", params={"fail": "keep"})
+    assert response.status_code == 409
+    assert await _bodies(engine) == ["audit"]
+
+
+async def test_transaction_duplicate_at_flush_is_not_reported_as_success(client, engine) -> None:
+    await client.post("/notes/twice")
+    response = await client.post("/notes/twice")
+    assert response.status_code == 500
+    assert await _bodies(engine) == ["twice"]
+
+
+async def test_engine_applies_statement_timeout(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        timeout = await connection.scalar(text("SHOW statement_timeout"))
+    assert timeout == "30s"
+
+
+def test_create_engine_accepts_asyncpg_url_without_connecting() -> None:
+    engine = create_async_engine("postgresql+asyncpg://u:p@127.0.0.1:1/x")
+    assert engine.url.drivername == "postgresql+asyncpg"
