@@ -1,0 +1,1 @@
+"""Embedded infrastructure: PostgreSQL, Valkey, NATS JetStream and Traefik, run as processes."""

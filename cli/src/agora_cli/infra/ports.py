@@ -1,0 +1,98 @@
+"""Port checks shared by every embedded component."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+LOOPBACK = "127.0.0.1"
+
+# The well-known ports of system servers that may run on the same machine; the embedded stack must
+# never take them, so that it can run beside a developer's own PostgreSQL, Redis, NATS or RabbitMQ.
+RESERVED_PORTS: frozenset[int] = frozenset({4222, 5432, 5672, 6379, 8222})
+
+
+class PortInUseError(RuntimeError):
+    """A port the stack needs is already taken by some other process."""
+
+
+def port_is_free(port: int, host: str = LOOPBACK) -> bool:
+    """Tell whether nothing listens on ``host:port``.
+
+    Binding is the reliable test: connecting can miss a server bound to another address, while a
+    bind on loopback fails when anything (including a 0.0.0.0 listener) holds the port.
+    SO_REUSEADDR, as every server sets it, keeps TIME_WAIT leftovers of a stopped server from
+    counting as "in use"; on Linux it still fails against a listening socket.
+
+    Args:
+        port: TCP port to test.
+        host: Address to bind.
+
+    Returns:
+        True when the port can be bound right now.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_accepts(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
+    """Tell whether a TCP connection to ``host:port`` succeeds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    """Return a port the kernel says is free now (used by tests and ``--random-ports``)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def check_port_allowed(name: str, port: int) -> None:
+    """Refuse ports that are out of range or belong to the standard system servers.
+
+    Raises:
+        ValueError: With a message naming the component and the port.
+    """
+    if not 1024 <= port <= 65535:  # noqa: PLR2004 - unprivileged TCP range
+        raise ValueError(f"{name}: port {port} is outside 1024-65535")
+    if port in RESERVED_PORTS:
+        raise ValueError(
+            f"{name}: port {port} is a standard system-server port; the embedded stack avoids it"
+        )
+
+
+def ensure_port_free(name: str, port: int) -> None:
+    """Raise :class:`PortInUseError` with a clear message when ``port`` is taken."""
+    if not port_is_free(port):
+        raise PortInUseError(f"{name}: port {port} is already in use by another process")
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``predicate()`` until it is true or ``timeout`` seconds pass.
+
+    Args:
+        predicate: A callable returning a truthy value when the wait is over.
+        timeout: Seconds to wait at most.
+        interval: Seconds between polls.
+
+    Returns:
+        True if the predicate became true in time.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)

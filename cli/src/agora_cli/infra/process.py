@@ -1,0 +1,202 @@
+"""Detached child processes with pid files, so state survives between CLI invocations."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import psutil
+
+# A pid file holds "<pid> <create_time>": the creation time guards against a recycled pid that
+# now belongs to an unrelated process.
+STOP_TIMEOUT_SECONDS = 10.0
+POLL_SECONDS = 0.02
+
+
+def venv_binary(name: str) -> Path:
+    """Find an executable installed by a wheel: next to the interpreter first, then on PATH.
+
+    Raises:
+        FileNotFoundError: When the executable is nowhere to be found.
+    """
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return beside
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} not found next to {sys.executable} nor on PATH")
+    return Path(found)
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    log_file: Path,
+    pid_file: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Start ``argv`` in its own session with output appended to ``log_file``.
+
+    The child gets a new session (and process group) so that Ctrl-C in the terminal does not reach
+    it and ``agora down`` can signal the whole group, children included.
+
+    Args:
+        argv: Program and arguments.
+        log_file: File receiving stdout and stderr (appended).
+        pid_file: File receiving the pid and creation time.
+        env: Environment of the child; the current one when None.
+        cwd: Working directory of the child.
+
+    Returns:
+        The child's pid.
+    """
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        child = (
+            subprocess.Popen(  # noqa: S603 - argv is built by the CLI, never from a shell string
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        )
+    write_pid_file(pid_file, child.pid)
+    return child.pid
+
+
+def write_pid_file(pid_file: Path, pid: int) -> None:
+    """Record ``pid`` (and its creation time) in ``pid_file``."""
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        created = psutil.Process(pid).create_time()
+    except psutil.Error:
+        created = 0.0
+    pid_file.write_text(f"{pid} {created}\n", encoding="utf-8")
+
+
+def read_process(pid_file: Path) -> psutil.Process | None:
+    """Return the live process recorded in ``pid_file``, or None if it is gone or recycled."""
+    try:
+        fields = pid_file.read_text(encoding="utf-8").split()
+        pid, created = int(fields[0]), float(fields[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        process = psutil.Process(pid)
+        if created and abs(process.create_time() - created) > 1.0:
+            return None
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+    except psutil.Error:
+        return None
+    return process
+
+
+def stop_group(pid_file: Path, timeout: float = STOP_TIMEOUT_SECONDS) -> bool:
+    """Stop the process group recorded in ``pid_file``: SIGTERM, wait, then SIGKILL.
+
+    Args:
+        pid_file: The pid file written by :func:`spawn`; removed afterwards.
+        timeout: Seconds to wait after SIGTERM before SIGKILL.
+
+    Returns:
+        True if a running process was stopped, False if nothing was running.
+    """
+    process = read_process(pid_file)
+    if process is None:
+        pid_file.unlink(missing_ok=True)
+        return False
+    members = _group_members(process)
+    _signal_group(process.pid, members, signal.SIGTERM)
+    alive = wait_gone(members, timeout)
+    if alive:
+        _signal_group(process.pid, alive, signal.SIGKILL)
+        wait_gone(alive, timeout)
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _is_gone(process: psutil.Process) -> bool:
+    """Dead or a zombie: a zombie is done, it only waits for its parent (or init) to reap it."""
+    _reap(process.pid)
+    try:
+        status: str = process.status()
+    except psutil.Error:
+        return True
+    return status == psutil.STATUS_ZOMBIE
+
+
+def wait_gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has exited, at most ``timeout`` seconds.
+
+    ``psutil.wait_procs`` would keep waiting on zombies of processes we did not start until init
+    reaps them, which here takes up to a second or two.
+
+    Returns:
+        The processes still alive when the time ran out.
+    """
+    deadline = time.monotonic() + timeout
+    alive = [p for p in processes if not _is_gone(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        alive = [p for p in alive if not _is_gone(p)]
+    return alive
+
+
+def _group_members(leader: psutil.Process) -> list[psutil.Process]:
+    """The leader plus every descendant; descendants may have left the group, so list both."""
+    with contextlib.suppress(psutil.Error):
+        return [leader, *leader.children(recursive=True)]
+    return [leader]
+
+
+def _signal_group(pgid: int, members: list[psutil.Process], signum: signal.Signals) -> None:
+    """Signal the process group, and every known member in case one changed its group."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+    for member in members:
+        with contextlib.suppress(psutil.Error):
+            member.send_signal(signum)
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the process was our own child (foreground ``agora up``)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def log_size(log_file: Path) -> int:
+    """The current size of ``log_file`` (0 if missing): where this run's output will begin."""
+    try:
+        return log_file.stat().st_size
+    except OSError:
+        return 0
+
+
+def tail(log_file: Path, lines: int = 20, since: int = 0) -> str:
+    """Return the last ``lines`` lines of ``log_file`` written after byte offset ``since``.
+
+    Args:
+        log_file: The log to read (empty result if it does not exist).
+        lines: How many lines at most.
+        since: Byte offset where the interesting part starts (earlier runs are skipped).
+    """
+    try:
+        with log_file.open("rb") as handle:
+            handle.seek(since)
+            content = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(content.splitlines()[-lines:])

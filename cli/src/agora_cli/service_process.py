@@ -1,0 +1,141 @@
+"""One service as a supervised process: database, migrations, uvicorn, readiness."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from agora_cli.config import StackConfig, repo_root
+from agora_cli.env import service_env, service_port
+from agora_cli.infra.nats import http_ok
+from agora_cli.infra.ports import LOOPBACK, ensure_port_free, wait_until
+from agora_cli.infra.postgres import EmbeddedPostgres
+from agora_cli.infra.process import log_size, read_process, spawn, stop_group, tail
+from agora_cli.secrets_store import get_or_create_secret
+from agora_cli.services import ServiceSpec
+
+READY_TIMEOUT_SECONDS = 60.0
+MIGRATION_TIMEOUT_SECONDS = 300.0
+
+
+class ServiceError(RuntimeError):
+    """A service could not be migrated or did not become ready."""
+
+
+def uvicorn_argv(python: str, spec: ServiceSpec, port: int) -> list[str]:
+    """The command line running ``spec``'s app factory on loopback ``port``."""
+    return [python, "-m", "uvicorn", spec.app, "--factory", "--host", LOOPBACK, "--port", str(port)]
+
+
+def alembic_argv(python: str, spec: ServiceSpec) -> list[str]:
+    """The command line upgrading ``spec``'s database to the newest migration."""
+    return [python, "-m", "alembic", "-c", spec.alembic_ini, "upgrade", "head"]
+
+
+class ServiceProcess:
+    """A registered service run by uvicorn, ready when ``/health/ready`` answers 200."""
+
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        config: StackConfig,
+        postgres: EmbeddedPostgres,
+        base_env: dict[str, str],
+    ) -> None:
+        """Describe the process; nothing starts until :meth:`start`.
+
+        Args:
+            spec: The service.
+            config: The stack configuration.
+            postgres: The stack's PostgreSQL (must run when the service starts).
+            base_env: The user's environment, passed through to the service.
+        """
+        self.spec = spec
+        self.name = spec.name
+        self.config = config
+        self.postgres = postgres
+        self.base_env = base_env
+        self.port = service_port(config, spec)
+        self.log_file = config.log_file(spec.name)
+        self.pid_file = config.pid_file(spec.name)
+
+    @property
+    def url(self) -> str:
+        """The service's own base URL (bypassing the gateway)."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The service's pid when it runs, else None."""
+        process = read_process(self.pid_file)
+        return process.pid if process else None
+
+    def is_running(self) -> bool:
+        """Tell whether the recorded service process is alive."""
+        return self.pid is not None
+
+    def healthy(self) -> bool:
+        """Tell whether ``/health/ready`` answers 200."""
+        return http_ok(f"{self.url}/health/ready")
+
+    def environment(self) -> dict[str, str]:
+        """Create the service's database if needed and return its process environment."""
+        password = get_or_create_secret(self.config.data_dir, f"postgres/{self.spec.database}")
+        database_url = self.postgres.ensure_database(
+            self.spec.database, self.spec.database, password, self.spec.extensions
+        )
+        return service_env(self.config, self.spec, database_url, self.base_env)
+
+    def start(self) -> None:
+        """Create the database, run the migrations, start uvicorn and wait until ready.
+
+        Raises:
+            ServiceError: With the tail of the log when a step fails.
+        """
+        if self.is_running():
+            return
+        ensure_port_free(self.name, self.port)
+        env = self.environment()
+        for directory in (env["AGORA_LOG_DIR"], env.get("AGORA_JWT_KEYS_DIR")):
+            if directory:
+                Path(directory).mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.migrate(env)
+        argv = uvicorn_argv(sys.executable, self.spec, self.port)
+        since = log_size(self.log_file)
+        spawn(argv, log_file=self.log_file, pid_file=self.pid_file, env=env, cwd=repo_root())
+        if not wait_until(lambda: self.healthy() or not self.is_running(), READY_TIMEOUT_SECONDS):
+            self.stop()
+            raise ServiceError(
+                f"{self.name} was not ready within {READY_TIMEOUT_SECONDS:.0f}s "
+                f"({self.url}/health/ready):\n{tail(self.log_file, since=since)}"
+            )
+        if not self.healthy():
+            self.stop()
+            raise ServiceError(
+                f"{self.name} exited during start-up:\n{tail(self.log_file, since=since)}"
+            )
+
+    def migrate(self, env: dict[str, str]) -> None:
+        """Run ``alembic upgrade head`` with the service's environment, output to its log."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        since = log_size(self.log_file)
+        with self.log_file.open("ab") as log:
+            result = subprocess.run(  # noqa: S603 - fixed argv
+                alembic_argv(sys.executable, self.spec),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=repo_root(),
+                timeout=MIGRATION_TIMEOUT_SECONDS,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise ServiceError(
+                f"{self.name}: migrations failed:\n{tail(self.log_file, since=since)}"
+            )
+
+    def stop(self) -> None:
+        """Stop the service's process group (uvicorn shuts down gracefully on SIGTERM)."""
+        stop_group(self.pid_file)

@@ -1,0 +1,61 @@
+"""The service registry: one plain record per deployable service the CLI boots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How to migrate, run and route one service.
+
+    Attributes:
+        name: Short name (``identity``); used for logs, pid files, routes and the CLI.
+        package: Import package of the service.
+        app: ``module:factory`` of the ASGI app factory run by uvicorn ``--factory``.
+        port_offset: Added to the service base port (identity = base + 0 = 8101).
+        database: Database (and owning role) created for the service.
+        extensions: PostgreSQL extensions the migrations expect.
+        alembic_ini: Alembic config, relative to the repository root.
+        gateway_rule: Traefik rule for its public API; paths are passed on unchanged.
+        redis_db: Valkey database index, so services never share keys by accident.
+        has_signing_keys: Gets ``AGORA_JWT_KEYS_DIR`` (it issues tokens).
+        seeds_admin: Gets the admin login (``AGORA_ADMIN_EMAIL``/``AGORA_ADMIN_PASSWORD``).
+    """
+
+    name: str
+    package: str
+    app: str
+    port_offset: int
+    database: str
+    extensions: tuple[str, ...]
+    alembic_ini: str
+    gateway_rule: str
+    redis_db: int
+    has_signing_keys: bool = False
+    seeds_admin: bool = False
+
+
+IDENTITY = ServiceSpec(
+    name="identity",
+    package="agora_identity",
+    app="agora_identity.main:create_app",
+    port_offset=0,
+    database="identity",
+    extensions=("citext",),
+    alembic_ini="services/identity/alembic.ini",
+    gateway_rule=(
+        "PathPrefix(`/api/v1/auth`) || PathPrefix(`/api/v1/users`)"
+        " || Path(`/.well-known/jwks.json`)"
+    ),
+    redis_db=0,
+    has_signing_keys=True,
+    seeds_admin=True,
+)
+
+SERVICES: tuple[ServiceSpec, ...] = (IDENTITY,)
+
+
+def find_service(name: str) -> ServiceSpec | None:
+    """Return the registered service called ``name``, or None."""
+    return next((spec for spec in SERVICES if spec.name == name), None)

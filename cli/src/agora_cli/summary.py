@@ -1,0 +1,72 @@
+"""What ``agora up`` and ``agora status`` print: the URL table and the process table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from agora_cli.config import StackConfig
+from agora_cli.env import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, service_port
+from agora_cli.infra.ports import LOOPBACK
+from agora_cli.secrets_store import secrets_file
+from agora_cli.services import SERVICES
+from agora_cli.stack import Component, component_ports
+from agora_cli.ui import format_table
+
+
+def url_rows(config: StackConfig, env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The ``what / where`` rows printed once the stack is up; no password ever appears.
+
+    Args:
+        config: The stack configuration.
+        env: The user's environment (to tell whether the admin login was overridden).
+    """
+    ports = config.ports
+    gateway = f"http://{LOOPBACK}:{ports.gateway}"
+    rows = [("gateway", gateway)]
+    if not config.infra_only:
+        for spec in SERVICES:
+            rows.append((f"{spec.name} health", f"{gateway}/{spec.name}/health/ready"))
+            rows.append((f"{spec.name} direct", f"http://{LOOPBACK}:{service_port(config, spec)}"))
+        rows.append(("identity API", f"{gateway}/api/v1/auth"))
+        rows.append(("JWKS", f"{gateway}/.well-known/jwks.json"))
+    rows += [
+        ("traefik dashboard", f"http://{LOOPBACK}:{ports.gateway_admin}/dashboard/"),
+        ("postgresql", f"postgresql://{LOOPBACK}:{ports.postgres} (passwords in secrets.json)"),
+        ("redis (valkey)", f"redis://{LOOPBACK}:{ports.redis}"),
+        ("nats", f"nats://{LOOPBACK}:{ports.nats} (monitoring :{ports.nats_monitor})"),
+        ("data dir", str(config.data_dir)),
+        ("logs", str(config.log_dir)),
+        ("secrets", str(secrets_file(config.data_dir))),
+    ]
+    if config.profile == "development" and not config.infra_only:
+        rows.append(("admin login", admin_login(env)))
+    return rows
+
+
+def admin_login(env: Mapping[str, str]) -> str:
+    """The development admin login; a password the user chose themselves is not echoed."""
+    email = env.get("AGORA_ADMIN_EMAIL", DEV_ADMIN_EMAIL)
+    if "AGORA_ADMIN_PASSWORD" in env:
+        return f"{email} / (your AGORA_ADMIN_PASSWORD)"
+    return f"{email} / {DEV_ADMIN_PASSWORD}"
+
+
+def urls_table(config: StackConfig, env: Mapping[str, str]) -> str:
+    """The URL table of :func:`url_rows`, formatted."""
+    return format_table(("what", "where"), url_rows(config, env))
+
+
+def status_row(component: Component) -> tuple[str, str, str, str, str]:
+    """One row of ``agora status``: name, state, pid, ports, health."""
+    pid = component.pid
+    ports = "/".join(str(port) for port in component_ports(component))
+    if pid is None:
+        return (component.name, "down", "-", ports, "-")
+    health = "ok" if component.healthy() else "failing"
+    return (component.name, "up", str(pid), ports, health)
+
+
+def status_table(components: Sequence[Component]) -> str:
+    """The ``agora status`` table."""
+    rows = [status_row(component) for component in components]
+    return format_table(("component", "state", "pid", "port", "health"), rows)

@@ -1,0 +1,120 @@
+"""Integration tests: the CLI commands in-process against a real infra-only stack."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agora_cli.infra.ports import free_port, port_accepts
+from agora_cli.main import main
+
+pytestmark = pytest.mark.integration
+
+PORT_VARIABLES = (
+    "AGORA_GATEWAY_PORT",
+    "AGORA_GATEWAY_ADMIN_PORT",
+    "AGORA_POSTGRES_PORT",
+    "AGORA_REDIS_PORT",
+    "AGORA_NATS_PORT",
+    "AGORA_NATS_MONITOR_PORT",
+    "AGORA_SERVICE_PORT_BASE",
+)
+
+
+@pytest.fixture
+def stack_dir(open_tmp_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A data dir with free ports in the environment; stopped and signals restored after."""
+    for variable in PORT_VARIABLES:
+        monkeypatch.setenv(variable, str(free_port()))
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield open_tmp_dir
+    main(["down", "--data-dir", str(open_tmp_dir)])
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in-process and return its exit code, stdout and stderr."""
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_up_status_stop_start_logs_down(
+    stack_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ("--data-dir", str(stack_dir))
+    up = run(capsys, "up", "--detach", "--infra-only", *data)
+    status = run(capsys, "status", *data)
+    stop = run(capsys, "stop", "redis", *data)
+    stopped_status = run(capsys, "status", *data)
+    start = run(capsys, "start", "valkey", *data)
+    restart = run(capsys, "restart", "nats", *data)
+    logs = run(capsys, "logs", "redis", "-n", "1", *data)
+    down = run(capsys, "down", *data)
+
+    assert up[0] == 0
+    assert "starting postgres ... ok" in up[1]
+    assert "redis (valkey)" in up[1]
+    assert states(status[1]) == {
+        "postgres": "up",
+        "redis": "up",
+        "nats": "up",
+        "identity": "down",
+        "gateway": "up",
+    }
+    assert stop[1].startswith("stopping redis ... ok")
+    assert states(stopped_status[1])["redis"] == "down"
+    assert start[0] == 0
+    assert "starting redis ... ok" in start[1]
+    assert "stopping nats" in restart[1]
+    assert "starting nats" in restart[1]
+    assert len(logs[1].splitlines()) == 1
+    assert down[1].strip().endswith("stopped: gateway, nats, redis, postgres")
+    assert not port_accepts(int(os.environ["AGORA_REDIS_PORT"]))
+
+
+def states(status_output: str) -> dict[str, str]:
+    """Component name -> up/down, from the ``agora status`` table."""
+    rows = [line.split() for line in status_output.splitlines()[2:]]
+    return {row[0]: row[1] for row in rows if len(row) == 5 and row[1] in {"up", "down"}}
+
+
+def test_cli_unknown_component_returns_2(
+    stack_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in ("start", "stop", "logs"):
+        code, _out, err = run(capsys, command, "kafka", "--data-dir", str(stack_dir))
+        assert code == 2
+        assert "unknown component 'kafka'" in err
+
+
+def test_cli_start_service_without_postgres_refuses(
+    stack_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = run(capsys, "start", "identity", "--data-dir", str(stack_dir))
+    assert code == 1
+    assert "needs postgres" in err
+
+
+def test_cli_logs_before_any_run_reports_missing(
+    stack_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = run(capsys, "logs", "nats", "--data-dir", str(stack_dir))
+    assert code == 1
+    assert "no log yet for nats" in err
+
+
+def test_cli_down_nothing_running_says_so(
+    stack_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "down", "--data-dir", str(stack_dir))[1] == "nothing was running\n"
+
+
+def test_cli_stop_not_running_says_so(stack_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _err = run(capsys, "stop", "gateway", "--data-dir", str(stack_dir))
+    assert (code, out) == (0, "gateway is not running\n")

@@ -1,0 +1,74 @@
+"""Unit tests of the service environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agora_cli.config import Ports, StackConfig
+from agora_cli.env import DEV_ADMIN_PASSWORD, service_env, service_port
+from agora_cli.services import IDENTITY, SERVICES, find_service
+
+DB_URL = "postgresql+asyncpg://identity:pw@127.0.0.1:55432/identity"
+
+
+def test_service_env_development_sets_wiring_and_admin(tmp_path: Path) -> None:
+    env = service_env(StackConfig(tmp_path), IDENTITY, DB_URL, {"PATH": "/bin"})
+    assert env["PATH"] == "/bin"
+    assert env["AGORA_SERVICE_NAME"] == "identity"
+    assert env["AGORA_ENVIRONMENT"] == "development"
+    assert env["AGORA_PORT"] == "8101"
+    assert env["AGORA_DATABASE_URL"] == DB_URL
+    assert env["AGORA_REDIS_URL"] == "redis://127.0.0.1:56379/0"
+    assert env["AGORA_BROKER_URL"] == "nats://127.0.0.1:54222"
+    assert env["AGORA_JWKS_URL"] == "http://127.0.0.1:8101/.well-known/jwks.json"
+    assert env["AGORA_LOG_DIR"] == str(tmp_path / "logs" / "identity")
+    assert env["AGORA_JWT_KEYS_DIR"] == str(tmp_path / "keys" / "identity")
+    assert (env["AGORA_ADMIN_EMAIL"], env["AGORA_ADMIN_PASSWORD"]) == (
+        "admin@agora.local",
+        DEV_ADMIN_PASSWORD,
+    )
+
+
+def test_service_env_production_does_not_default_admin(tmp_path: Path) -> None:
+    config = StackConfig(tmp_path, profile="production")
+    env = service_env(config, IDENTITY, DB_URL, {})
+    assert env["AGORA_ENVIRONMENT"] == "production"
+    assert "AGORA_ADMIN_PASSWORD" not in env
+    assert "AGORA_ADMIN_EMAIL" not in env
+
+
+def test_service_env_production_passes_user_admin_through(tmp_path: Path) -> None:
+    config = StackConfig(tmp_path, profile="production")
+    env = service_env(config, IDENTITY, DB_URL, {"AGORA_ADMIN_PASSWORD": "Chosen-9x!"})
+    assert env["AGORA_ADMIN_PASSWORD"] == "Chosen-9x!"
+
+
+def test_service_env_user_agora_variable_passes_through(tmp_path: Path) -> None:
+    env = service_env(StackConfig(tmp_path), IDENTITY, DB_URL, {"AGORA_DEBUG": "true"})
+    assert env["AGORA_DEBUG"] == "true"
+
+
+def test_service_env_stack_wiring_wins_over_user_values(tmp_path: Path) -> None:
+    user = {"AGORA_PORT": "1", "AGORA_DATABASE_URL": "sqlite://", "AGORA_ENVIRONMENT": "x"}
+    env = service_env(StackConfig(tmp_path), IDENTITY, DB_URL, user)
+    assert (env["AGORA_PORT"], env["AGORA_DATABASE_URL"]) == ("8101", DB_URL)
+    assert env["AGORA_ENVIRONMENT"] == "development"
+
+
+def test_service_env_custom_ports_reach_urls(tmp_path: Path) -> None:
+    config = StackConfig(tmp_path, Ports(redis=46379, nats=44222, service_base=9101))
+    env = service_env(config, IDENTITY, DB_URL, {})
+    assert env["AGORA_REDIS_URL"] == "redis://127.0.0.1:46379/0"
+    assert env["AGORA_BROKER_URL"] == "nats://127.0.0.1:44222"
+    assert env["AGORA_JWKS_URL"] == "http://127.0.0.1:9101/.well-known/jwks.json"
+    assert service_port(config, IDENTITY) == 9101
+
+
+def test_registry_services_have_distinct_ports_and_redis_dbs() -> None:
+    assert len({s.port_offset for s in SERVICES}) == len(SERVICES)
+    assert len({s.redis_db for s in SERVICES}) == len(SERVICES)
+
+
+def test_find_service_unknown_name_returns_none() -> None:
+    assert find_service("identity") is IDENTITY
+    assert find_service("nope") is None

@@ -1,0 +1,59 @@
+"""Unit tests of the generated Traefik configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agora_cli.infra.gateway import Upstream, dynamic_config, static_config, write_config
+from agora_cli.services import IDENTITY
+
+API_RULE = IDENTITY.gateway_rule
+
+
+def test_dynamic_config_api_router_keeps_paths_unstripped() -> None:
+    http = dynamic_config([Upstream("identity", 8101, API_RULE)])["http"]
+    api = http["routers"]["identity-api"]
+    assert api["rule"] == API_RULE
+    assert "middlewares" not in api
+    assert http["services"]["identity"]["loadBalancer"]["servers"] == [
+        {"url": "http://127.0.0.1:8101"}
+    ]
+
+
+def test_dynamic_config_ops_router_strips_service_prefix() -> None:
+    http = dynamic_config([Upstream("identity", 8101, API_RULE)])["http"]
+    ops = http["routers"]["identity-ops"]
+    assert ops["rule"] == (
+        "Path(`/identity/health`) || Path(`/identity/health/ready`) || Path(`/identity/metrics`)"
+    )
+    assert ops["middlewares"] == ["identity-strip"]
+    assert http["middlewares"]["identity-strip"] == {"stripPrefix": {"prefixes": ["/identity"]}}
+
+
+def test_dynamic_config_no_upstreams_returns_empty() -> None:
+    assert dynamic_config([]) == {}
+
+
+def test_identity_rule_covers_auth_users_and_jwks() -> None:
+    assert "PathPrefix(`/api/v1/auth`)" in API_RULE
+    assert "PathPrefix(`/api/v1/users`)" in API_RULE
+    assert "Path(`/.well-known/jwks.json`)" in API_RULE
+
+
+def test_static_config_binds_loopback_and_separates_ping(tmp_path: Path) -> None:
+    config = static_config(8080, 58080, tmp_path / "dynamic.yaml", tmp_path / "access.log")
+    entrypoints = config["entryPoints"]
+    assert entrypoints["web"]["address"] == "127.0.0.1:8080"
+    assert entrypoints["traefik"]["address"] == "127.0.0.1:58080"
+    assert config["ping"] == {"entryPoint": "traefik"}
+    assert config["accessLog"]["filePath"] == str(tmp_path / "access.log")
+    assert config["providers"]["file"]["filename"] == str(tmp_path / "dynamic.yaml")
+    assert config["global"]["sendAnonymousUsage"] is False
+
+
+def test_write_config_writes_json_readable_back(tmp_path: Path) -> None:
+    target = tmp_path / "conf" / "dynamic.yaml"
+    write_config(target, {"http": {"routers": {}}})
+    assert json.loads(target.read_text()) == {"http": {"routers": {}}}
+    assert not target.with_suffix(".tmp").exists()

@@ -1,0 +1,137 @@
+"""Unit tests of stack ordering, rollback and lookup, with fake components."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from agora_cli.config import Ports, StackConfig
+from agora_cli.infra.ports import free_port
+from agora_cli.stack import (
+    StartError,
+    build_components,
+    component_ports,
+    find_component,
+    port_conflicts,
+    start_components,
+    stop_components,
+)
+
+
+@dataclass
+class FakeComponent:
+    """A component that records calls into a shared journal."""
+
+    name: str
+    journal: list[str]
+    port: int = field(default_factory=free_port)
+    running: bool = False
+    fails: bool = False
+    stop_fails: bool = False
+
+    @property
+    def pid(self) -> int | None:
+        return 1 if self.running else None
+
+    def is_running(self) -> bool:
+        return self.running
+
+    def healthy(self) -> bool:
+        return self.running
+
+    def start(self) -> None:
+        self.journal.append(f"start {self.name}")
+        if self.fails:
+            raise RuntimeError("no luck")
+        self.running = True
+
+    def stop(self) -> None:
+        self.journal.append(f"stop {self.name}")
+        if self.stop_fails:
+            raise RuntimeError("stuck")
+        self.running = False
+
+
+def test_build_components_order_is_infra_services_gateway(tmp_path: Path) -> None:
+    names = [c.name for c in build_components(StackConfig(tmp_path))]
+    assert names == ["postgres", "redis", "nats", "identity", "gateway"]
+
+
+def test_build_components_infra_only_leaves_services_out(tmp_path: Path) -> None:
+    names = [c.name for c in build_components(StackConfig(tmp_path), with_services=False)]
+    assert names == ["postgres", "redis", "nats", "gateway"]
+
+
+def test_component_ports_lists_second_ports(tmp_path: Path) -> None:
+    config = StackConfig(tmp_path, Ports(nats=41000, nats_monitor=41001))
+    by_name = {c.name: c for c in build_components(config)}
+    assert component_ports(by_name["nats"]) == [41000, 41001]
+    assert component_ports(by_name["gateway"]) == [8080, 58080]
+    assert component_ports(by_name["postgres"]) == [55432]
+
+
+def test_start_components_failure_stops_started_in_reverse() -> None:
+    journal: list[str] = []
+    first, second = FakeComponent("a", journal), FakeComponent("b", journal)
+    broken = FakeComponent("c", journal, fails=True)
+    with pytest.raises(StartError, match="c failed to start: no luck"):
+        start_components([first, second, broken])
+    assert journal == ["start a", "start b", "start c", "stop b", "stop a"]
+    assert not first.running
+    assert not second.running
+
+
+def test_start_components_skips_running_and_returns_started() -> None:
+    journal: list[str] = []
+    running = FakeComponent("a", journal, running=True)
+    stopped = FakeComponent("b", journal)
+    assert start_components([running, stopped]) == [stopped]
+    assert journal == ["start b"]
+
+
+def test_stop_components_reverse_order_only_running() -> None:
+    journal: list[str] = []
+    components = [
+        FakeComponent("a", journal, running=True),
+        FakeComponent("b", journal),
+        FakeComponent("c", journal, running=True),
+    ]
+    assert stop_components(components) == ["c", "a"]
+    assert journal == ["stop c", "stop a"]
+
+
+def test_port_conflicts_taken_port_of_stopped_component_is_reported() -> None:
+    journal: list[str] = []
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        idle = FakeComponent("redis", journal, port=taken)
+        running = FakeComponent("nats", journal, port=taken, running=True)
+        assert port_conflicts([idle, running]) == [
+            f"redis: port {taken} is already in use by another process"
+        ]
+
+
+def test_find_component_accepts_aliases(tmp_path: Path) -> None:
+    components = build_components(StackConfig(tmp_path))
+    assert find_component(components, "postgresql") is find_component(components, "postgres")
+    assert find_component(components, "valkey") is find_component(components, "redis")
+    assert find_component(components, "traefik") is find_component(components, "gateway")
+    assert find_component(components, "kafka") is None
+
+
+def test_stop_components_failure_keeps_stopping_the_rest(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    journal: list[str] = []
+    components = [
+        FakeComponent("a", journal, running=True),
+        FakeComponent("b", journal, running=True, stop_fails=True),
+    ]
+    assert stop_components(components) == ["a"]
+    assert journal == ["stop b", "stop a"]
+    assert "b did not stop cleanly: stuck" in capsys.readouterr().err
