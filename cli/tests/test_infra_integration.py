@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -34,6 +36,23 @@ def test_postgres_start_ensure_database_stop_round_trip(open_tmp_dir: Path) -> N
         pg.stop()
     assert not pg.is_running()
     assert not port_accepts(pg.port)
+
+
+def test_postgres_tcp_login_needs_the_role_password(open_tmp_dir: Path) -> None:
+    pg = EmbeddedPostgres(open_tmp_dir / "pg", free_port(), open_tmp_dir / "pg.log")
+    pg.start()
+    try:
+        url = pg.ensure_database("shop", "shop_owner", "right-password")
+
+        async def connect(dsn: str) -> None:
+            connection = await asyncpg.connect(dsn.replace("+asyncpg", ""))
+            await connection.close()
+
+        asyncio.run(connect(url))
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            asyncio.run(connect(url.replace("right-password", "wrong-password")))
+    finally:
+        pg.stop()
 
 
 def test_postgres_restart_keeps_data(open_tmp_dir: Path) -> None:

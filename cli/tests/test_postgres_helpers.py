@@ -44,10 +44,19 @@ def test_untraversable_parents_open_parents_returns_empty(open_tmp_dir: Path) ->
     assert untraversable_parents(open_tmp_dir / "data") == []
 
 
-def test_superuser_url_uses_loopback_and_port(tmp_path: Path) -> None:
+def test_superuser_url_uses_loopback_port_and_generated_password(tmp_path: Path) -> None:
     pg = EmbeddedPostgres(tmp_path / "pg", 45432, tmp_path / "pg.log")
-    assert pg.superuser_url == "postgresql+asyncpg://postgres@127.0.0.1:45432/postgres"
+    password = pg.superuser_password
+    assert len(password) >= 32
+    assert pg.superuser_url == f"postgresql+asyncpg://postgres:{password}@127.0.0.1:45432/postgres"
+    assert pg.password_file.stat().st_mode & 0o777 == 0o600
     assert not pg.is_running()
+
+
+def test_superuser_password_is_stable_across_instances(tmp_path: Path) -> None:
+    first = EmbeddedPostgres(tmp_path / "pg", 45432, tmp_path / "pg.log").superuser_password
+    second = EmbeddedPostgres(tmp_path / "pg", 45432, tmp_path / "pg.log").superuser_password
+    assert first == second
 
 
 def test_pg_bin_dir_contains_server_binaries() -> None:

@@ -3,6 +3,9 @@
 The wheel's Python helper is not used: as root it creates system users and changes the modes of
 parent directories. Here initdb and pg_ctl run as ``nobody`` when the CLI runs as root (PostgreSQL
 refuses to run as root), and admin SQL goes through the wheel's ``psql`` over loopback TCP.
+
+TCP connections authenticate with SCRAM passwords (the superuser's is generated at initdb and kept
+beside the data directory, mode 0600); only the private socket inside the data directory trusts.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import secrets
 import shlex
 import shutil
 import stat
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
@@ -30,6 +35,8 @@ START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 30
 # Unix socket paths are limited to 107 bytes; past this the socket is skipped (TCP still works).
 MAX_SOCKET_DIR_LENGTH = 90
+SUPERUSER_PASSWORD_BYTES = 24
+SECRET_FILE_MODE = 0o600
 
 
 class PostgresError(RuntimeError):
@@ -112,11 +119,23 @@ class EmbeddedPostgres:
         self.port = port
         self.log_file = log_file.resolve()
         self._bin = pg_bin_dir()
+        self.password_file = self.data_dir.parent / f"{self.data_dir.name}.superuser"
+
+    @property
+    def superuser_password(self) -> str:
+        """The superuser's password, generated (mode 0600) the first time it is needed."""
+        if not self.password_file.exists():
+            self.password_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(SUPERUSER_PASSWORD_BYTES))
+        return self.password_file.read_text().strip()
 
     @property
     def superuser_url(self) -> str:
         """The SQLAlchemy URL of the superuser on the maintenance database."""
-        return f"postgresql+asyncpg://{SUPERUSER}@{LOOPBACK}:{self.port}/postgres"
+        password = quote(self.superuser_password, safe="")
+        return f"postgresql+asyncpg://{SUPERUSER}:{password}@{LOOPBACK}:{self.port}/postgres"
 
     @property
     def pid(self) -> int | None:
@@ -156,9 +175,7 @@ class EmbeddedPostgres:
         ensure_port_free("postgres", self.port)
         self._prepare_data_dir()
         if not (self.data_dir / "PG_VERSION").exists():
-            # trust is safe only because the server listens on 127.0.0.1 and its own socket dir.
-            initdb = [str(self._bin / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER]
-            self._run_as_owner([*initdb, "-A", "trust", "-E", "UTF8", "--no-locale"], "initdb")
+            self._initdb()
         pg_ctl = [str(self._bin / "pg_ctl"), "start", "-D", str(self.data_dir), "-w"]
         options = ["-t", str(START_TIMEOUT_SECONDS), "-o", self._server_options()]
         self._run_as_owner([*pg_ctl, *options], "pg_ctl start")
@@ -219,6 +236,19 @@ class EmbeddedPostgres:
             raise PostgresError(f"psql failed on {database}: {result.stderr.strip()}")
         return result.stdout
 
+    def _initdb(self) -> None:
+        """Create the cluster: SCRAM passwords over TCP, trust only on the private socket."""
+        initdb = [str(self._bin / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER]
+        initdb += ["--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale"]
+        # initdb reads the password from a file the server's user can open; removed right after.
+        with tempfile.NamedTemporaryFile("w", prefix="agora-pw-", suffix=".txt") as pwfile:
+            pwfile.write(self.superuser_password)
+            pwfile.flush()
+            if os.geteuid() == 0:
+                user = pwd.getpwnam(UNPRIVILEGED_USER)
+                os.chown(pwfile.name, user.pw_uid, user.pw_gid)
+            self._run_as_owner([*initdb, f"--pwfile={pwfile.name}"], "initdb")
+
     def _server_options(self) -> str:
         socket_dir = str(self.data_dir) if len(str(self.data_dir)) <= MAX_SOCKET_DIR_LENGTH else ""
         return shlex.join(["-p", str(self.port), "-h", LOOPBACK, "-k", socket_dir])
@@ -276,4 +306,6 @@ class EmbeddedPostgres:
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env["LC_ALL"] = "C"
+        if self.password_file.exists():
+            env["PGPASSWORD"] = self.superuser_password
         return env
