@@ -1,0 +1,1 @@
+"""Cross-service tests (system journeys, fault injection)."""

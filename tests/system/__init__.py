@@ -1,0 +1,1 @@
+"""System tests: the whole stack booted with `agora up`."""

@@ -1,0 +1,83 @@
+"""Helpers to drive a private ``agora`` stack from a test and to find its processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+PORT_VARIABLES = (
+    "AGORA_GATEWAY_PORT",
+    "AGORA_GATEWAY_ADMIN_PORT",
+    "AGORA_POSTGRES_PORT",
+    "AGORA_REDIS_PORT",
+    "AGORA_NATS_PORT",
+    "AGORA_NATS_MONITOR_PORT",
+    "AGORA_SERVICE_PORT_BASE",
+)
+COMMAND_TIMEOUT_SECONDS = 180
+# The installed console script, exactly what a developer runs (./agora ends in it too).
+AGORA = [str(Path(sys.executable).parent / "agora")]
+
+
+@dataclass(frozen=True)
+class AgoraRun:
+    """How to call ``agora`` against one private stack."""
+
+    data_dir: Path
+    env: dict[str, str]
+
+    def port(self, variable: str) -> int:
+        """The port chosen for ``variable``."""
+        return int(self.env[variable])
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``agora ARGS --data-dir <data_dir>`` and capture its output."""
+        argv = [*AGORA, *args, "--data-dir", str(self.data_dir)]
+        return subprocess.run(
+            argv,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            check=False,
+        )
+
+
+def stack_processes(data_dir: Path) -> list[psutil.Process]:
+    """Every process belonging to the stack in ``data_dir``, descendants included."""
+    roots: list[psutil.Process] = []
+    pid_files = [*(data_dir / "run").glob("*.pid"), data_dir / "postgres" / "postmaster.pid"]
+    for pid_file in pid_files:
+        try:
+            roots.append(psutil.Process(int(pid_file.read_text().split()[0])))
+        except (OSError, ValueError, IndexError, psutil.Error):
+            continue
+    roots.extend(
+        process
+        for process in psutil.process_iter(["cmdline"])
+        if str(data_dir) in " ".join(process.info["cmdline"] or [])
+    )
+    found: dict[int, psutil.Process] = {}
+    for root in roots:
+        try:
+            for process in [root, *root.children(recursive=True)]:
+                found[process.pid] = process
+        except psutil.Error:
+            continue
+    return list(found.values())
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """The processes still running (zombies count as gone)."""
+    result = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                result.append(process)
+        except psutil.Error:
+            continue
+    return result
