@@ -224,6 +224,21 @@ def test_pip_audit_step_unreachable_with_reason_skips_and_prints_it(
     assert "offline build machine" in capsys.readouterr().out
 
 
+def test_pip_audit_step_unreachable_with_recorded_reason_skips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(audit, "service_reachable", lambda: False)
+    ctx = make_ctx(tmp_path)
+    ctx.environ = {}
+    (tmp_path / ".ci").mkdir(exist_ok=True)
+    (tmp_path / audit.IGNORE_FILE).write_text('unreachable_reason = "no API here"\nignore = []\n')
+
+    outcome = gates.pip_audit_step(ctx)
+
+    assert (outcome.status, outcome.passed, outcome.detail) == ("skipped", True, "no API here")
+    assert "no API here" in capsys.readouterr().out
+
+
 def test_alembic_step_no_service_migrations_is_skipped(tmp_path: Path) -> None:
     outcome = gates.alembic_step(make_ctx(tmp_path))
 

@@ -9,8 +9,9 @@ each with a reason (and optionally an ``until`` date after which the ignore stop
     reason = "only reachable through X, which Agora does not use"
     until = 2027-03-01
 
-When PyPI's vulnerability service cannot be reached the audit fails, unless
-``AGORA_SKIP_PIP_AUDIT`` holds the reason for skipping it; that reason is printed.
+When PyPI's vulnerability service cannot be reached the audit fails, unless a reason to skip it
+is recorded: ``unreachable_reason`` in the ignore file (committed, so it is reviewed like code),
+or ``AGORA_SKIP_PIP_AUDIT``. The reason is printed. Whenever the service answers, the audit runs.
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ def load_ignores(path: Path, today: dt.date) -> list[IgnoredVulnerability]:
             raise ValueError(f"{path}: the ignore of {vuln_id} expired on {until}; review it")
         ignores.append(IgnoredVulnerability(vuln_id, reason, until))
     return ignores
+
+
+def unreachable_reason(path: Path) -> str:
+    """The recorded reason to skip the audit while the service is unreachable ("" for none)."""
+    if not path.exists():
+        return ""
+    recorded = tomllib.loads(path.read_text(encoding="utf-8")).get("unreachable_reason", "")
+    return str(recorded).strip()
 
 
 def service_reachable(client: httpx.Client | None = None) -> bool:

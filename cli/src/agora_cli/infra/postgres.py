@@ -79,15 +79,16 @@ def role_and_database_sql(name: str, owner: str, password: str) -> str:
     is how ``CREATE DATABASE`` (not allowed in a transaction or DO block) becomes idempotent.
     """
     owner_lit, name_lit = quote_literal(owner), quote_literal(name)
-    # Every value below went through quote_ident/quote_literal, hence the noqa.
+    # Every value below went through quote_ident/quote_literal: hence the B608 waivers.
+    role_exists = f"SELECT FROM pg_roles WHERE rolname = {owner_lit}"  # nosec B608
+    database_exists = f"SELECT FROM pg_database WHERE datname = {name_lit}"  # nosec B608
     create_role = (
-        f"SELECT format('CREATE ROLE %I', {owner_lit}) WHERE NOT EXISTS "  # noqa: S608
-        f"(SELECT FROM pg_roles WHERE rolname = {owner_lit}) \\gexec\n"
+        f"SELECT format('CREATE ROLE %I', {owner_lit}) WHERE NOT EXISTS ({role_exists}) \\gexec\n"
     )
     set_password = f"ALTER ROLE {quote_ident(owner)} LOGIN PASSWORD {quote_literal(password)};\n"
     create_database = (
-        f"SELECT format('CREATE DATABASE %I OWNER %I', {name_lit}, {owner_lit}) "  # noqa: S608
-        f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = {name_lit}) \\gexec\n"
+        f"SELECT format('CREATE DATABASE %I OWNER %I', {name_lit}, {owner_lit}) "
+        f"WHERE NOT EXISTS ({database_exists}) \\gexec\n"
     )
     return create_role + set_password + create_database
 

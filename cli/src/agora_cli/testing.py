@@ -1,0 +1,82 @@
+"""Shared pytest fixtures for tests that need real servers (registered by the root conftest.py).
+
+Environment variables (all optional):
+
+``AGORA_TEST_DATABASE_URL``
+    Superuser URL of a running PostgreSQL, e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``.
+    Unset: an embedded PostgreSQL starts on a free port for the session.
+``AGORA_TEST_REDIS_URL``
+    URL of a running Redis or Valkey, e.g. ``redis://127.0.0.1:6379/0``.
+    Unset: an embedded Valkey starts on a free port for the session.
+``AGORA_TEST_NATS_URL``
+    URL of a running NATS server; read by the tests that need a broker.
+
+Fixtures are session-scoped and lazy: a test session that never asks for a server starts none.
+Under pytest-xdist every worker is its own session, so each gets its own embedded servers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agora_cli import testdb
+from agora_cli.infra.ports import free_port
+
+REDIS_URL_ENV = "AGORA_TEST_REDIS_URL"
+NATS_URL_ENV = "AGORA_TEST_NATS_URL"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """Superuser URL (``postgresql+asyncpg://``) of a PostgreSQL that lives for the session."""
+    with testdb.postgres_superuser() as superuser_url:
+        yield superuser_url
+
+
+@pytest.fixture(scope="session")
+def make_database(postgres_server: str) -> Iterator[Callable[[str], str]]:
+    """A function ``make_database(name_prefix) -> url`` creating a fresh, empty database.
+
+    Each call makes a new uniquely named database (``<name_prefix>_<random>``), so a service's
+    tests can build their schema once per session without meeting another run's tables. On a
+    server given by ``AGORA_TEST_DATABASE_URL`` the databases are dropped at session end; an
+    embedded server is thrown away whole.
+    """
+    created: list[str] = []
+
+    def make(name_prefix: str) -> str:
+        url = testdb.create_database(postgres_server, name_prefix)
+        created.append(url)
+        return url
+
+    yield make
+    if os.environ.get(testdb.DATABASE_URL_ENV):
+        for url in created:
+            testdb.drop_database(postgres_server, url)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of a Redis-protocol server (Valkey when embedded) that lives for the session."""
+    external = os.environ.get(REDIS_URL_ENV)
+    if external:
+        yield external
+        return
+    from agora_cli.infra.redis import EmbeddedRedis
+
+    scratch = Path(tempfile.mkdtemp(prefix="agora-redis-"))
+    server = EmbeddedRedis(
+        scratch / "data", free_port(), log_file=scratch / "server.log", pid_file=scratch / "pid"
+    )
+    try:
+        server.start()
+        yield server.url
+    finally:
+        server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
