@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agora_cli.config import Ports, StackConfig
-from agora_cli.env import DEV_ADMIN_PASSWORD, service_env, service_port
+from agora_cli.env import DEV_ADMIN_PASSWORD, build_info, service_env, service_port
 from agora_cli.services import IDENTITY, SERVICES, find_service
 
 DB_URL = "postgresql+asyncpg://identity:pw@127.0.0.1:55432/identity"
@@ -72,3 +72,14 @@ def test_registry_services_have_distinct_ports_and_redis_dbs() -> None:
 def test_find_service_unknown_name_returns_none() -> None:
     assert find_service("identity") is IDENTITY
     assert find_service("nope") is None
+
+
+def test_build_info_in_checkout_names_commit_and_time() -> None:
+    info = build_info()
+    assert set(info) == {"AGORA_COMMIT", "AGORA_BUILD_TIME"}
+    assert len(info["AGORA_COMMIT"]) >= 7
+    assert info["AGORA_BUILD_TIME"][:2] == "20"
+
+
+def test_build_info_outside_checkout_is_empty(tmp_path: Path) -> None:
+    assert build_info(tmp_path) == {}

@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
 
 from agora_cli.config import StackConfig
 from agora_cli.infra.ports import LOOPBACK
 from agora_cli.services import IDENTITY, ServiceSpec
 
+SOURCE_DIR = Path(__file__).resolve().parent
 DEV_ADMIN_EMAIL = "admin@agora.local"
 DEV_ADMIN_PASSWORD = "Admin123!"  # noqa: S105 - documented development login, refused in production
+
+
+@cache
+def build_info(source_dir: Path = SOURCE_DIR) -> dict[str, str]:
+    """The checked-out commit and its time, which ``/health/ready`` reports.
+
+    Args:
+        source_dir: A directory inside the git checkout.
+
+    Returns:
+        ``AGORA_COMMIT`` and ``AGORA_BUILD_TIME``, or nothing outside a git checkout.
+    """
+    git = shutil.which("git")
+    if git is None:
+        return {}
+    result = subprocess.run(  # noqa: S603 - fixed argv
+        [git, "-C", str(source_dir), "log", "-1", "--format=%h %cI"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    fields = result.stdout.split()
+    if result.returncode != 0 or len(fields) != 2:  # noqa: PLR2004 - "<hash> <time>"
+        return {}
+    return {"AGORA_COMMIT": fields[0], "AGORA_BUILD_TIME": fields[1]}
 
 
 def service_port(config: StackConfig, spec: ServiceSpec) -> int:
@@ -50,6 +80,8 @@ def service_env(
             "AGORA_LOG_DIR": str(config.log_dir / spec.name),
         }
     )
+    for name, value in build_info().items():
+        env.setdefault(name, value)  # a release build sets its own
     if spec.has_signing_keys:
         env["AGORA_JWT_KEYS_DIR"] = str(config.data_dir / "keys" / spec.name)
     if spec.seeds_admin and config.profile == "development":

@@ -11,7 +11,7 @@ from agora_cli.env import service_env, service_port
 from agora_cli.infra.nats import http_ok
 from agora_cli.infra.ports import LOOPBACK, ensure_port_free, wait_until
 from agora_cli.infra.postgres import EmbeddedPostgres
-from agora_cli.infra.process import log_size, read_process, spawn, stop_group, tail
+from agora_cli.infra.process import PidFileTracked, log_size, spawn, stop_group, tail
 from agora_cli.secrets_store import get_or_create_secret
 from agora_cli.services import ServiceSpec
 
@@ -25,7 +25,10 @@ class ServiceError(RuntimeError):
 
 def uvicorn_argv(python: str, spec: ServiceSpec, port: int) -> list[str]:
     """The command line running ``spec``'s app factory on loopback ``port``."""
-    return [python, "-m", "uvicorn", spec.app, "--factory", "--host", LOOPBACK, "--port", str(port)]
+    return [
+        *(python, "-m", "uvicorn", spec.app, "--factory"),
+        *("--host", LOOPBACK, "--port", str(port), "--no-server-header"),
+    ]
 
 
 def alembic_argv(python: str, spec: ServiceSpec) -> list[str]:
@@ -33,7 +36,7 @@ def alembic_argv(python: str, spec: ServiceSpec) -> list[str]:
     return [python, "-m", "alembic", "-c", spec.alembic_ini, "upgrade", "head"]
 
 
-class ServiceProcess:
+class ServiceProcess(PidFileTracked):
     """A registered service run by uvicorn, ready when ``/health/ready`` answers 200."""
 
     def __init__(
@@ -64,16 +67,6 @@ class ServiceProcess:
     def url(self) -> str:
         """The service's own base URL (bypassing the gateway)."""
         return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        """The service's pid when it runs, else None."""
-        process = read_process(self.pid_file)
-        return process.pid if process else None
-
-    def is_running(self) -> bool:
-        """Tell whether the recorded service process is alive."""
-        return self.pid is not None
 
     def healthy(self) -> bool:
         """Tell whether ``/health/ready`` answers 200."""

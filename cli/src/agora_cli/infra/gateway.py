@@ -16,7 +16,14 @@ import httpx
 
 from agora_cli.infra.nats import http_ok
 from agora_cli.infra.ports import LOOPBACK, ensure_port_free, wait_until
-from agora_cli.infra.process import log_size, read_process, spawn, stop_group, tail, venv_binary
+from agora_cli.infra.process import (
+    PidFileTracked,
+    log_size,
+    spawn,
+    stop_group,
+    tail,
+    venv_binary,
+)
 
 START_TIMEOUT_SECONDS = 15.0
 HEALTH_TIMEOUT = 1.0
@@ -123,7 +130,7 @@ def write_config(path: Path, config: dict[str, Any]) -> None:
     partial.replace(path)
 
 
-class Gateway:
+class Gateway(PidFileTracked):
     """Traefik on loopback, routing to the registered services."""
 
     name = "gateway"
@@ -150,16 +157,6 @@ class Gateway:
     def url(self) -> str:
         """The public base URL."""
         return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        """Traefik's pid when it runs, else None."""
-        process = read_process(self.pid_file)
-        return process.pid if process else None
-
-    def is_running(self) -> bool:
-        """Tell whether the recorded Traefik process is alive."""
-        return self.pid is not None
 
     def healthy(self) -> bool:
         """Tell whether ``/ping`` on the admin entrypoint answers 200."""

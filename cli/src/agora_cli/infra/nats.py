@@ -7,7 +7,14 @@ from pathlib import Path
 import httpx
 
 from agora_cli.infra.ports import LOOPBACK, ensure_port_free, wait_until
-from agora_cli.infra.process import log_size, read_process, spawn, stop_group, tail, venv_binary
+from agora_cli.infra.process import (
+    PidFileTracked,
+    log_size,
+    spawn,
+    stop_group,
+    tail,
+    venv_binary,
+)
 
 START_TIMEOUT_SECONDS = 15.0
 HEALTH_TIMEOUT_SECONDS = 1.0
@@ -46,7 +53,7 @@ def http_ok(url: str, timeout: float = HEALTH_TIMEOUT_SECONDS) -> bool:
         return False
 
 
-class EmbeddedNats:
+class EmbeddedNats(PidFileTracked):
     """One NATS JetStream server on loopback, ready when its ``/healthz`` answers."""
 
     name = "nats"
@@ -65,16 +72,6 @@ class EmbeddedNats:
     def url(self) -> str:
         """The ``nats://`` URL clients connect to."""
         return f"nats://{LOOPBACK}:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        """The server's pid when it runs, else None."""
-        process = read_process(self.pid_file)
-        return process.pid if process else None
-
-    def is_running(self) -> bool:
-        """Tell whether the recorded server process is alive."""
-        return self.pid is not None
 
     def healthy(self) -> bool:
         """Tell whether ``/healthz`` (which includes JetStream) answers 200."""

@@ -200,3 +200,19 @@ def tail(log_file: Path, lines: int = 20, since: int = 0) -> str:
     except OSError:
         return ""
     return "\n".join(content.splitlines()[-lines:])
+
+
+class PidFileTracked:
+    """Mixin for a component whose process is recorded in ``self.pid_file``."""
+
+    pid_file: Path
+
+    @property
+    def pid(self) -> int | None:
+        """The recorded process's pid when it runs, else None."""
+        process = read_process(self.pid_file)
+        return process.pid if process else None
+
+    def is_running(self) -> bool:
+        """Tell whether the recorded process is alive."""
+        return self.pid is not None

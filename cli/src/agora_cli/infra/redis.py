@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 
 from agora_cli.infra.ports import LOOPBACK, ensure_port_free, wait_until
-from agora_cli.infra.process import log_size, read_process, spawn, stop_group, tail
+from agora_cli.infra.process import PidFileTracked, log_size, spawn, stop_group, tail
 
 START_TIMEOUT_SECONDS = 15.0
 PING_TIMEOUT_SECONDS = 0.5
@@ -54,7 +54,7 @@ def valkey_argv(binary: Path, port: int, data_dir: Path) -> list[str]:
     ]
 
 
-class EmbeddedRedis:
+class EmbeddedRedis(PidFileTracked):
     """One Valkey server on loopback ``port`` with its files in ``data_dir``."""
 
     name = "redis"
@@ -70,16 +70,6 @@ class EmbeddedRedis:
     def url(self) -> str:
         """The ``redis://`` URL of database 0."""
         return f"redis://{LOOPBACK}:{self.port}/0"
-
-    @property
-    def pid(self) -> int | None:
-        """The server's pid when it runs, else None."""
-        process = read_process(self.pid_file)
-        return process.pid if process else None
-
-    def is_running(self) -> bool:
-        """Tell whether the recorded server process is alive."""
-        return self.pid is not None
 
     def healthy(self) -> bool:
         """Tell whether the server answers PING."""

@@ -46,6 +46,46 @@ def _readiness(app: FastAPI, settings: ServiceSettings) -> dict[str, Check]:
     return checks
 
 
+def _attach_state(app: FastAPI, settings: ServiceSettings, keys: KeySource | None) -> None:
+    """Put the shared resources on ``app.state``, where the chassis dependencies look for them."""
+    app.state.settings = settings
+    app.state.engine = create_engine(settings.database_url)
+    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.keys_source = keys or JWKSCache(settings.jwks_url)
+    app.state.token_verifier = TokenVerifier(
+        app.state.keys_source, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+    app.state.rate_limiter = RateLimiter(settings.redis_url)
+
+
+def _install_cross_cutting(app: FastAPI, settings: ServiceSettings) -> None:
+    """Health, HTTP hardening, metrics and tracing, in the order the middleware stack needs."""
+    app.include_router(
+        health_router(
+            _readiness(app, settings),
+            version=settings.version,
+            build_time=settings.build_time,
+            commit=settings.commit,
+            service_name=settings.service_name,
+        )
+    )
+    install_http_middleware(
+        app,
+        cors_origins=settings.cors_origins,
+        max_body_bytes=settings.max_body_bytes,
+        debug=settings.debug,
+        request_timeout_seconds=settings.request_timeout_seconds,
+    )
+    install_metrics(app, settings.service_name)  # outermost, so 413s and 504s are counted too
+    setup_telemetry(
+        app,
+        service_name=settings.service_name,
+        exporter=settings.otel_exporter,
+        endpoint=settings.otel_endpoint,
+        engine=app.state.engine,
+    )
+
+
 def create_service_app(
     settings: ServiceSettings,
     *,
@@ -79,41 +119,9 @@ def create_service_app(
         redoc_url=None,
         openapi_url="/openapi.json" if settings.debug else None,
     )
-    app.state.settings = settings
-    app.state.engine = create_engine(settings.database_url)
-    app.state.sessionmaker = create_sessionmaker(app.state.engine)
-    app.state.keys_source = keys or JWKSCache(settings.jwks_url)
-    app.state.token_verifier = TokenVerifier(
-        app.state.keys_source,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-    )
-    app.state.rate_limiter = RateLimiter(settings.redis_url)
+    _attach_state(app, settings, keys)
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
-    app.include_router(
-        health_router(
-            _readiness(app, settings),
-            version=settings.version,
-            build_time=settings.build_time,
-            commit=settings.commit,
-            service_name=settings.service_name,
-        )
-    )
-    install_http_middleware(
-        app,
-        cors_origins=settings.cors_origins,
-        max_body_bytes=settings.max_body_bytes,
-        debug=settings.debug,
-        request_timeout_seconds=settings.request_timeout_seconds,
-    )
-    install_metrics(app, settings.service_name)  # outermost, so 413s and 504s are counted too
-    setup_telemetry(
-        app,
-        service_name=settings.service_name,
-        exporter=settings.otel_exporter,
-        endpoint=settings.otel_endpoint,
-        engine=app.state.engine,
-    )
+    _install_cross_cutting(app, settings)
     return app
