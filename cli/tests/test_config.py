@@ -22,13 +22,13 @@ from agora_cli.config import (
 def test_ports_from_env_empty_env_returns_non_standard_defaults() -> None:
     ports = ports_from_env({})
     assert ports == Ports()
-    assert (ports.gateway, ports.postgres, ports.redis, ports.nats) == (8080, 55432, 56379, 54222)
-    assert (ports.nats_monitor, ports.gateway_admin, ports.service_base) == (58222, 58080, 8101)
+    assert (ports.gateway, ports.postgres, ports.redis, ports.nats) == (8080, 15432, 16380, 14222)
+    assert (ports.nats_monitor, ports.gateway_admin, ports.service_base) == (18222, 18080, 8101)
 
 
 def test_ports_from_env_overrides_returns_given_ports() -> None:
     ports = ports_from_env({"AGORA_POSTGRES_PORT": "45432", "AGORA_GATEWAY_PORT": " 9090 "})
-    assert (ports.postgres, ports.gateway, ports.redis) == (45432, 9090, 56379)
+    assert (ports.postgres, ports.gateway, ports.redis) == (45432, 9090, 16380)
 
 
 def test_ports_from_env_standard_port_raises() -> None:
@@ -43,7 +43,7 @@ def test_ports_from_env_not_a_number_raises() -> None:
 
 def test_ports_from_env_duplicate_ports_raises() -> None:
     with pytest.raises(ValueError, match="must all differ"):
-        ports_from_env({"AGORA_REDIS_PORT": "55432"})
+        ports_from_env({"AGORA_REDIS_PORT": "15432"})
 
 
 def test_data_dir_from_argument_wins_over_env(tmp_path: Path) -> None:

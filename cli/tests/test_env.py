@@ -8,7 +8,7 @@ from agora_cli.config import Ports, StackConfig
 from agora_cli.env import DEV_ADMIN_PASSWORD, build_info, service_env, service_port
 from agora_cli.services import IDENTITY, SERVICES, find_service
 
-DB_URL = "postgresql+asyncpg://identity:pw@127.0.0.1:55432/identity"
+DB_URL = "postgresql+asyncpg://identity:pw@127.0.0.1:15432/identity"
 
 
 def test_service_env_development_sets_wiring_and_admin(tmp_path: Path) -> None:
@@ -18,8 +18,8 @@ def test_service_env_development_sets_wiring_and_admin(tmp_path: Path) -> None:
     assert env["AGORA_ENVIRONMENT"] == "development"
     assert env["AGORA_PORT"] == "8101"
     assert env["AGORA_DATABASE_URL"] == DB_URL
-    assert env["AGORA_REDIS_URL"] == "redis://127.0.0.1:56379/0"
-    assert env["AGORA_BROKER_URL"] == "nats://127.0.0.1:54222"
+    assert env["AGORA_REDIS_URL"] == "redis://127.0.0.1:16380/0"
+    assert env["AGORA_BROKER_URL"] == "nats://127.0.0.1:14222"
     assert env["AGORA_JWKS_URL"] == "http://127.0.0.1:8101/.well-known/jwks.json"
     assert env["AGORA_LOG_DIR"] == str(tmp_path / "logs" / "identity")
     assert env["AGORA_JWT_KEYS_DIR"] == str(tmp_path / "keys" / "identity")

@@ -42,10 +42,10 @@ def test_identity_rule_covers_auth_users_and_jwks() -> None:
 
 
 def test_static_config_binds_loopback_and_separates_ping(tmp_path: Path) -> None:
-    config = static_config(8080, 58080, tmp_path / "dynamic.yaml", tmp_path / "access.log")
+    config = static_config(8080, 18080, tmp_path / "dynamic.yaml", tmp_path / "access.log")
     entrypoints = config["entryPoints"]
     assert entrypoints["web"]["address"] == "127.0.0.1:8080"
-    assert entrypoints["traefik"]["address"] == "127.0.0.1:58080"
+    assert entrypoints["traefik"]["address"] == "127.0.0.1:18080"
     assert config["ping"] == {"entryPoint": "traefik"}
     assert config["accessLog"]["filePath"] == str(tmp_path / "access.log")
     assert config["providers"]["file"]["filename"] == str(tmp_path / "dynamic.yaml")

@@ -57,7 +57,7 @@ def test_url_rows_never_show_generated_passwords(tmp_path: Path) -> None:
     rows = dict(url_rows(StackConfig(tmp_path, Ports(gateway=9090)), {}))
     assert rows["gateway"] == "http://127.0.0.1:9090"
     assert rows["JWKS"] == "http://127.0.0.1:9090/.well-known/jwks.json"
-    assert rows["postgresql"].startswith("postgresql://127.0.0.1:55432")
+    assert rows["postgresql"].startswith("postgresql://127.0.0.1:15432")
     assert "@" not in rows["postgresql"]
     assert rows["data dir"] == str(tmp_path)
 

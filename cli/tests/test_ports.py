@@ -30,7 +30,7 @@ def test_check_port_allowed_out_of_range_raises(port: int) -> None:
 
 
 def test_check_port_allowed_embedded_default_passes() -> None:
-    check_port_allowed("postgres", 55432)
+    check_port_allowed("postgres", 15432)
 
 
 def test_port_is_free_listening_socket_returns_false() -> None:

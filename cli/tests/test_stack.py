@@ -69,8 +69,8 @@ def test_component_ports_lists_second_ports(tmp_path: Path) -> None:
     config = StackConfig(tmp_path, Ports(nats=41000, nats_monitor=41001))
     by_name = {c.name: c for c in build_components(config)}
     assert component_ports(by_name["nats"]) == [41000, 41001]
-    assert component_ports(by_name["gateway"]) == [8080, 58080]
-    assert component_ports(by_name["postgres"]) == [55432]
+    assert component_ports(by_name["gateway"]) == [8080, 18080]
+    assert component_ports(by_name["postgres"]) == [15432]
 
 
 def test_start_components_failure_stops_started_in_reverse() -> None:

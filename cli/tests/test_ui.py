@@ -8,11 +8,11 @@ from agora_cli.ui import format_table, step
 
 
 def test_format_table_pads_columns_to_widest_cell() -> None:
-    table = format_table(("name", "port"), [("postgres", 55432), ("nats", 4)])
+    table = format_table(("name", "port"), [("postgres", 15432), ("nats", 4)])
     assert table.splitlines() == [
         "name      port",
         "--------  -----",
-        "postgres  55432",
+        "postgres  15432",
         "nats      4",
     ]
 

@@ -15,14 +15,16 @@ from agora_cli.infra.ports import check_port_allowed
 PROFILES = ("development", "production")
 
 # Environment variable -> (Ports field, default). The defaults avoid every standard server port so
-# the stack runs beside a system PostgreSQL, Redis, NATS or RabbitMQ.
+# the stack runs beside a system PostgreSQL, Redis, NATS or RabbitMQ, and stay below Linux's
+# ephemeral range (32768-60999): a port in that range can be held for a minute by the TIME_WAIT of
+# any outgoing connection that happened to get it, which made `agora up` right after `down` fail.
 PORT_VARIABLES: dict[str, tuple[str, int]] = {
     "AGORA_GATEWAY_PORT": ("gateway", 8080),
-    "AGORA_GATEWAY_ADMIN_PORT": ("gateway_admin", 58080),
-    "AGORA_POSTGRES_PORT": ("postgres", 55432),
-    "AGORA_REDIS_PORT": ("redis", 56379),
-    "AGORA_NATS_PORT": ("nats", 54222),
-    "AGORA_NATS_MONITOR_PORT": ("nats_monitor", 58222),
+    "AGORA_GATEWAY_ADMIN_PORT": ("gateway_admin", 18080),
+    "AGORA_POSTGRES_PORT": ("postgres", 15432),
+    "AGORA_REDIS_PORT": ("redis", 16380),
+    "AGORA_NATS_PORT": ("nats", 14222),
+    "AGORA_NATS_MONITOR_PORT": ("nats_monitor", 18222),
     "AGORA_SERVICE_PORT_BASE": ("service_base", 8101),
 }
 
@@ -32,11 +34,11 @@ class Ports:
     """Every loopback port of the embedded stack."""
 
     gateway: int = 8080
-    gateway_admin: int = 58080
-    postgres: int = 55432
-    redis: int = 56379
-    nats: int = 54222
-    nats_monitor: int = 58222
+    gateway_admin: int = 18080
+    postgres: int = 15432
+    redis: int = 16380
+    nats: int = 14222
+    nats_monitor: int = 18222
     service_base: int = 8101
 
 

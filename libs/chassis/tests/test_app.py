@@ -94,3 +94,20 @@ async def test_app_metrics_count_requests_by_route(database_url: str) -> None:
         metrics = (await client.get("/metrics")).text
     assert 'route="/api/v1/whoami"' in metrics
     assert 'status="401"' in metrics
+
+
+async def test_app_unexpected_error_carries_request_id_and_security_headers(
+    database_url: str,
+) -> None:
+    broken = APIRouter()
+
+    @broken.get("/broken")
+    async def fail() -> None:
+        raise RuntimeError("bug")
+
+    app = create_service_app(_settings(database_url), title="demo", routers=[broken])
+    async with await _client(app) as client:
+        response = await client.get("/broken", headers={"X-Request-ID": "bug-report-7"})
+    assert response.status_code == 500
+    assert response.headers["X-Request-ID"] == "bug-report-7"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

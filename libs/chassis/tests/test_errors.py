@@ -123,3 +123,18 @@ async def test_wrong_method_is_problem_405(client) -> None:
     response = await client.delete("/missing")
     assert response.status_code == 405
     assert response.json()["title"] == "Method Not Allowed"
+
+
+async def test_unexpected_error_is_answered_inside_the_app_not_reraised() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("bug")
+
+    # raise_app_exceptions defaults to True: a re-raised error would surface here.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+        response = await c.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"

@@ -14,14 +14,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agora_chassis.logging import correlation_id
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+SQLSTATE_DATA_EXCEPTION = "22"
 
 
 class AgoraError(Exception):
@@ -215,17 +218,66 @@ async def _stale_data(request: Request, _exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # SQLSTATE class 22 ("data exception"): the input passed validation but PostgreSQL refuses
+    # it (a NUL byte, an out-of-range number). That is the caller's mistake, not a server fault.
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    if sqlstate.startswith(SQLSTATE_DATA_EXCEPTION):
+        return problem(
+            HTTPStatus.BAD_REQUEST,
+            "Invalid value",
+            "The request contains a value that cannot be stored (for example a NUL character).",
+            request.url.path,
+        )
+    return _internal_error(request, exc, {})
+
+
+def _internal_error(request: Request, exc: Exception, headers: dict[str, str]) -> JSONResponse:
     logger.error("unhandled error on %s", request.url.path, exc_info=exc)
-    # This handler runs outside every user middleware, so it sets the request id itself.
-    request_id = correlation_id.get()
     return problem(
         HTTPStatus.INTERNAL_SERVER_ERROR,
         "Internal server error",
         "Something went wrong on our side; it has been logged.",
         request.url.path,
-        headers={"X-Request-ID": request_id} if request_id else None,
+        headers=headers,
     )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # Reached only for errors raised by middleware; it runs outside the correlation middleware.
+    request_id = correlation_id.get()
+    return _internal_error(request, exc, {"X-Request-ID": request_id} if request_id else {})
+
+
+class UnhandledErrorMiddleware:
+    """Answer an unhandled exception with a 500 Problem Details, inside the middleware stack.
+
+    Starlette's own last-resort handler sends the 500 and then re-raises, which makes uvicorn
+    drop the keep-alive connection; the gateway's next request on that pooled connection then
+    fails with a 502 for an unrelated caller. Caught here, innermost, the 500 is a normal
+    response: it gets the request id, security headers and metrics like any other.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:  # too late for a clean answer; let the server close the connection
+                raise
+            await _internal_error(Request(scope), exc, {})(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -238,4 +290,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(StaleDataError, _stale_data)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(Exception, _unexpected_error)  # errors raised by middleware
+    app.add_middleware(UnhandledErrorMiddleware)  # added first: innermost

@@ -57,7 +57,7 @@ class ServiceSettings(BaseSettings):
     environment: Environment = "development"
     debug: bool = False
     database_url: str = (
-        f"postgresql+asyncpg://agora:{DEFAULT_DATABASE_PASSWORD}@127.0.0.1:55432/agora"
+        f"postgresql+asyncpg://agora:{DEFAULT_DATABASE_PASSWORD}@127.0.0.1:15432/agora"
     )
     redis_url: str | None = None
     broker_url: str | None = None

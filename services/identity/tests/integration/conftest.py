@@ -33,24 +33,27 @@ Login = Callable[..., Awaitable[dict[str, str]]]
 
 
 @pytest.fixture(scope="session")
-def identity_database_url(make_database: Callable[[str], str]) -> str:
-    """A fresh database migrated to head with the service's own Alembic scripts."""
-    url = make_database("identity")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "alembic",
-            "-c",
-            str(SERVICE_DIR / "alembic.ini"),
-            "upgrade",
-            "head",
-        ],
-        check=True,
-        env=os.environ | {"AGORA_DATABASE_URL": url},
-        capture_output=True,
-    )
-    return url
+def migrated_database(make_database: Callable[[str], str]) -> Callable[[str], str]:
+    """``migrated_database(prefix) -> url``: a fresh database at head, by identity's own Alembic."""
+
+    def make(prefix: str) -> str:
+        url = make_database(prefix)
+        alembic = [sys.executable, "-m", "alembic", "-c", str(SERVICE_DIR / "alembic.ini")]
+        subprocess.run(
+            [*alembic, "upgrade", "head"],
+            check=True,
+            env=os.environ | {"AGORA_DATABASE_URL": url},
+            capture_output=True,
+        )
+        return url
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def identity_database_url(migrated_database: Callable[[str], str]) -> str:
+    """The database the rolled-back API tests share."""
+    return migrated_database("identity")
 
 
 @pytest.fixture(scope="session")

@@ -90,3 +90,9 @@ async def test_register_oversize_body_returns_413(client: httpx.AsyncClient) -> 
     response = await client.post("/api/v1/auth/register", json=body)
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_register_nul_in_name_returns_422_not_500(register) -> None:
+    response = await register(full_name="A\x00B")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "full_name"

@@ -133,3 +133,11 @@ async def test_jwks_publishes_public_ed25519_keys_only(client: httpx.AsyncClient
     keys = response.json()["keys"]
     assert keys
     assert all(key["kty"] == "OKP" and key["alg"] == "EdDSA" and "d" not in key for key in keys)
+
+
+async def test_token_nul_in_username_returns_400_not_500(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": "a\x00b@example.com", "password": "Whatever-1"}
+    )
+    assert response.status_code == 400
+    assert response.json()["title"] == "Invalid value"

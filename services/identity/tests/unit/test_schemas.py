@@ -56,3 +56,13 @@ def test_user_update_unknown_role_is_refused() -> None:
 def test_user_update_empty_roles_is_refused() -> None:
     with pytest.raises(ValidationError, match="at least 1"):
         UserUpdate.model_validate({"roles": []})
+
+
+@pytest.mark.parametrize("name", ["A\x00B", "Ada\nLovelace", "\x1b[31mred", "   "])
+def test_user_create_name_with_control_characters_or_blank_is_refused(name: str) -> None:
+    with pytest.raises(ValidationError, match="full_name"):
+        _create(full_name=name)
+
+
+def test_user_create_name_is_trimmed() -> None:
+    assert _create(full_name="  Ada Lovelace ").full_name == "Ada Lovelace"

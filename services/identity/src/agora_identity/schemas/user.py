@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 import uuid
 from typing import Annotated
 
@@ -39,7 +40,25 @@ def check_password_policy(value: str) -> str:
     return value
 
 
+def check_printable(value: str) -> str:
+    """Refuse control characters (NUL, escapes, line breaks) in a display name, and trim it.
+
+    Raises:
+        ValueError: The name contains a control character or is blank.
+    """
+    if any(unicodedata.category(char) in {"Cc", "Cs"} for char in value):
+        raise ValueError("must not contain control characters")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
 Email = Annotated[EmailStr, AfterValidator(normalise_email)]
+FullName = Annotated[
+    str,
+    Field(min_length=1, max_length=NAME_MAX, examples=["Ada Lovelace"]),
+    AfterValidator(check_printable),
+]
 Password = Annotated[
     str,
     Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX, examples=["Correct-Horse-9"]),
@@ -54,7 +73,7 @@ class UserCreate(BaseModel):
 
     email: Email = Field(examples=["ada@example.com"])
     password: Password
-    full_name: str = Field(min_length=1, max_length=NAME_MAX, examples=["Ada Lovelace"])
+    full_name: FullName
 
     @model_validator(mode="after")
     def _password_not_email(self) -> UserCreate:
