@@ -78,6 +78,17 @@ async def test_app_protected_route_without_token_is_401(database_url: str) -> No
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
+async def test_app_api_rate_limit_answers_429_but_health_stays_open(database_url: str) -> None:
+    app = create_service_app(
+        _settings(database_url, rate_limit="2/minute"), title="demo", routers=[router]
+    )
+    async with await _client(app) as client:
+        statuses = [(await client.get("/api/v1/whoami")).status_code for _ in range(3)]
+        health = [(await client.get("/health")).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
+    assert health == [200, 200, 200]
+
+
 async def test_app_docs_hidden_unless_debug(database_url: str) -> None:
     hidden = create_service_app(_settings(database_url), title="demo", routers=[router])
     shown = create_service_app(_settings(database_url, debug=True), title="demo", routers=[router])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from agora_chassis.auth import JWKSCache, KeySource, TokenVerifier
 from agora_chassis.db import create_engine, create_sessionmaker
@@ -14,7 +14,7 @@ from agora_chassis.health import Check, database_probe, health_router, redis_pro
 from agora_chassis.logging import configure_logging
 from agora_chassis.metrics import install_metrics
 from agora_chassis.middleware import install_http_middleware
-from agora_chassis.ratelimit import RateLimiter
+from agora_chassis.ratelimit import RateLimiter, rate_limit
 from agora_chassis.settings import ServiceSettings
 from agora_chassis.telemetry import setup_telemetry
 
@@ -103,7 +103,8 @@ def create_service_app(
     Args:
         settings: The service's settings (built once, by its factory).
         title: OpenAPI title.
-        routers: The service's API routers (each carries its own ``/api/v1`` prefix).
+        routers: The service's API routers (each carries its own ``/api/v1`` prefix); all of
+            them share one per-client budget, ``settings.rate_limit``.
         startup: Coroutines run at start-up, after the chassis is ready (e.g. seeding).
         keys: Where verification keys come from; defaults to ``settings.jwks_url``.
 
@@ -121,7 +122,9 @@ def create_service_app(
     )
     _attach_state(app, settings, keys)
     install_error_handlers(app)
+    # One budget per client for the whole API (not per route); health and metrics stay unlimited.
+    api_limit = Depends(rate_limit(settings.rate_limit, scope="api"))
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=[api_limit])
     _install_cross_cutting(app, settings)
     return app

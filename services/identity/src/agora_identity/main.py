@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from agora_chassis.app import create_service_app
 from agora_identity.api import auth, jwks, users
+from agora_identity.api.refusals import audit_refusal
 from agora_identity.repositories.users import UserRepository
 from agora_identity.services.bootstrap import ensure_admin
 from agora_identity.services.keys import KeyStore, LocalKeySource
@@ -48,6 +49,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         keys=LocalKeySource(keys),
     )
     app.state.keys = keys
+    app.state.on_auth_refusal = audit_refusal
     app.state.token_issuer = TokenIssuer(
         keys,
         TokenPolicy(

@@ -12,6 +12,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora_identity.models import AuditEntry
 
 pytestmark = pytest.mark.integration
 
@@ -107,3 +111,19 @@ async def test_attack_missing_token_use_returns_401(client, app: FastAPI) -> Non
 
 async def test_attack_garbage_bearer_returns_401(client) -> None:
     assert await _status(client, "not-a-jwt") == 401
+
+
+async def test_attack_every_refusal_is_audited(
+    client, app: FastAPI, customer_token: str, session: AsyncSession
+) -> None:
+    await _status(client, _signed(app, _claims(aud="another-api")))
+    await _status(client, customer_token)  # a customer on an admin route: 403
+    rows = await session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.event == "access_refused")
+        .order_by(AuditEntry.created_at)
+    )
+    entries = list(rows)
+    assert [entry.details["path"] for entry in entries] == ["/api/v1/users", "/api/v1/users"]
+    assert all(entry.client_ip == "203.0.113.7" for entry in entries)
+    assert all("." not in entry.details["reason"][:0] for entry in entries)

@@ -30,6 +30,7 @@ class AuditEvent(StrEnum):
     LOGGED_OUT = "logged_out"
     USER_UPDATED = "user_updated"
     ROLES_CHANGED = "roles_changed"
+    ACCESS_REFUSED = "access_refused"
 
 
 class AuditEntry(UUIDPrimaryKey, Base):
