@@ -18,6 +18,7 @@ from agora_chassis.health import (
     health_router,
     http_probe,
     redis_probe,
+    tcp_probe,
 )
 
 BUILD = {"version": "1.2.3", "build_time": "2026-11-23T00:00:00Z", "commit": "abc1234"}
@@ -183,3 +184,20 @@ async def test_database_probe_nothing_listening_raises() -> None:
             await database_probe(engine)()
     finally:
         await engine.dispose()
+
+
+async def test_tcp_probe_listening_port_passes() -> None:
+    server = await asyncio.start_server(lambda _reader, writer: writer.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        await tcp_probe(f"nats://127.0.0.1:{port}")()
+
+
+async def test_tcp_probe_nothing_listening_raises() -> None:
+    with pytest.raises(OSError):
+        await tcp_probe(f"amqp://guest:guest@127.0.0.1:{closed_port()}/")()
+
+
+def test_tcp_probe_url_without_port_is_refused() -> None:
+    with pytest.raises(ValueError, match="host and a port"):
+        tcp_probe("nats://broker")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from agora_chassis.auth import JWKSCache, KeySource, TokenVerifier
 from agora_chassis.db import create_engine, create_sessionmaker
 from agora_chassis.errors import install_error_handlers
-from agora_chassis.health import Check, database_probe, health_router, redis_probe
+from agora_chassis.health import Check, database_probe, health_router, redis_probe, tcp_probe
 from agora_chassis.logging import configure_logging
 from agora_chassis.metrics import install_metrics
 from agora_chassis.middleware import install_http_middleware
@@ -43,6 +43,9 @@ def _readiness(app: FastAPI, settings: ServiceSettings) -> dict[str, Check]:
     if settings.redis_url:
         # Rate limits fail open without Redis, so the service is degraded, not down.
         checks["cache"] = Check(redis_probe(settings.redis_url), critical=False)
+    if settings.broker_url:
+        # Events wait in the outbox while the broker is down: degraded, not unavailable.
+        checks["broker"] = Check(tcp_probe(settings.broker_url), critical=False)
     return checks
 
 

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Literal
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import APIRouter
@@ -222,5 +223,33 @@ def http_probe(url: str) -> Probe:
             response = await client.get(url)
         if response.status_code >= HTTPStatus.INTERNAL_SERVER_ERROR:
             raise ProbeFailedError(f"GET {url} answered {response.status_code}")
+
+    return probe
+
+
+def tcp_probe(url: str) -> Probe:
+    """Build a probe that passes when the URL's host and port accept a TCP connection.
+
+    Used for the message broker until the messaging backbone has a client of its own to ask:
+    ``nats://``, ``amqp://`` and ``kafka://`` URLs all name a host and port.
+
+    Args:
+        url: A URL with a host and an explicit port.
+
+    Returns:
+        The probe.
+
+    Raises:
+        ValueError: The URL has no host or no port.
+    """
+    parts = urlsplit(url)
+    if not parts.hostname or not parts.port:
+        raise ValueError(f"{url!r} must name a host and a port")
+    host, port = parts.hostname, parts.port
+
+    async def probe() -> None:
+        _, writer = await asyncio.open_connection(host, port)
+        writer.close()
+        await writer.wait_closed()
 
     return probe
