@@ -9,20 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from agora_cli.config import PORT_VARIABLES
 from agora_cli.infra.ports import free_port, port_accepts
 from agora_cli.main import main
 
 pytestmark = pytest.mark.integration
-
-PORT_VARIABLES = (
-    "AGORA_GATEWAY_PORT",
-    "AGORA_GATEWAY_ADMIN_PORT",
-    "AGORA_POSTGRES_PORT",
-    "AGORA_REDIS_PORT",
-    "AGORA_NATS_PORT",
-    "AGORA_NATS_MONITOR_PORT",
-    "AGORA_SERVICE_PORT_BASE",
-)
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from agora_cli.config import PORT_VARIABLES
 from agora_cli.infra.ports import free_port
-from tests.system.stack import PORT_VARIABLES, AgoraRun
+from tests.system.stack import AgoraRun
 
 
 @pytest.fixture

@@ -9,15 +9,6 @@ from pathlib import Path
 
 import psutil
 
-PORT_VARIABLES = (
-    "AGORA_GATEWAY_PORT",
-    "AGORA_GATEWAY_ADMIN_PORT",
-    "AGORA_POSTGRES_PORT",
-    "AGORA_REDIS_PORT",
-    "AGORA_NATS_PORT",
-    "AGORA_NATS_MONITOR_PORT",
-    "AGORA_SERVICE_PORT_BASE",
-)
 COMMAND_TIMEOUT_SECONDS = 180
 # The installed console script, exactly what a developer runs (./agora ends in it too).
 AGORA = [str(Path(sys.executable).parent / "agora")]
