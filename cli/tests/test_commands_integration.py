@@ -55,6 +55,7 @@ def test_cli_up_status_stop_start_logs_down(
         "postgres": "up",
         "redis": "up",
         "nats": "up",
+        "mail": "up",
         "identity": "down",
         "gateway": "up",
     }
@@ -65,7 +66,7 @@ def test_cli_up_status_stop_start_logs_down(
     assert "stopping nats" in restart[1]
     assert "starting nats" in restart[1]
     assert len(logs[1].splitlines()) == 1
-    assert down[1].strip().endswith("stopped: gateway, nats, redis, postgres")
+    assert down[1].strip().endswith("stopped: gateway, mail, nats, redis, postgres")
     assert not port_accepts(int(os.environ["AGORA_REDIS_PORT"]))
 
 

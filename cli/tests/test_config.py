@@ -97,3 +97,15 @@ def test_stack_lock_released_after_block_can_be_taken_again(tmp_path: Path) -> N
         pass
     with stack_lock(tmp_path):
         assert (tmp_path / "run" / "agora.lock").exists()
+
+
+def test_ports_from_env_mail_defaults_below_ephemeral_and_not_standard_mail() -> None:
+    ports = ports_from_env({})
+    assert (ports.smtp, ports.mail_http) == (11025, 18025)
+    assert not {ports.smtp, ports.mail_http} & {25, 465, 587, 1025, 8025}
+    assert max(ports.smtp, ports.mail_http) < 32768
+
+
+def test_ports_from_env_mail_overrides_returns_given_ports() -> None:
+    ports = ports_from_env({"AGORA_SMTP_PORT": "12025", "AGORA_MAIL_HTTP_PORT": "19025"})
+    assert (ports.smtp, ports.mail_http) == (12025, 19025)

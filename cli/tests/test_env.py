@@ -83,3 +83,8 @@ def test_build_info_in_checkout_names_commit_and_time() -> None:
 
 def test_build_info_outside_checkout_is_empty(tmp_path: Path) -> None:
     assert build_info(tmp_path) == {}
+
+
+def test_service_env_smtp_points_at_mail_sink(tmp_path: Path) -> None:
+    env = service_env(StackConfig(tmp_path, Ports(smtp=12025)), IDENTITY, DB_URL, {})
+    assert (env["AGORA_SMTP_HOST"], env["AGORA_SMTP_PORT"]) == ("127.0.0.1", "12025")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agora_cli.infra.gateway import Upstream, dynamic_config, static_config, write_config
+from agora_cli.infra.gateway import (
+    MAIL_UPSTREAM_RULE,
+    Upstream,
+    dynamic_config,
+    static_config,
+    write_config,
+)
 from agora_cli.services import IDENTITY
 
 API_RULE = IDENTITY.gateway_rule
@@ -57,3 +63,17 @@ def test_write_config_writes_json_readable_back(tmp_path: Path) -> None:
     write_config(target, {"http": {"routers": {}}})
     assert json.loads(target.read_text()) == {"http": {"routers": {}}}
     assert not target.with_suffix(".tmp").exists()
+
+
+def test_dynamic_config_mail_upstream_routes_mail_unstripped_without_ops() -> None:
+    upstream = Upstream("mail", 18025, MAIL_UPSTREAM_RULE, ops=False)
+    http = dynamic_config([upstream])["http"]
+    assert http["routers"] == {
+        "mail-api": {
+            "rule": "Path(`/mail`) || PathPrefix(`/mail/`)",
+            "service": "mail",
+            "entryPoints": ["web"],
+        }
+    }
+    assert "middlewares" not in http
+    assert upstream.router_names() == {"mail-api@file"}

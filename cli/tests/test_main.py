@@ -78,3 +78,9 @@ def test_last_lines_count_returns_tail(tmp_path: Path) -> None:
     assert last_lines(log, 2) == "2\n3\n"
     assert last_lines(log, None) == "1\n2\n3\n"
     assert last_lines(log, 0) == ""
+
+
+def test_url_rows_mail_page_goes_through_gateway(tmp_path: Path) -> None:
+    rows = dict(url_rows(StackConfig(tmp_path, Ports(gateway=9090, smtp=12025)), {}))
+    assert rows["mail"] == "http://127.0.0.1:9090/mail"
+    assert rows["smtp"] == "smtp://127.0.0.1:12025"

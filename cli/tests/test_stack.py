@@ -57,12 +57,12 @@ class FakeComponent:
 
 def test_build_components_order_is_infra_services_gateway(tmp_path: Path) -> None:
     names = [c.name for c in build_components(StackConfig(tmp_path))]
-    assert names == ["postgres", "redis", "nats", "identity", "gateway"]
+    assert names == ["postgres", "redis", "nats", "mail", "identity", "gateway"]
 
 
 def test_build_components_infra_only_leaves_services_out(tmp_path: Path) -> None:
     names = [c.name for c in build_components(StackConfig(tmp_path), with_services=False)]
-    assert names == ["postgres", "redis", "nats", "gateway"]
+    assert names == ["postgres", "redis", "nats", "mail", "gateway"]
 
 
 def test_component_ports_lists_second_ports(tmp_path: Path) -> None:
@@ -71,6 +71,7 @@ def test_component_ports_lists_second_ports(tmp_path: Path) -> None:
     assert component_ports(by_name["nats"]) == [41000, 41001]
     assert component_ports(by_name["gateway"]) == [8080, 18080]
     assert component_ports(by_name["postgres"]) == [15432]
+    assert component_ports(by_name["mail"]) == [11025, 18025]
 
 
 def test_start_components_failure_stops_started_in_reverse() -> None:

@@ -31,14 +31,14 @@ def test_up_infra_only_status_down_leaves_no_process(agora: AgoraRun) -> None:
     assert again.returncode == 0
     assert "already running" in again.stdout
     assert gateway_ping.status_code == 200
-    for name in ("postgres", "redis", "nats", "gateway"):
+    for name in ("postgres", "redis", "nats", "mail", "gateway"):
         assert any(
             line.split()[:2] == [name, "up"] and line.split()[-1] == "ok"
             for line in status.stdout.splitlines()
         ), status.stdout
-    assert len(processes) >= 5  # postmaster + its workers, valkey, nats, traefik
+    assert len(processes) >= 6  # postmaster + its workers, valkey, nats, mail sink, traefik
     assert down.returncode == 0
-    assert "stopped: gateway, nats, redis, postgres" in down.stdout
+    assert "stopped: gateway, mail, nats, redis, postgres" in down.stdout
     assert alive(processes) == []
 
 

@@ -25,6 +25,8 @@ PORT_VARIABLES: dict[str, tuple[str, int]] = {
     "AGORA_REDIS_PORT": ("redis", 16380),
     "AGORA_NATS_PORT": ("nats", 14222),
     "AGORA_NATS_MONITOR_PORT": ("nats_monitor", 18222),
+    "AGORA_SMTP_PORT": ("smtp", 11025),
+    "AGORA_MAIL_HTTP_PORT": ("mail_http", 18025),
     "AGORA_SERVICE_PORT_BASE": ("service_base", 8101),
 }
 
@@ -39,6 +41,8 @@ class Ports:
     redis: int = 16380
     nats: int = 14222
     nats_monitor: int = 18222
+    smtp: int = 11025
+    mail_http: int = 18025
     service_base: int = 8101
 
 
@@ -50,7 +54,7 @@ class StackConfig:
         data_dir: Root of everything the stack writes (data, logs, pid files, secrets).
         ports: The loopback ports.
         profile: ``development`` or ``production``.
-        infra_only: Boot PostgreSQL, Valkey, NATS and the gateway but no service.
+        infra_only: Boot PostgreSQL, Valkey, NATS, the mail sink and the gateway but no service.
     """
 
     data_dir: Path

@@ -78,6 +78,8 @@ def service_env(
             "AGORA_BROKER_URL": f"nats://{LOOPBACK}:{config.ports.nats}",
             "AGORA_JWKS_URL": f"http://{LOOPBACK}:{identity_port}/.well-known/jwks.json",
             "AGORA_LOG_DIR": str(config.log_dir / spec.name),
+            "AGORA_SMTP_HOST": LOOPBACK,
+            "AGORA_SMTP_PORT": str(config.ports.smtp),
         }
     )
     for name, value in build_info().items():

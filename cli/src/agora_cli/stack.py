@@ -8,7 +8,8 @@ from typing import Protocol
 
 from agora_cli.config import StackConfig
 from agora_cli.env import service_port
-from agora_cli.infra.gateway import Gateway, Upstream
+from agora_cli.infra.gateway import MAIL_UPSTREAM_RULE, Gateway, Upstream
+from agora_cli.infra.mailsink import EmbeddedMailSink
 from agora_cli.infra.nats import EmbeddedNats
 from agora_cli.infra.ports import port_is_free
 from agora_cli.infra.postgres import EmbeddedPostgres
@@ -17,7 +18,7 @@ from agora_cli.service_process import ServiceProcess
 from agora_cli.services import SERVICES
 from agora_cli.ui import step, warn
 
-INFRA_NAMES = ("postgres", "redis", "nats", "gateway")
+INFRA_NAMES = ("postgres", "redis", "nats", "mail", "gateway")
 
 
 class Component(Protocol):
@@ -70,9 +71,17 @@ def build_components(config: StackConfig, *, with_services: bool = True) -> list
             config.log_file("nats"),
             config.pid_file("nats"),
         ),
+        EmbeddedMailSink(
+            data / "mail",
+            ports.smtp,
+            ports.mail_http,
+            config.log_file("mail"),
+            config.pid_file("mail"),
+        ),
     ]
     services = [ServiceProcess(spec, config, postgres, dict(os.environ)) for spec in SERVICES]
     upstreams = [Upstream(s.name, service_port(config, s), s.gateway_rule) for s in SERVICES]
+    upstreams.append(Upstream("mail", ports.mail_http, MAIL_UPSTREAM_RULE, ops=False))
     gateway = Gateway(
         data / "gateway",
         ports.gateway,
@@ -85,8 +94,15 @@ def build_components(config: StackConfig, *, with_services: bool = True) -> list
 
 
 def component_ports(component: Component) -> list[int]:
-    """Every port a component listens on (NATS and the gateway have a second one)."""
-    extra = getattr(component, "monitor_port", None) or getattr(component, "admin_port", None)
+    """Every port a component listens on (NATS, mail and the gateway have a second one)."""
+    extra = next(
+        (
+            getattr(component, attribute)
+            for attribute in ("monitor_port", "admin_port", "http_port")
+            if getattr(component, attribute, None)
+        ),
+        None,
+    )
     return [component.port] + ([extra] if isinstance(extra, int) else [])
 
 

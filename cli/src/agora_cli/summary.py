@@ -34,6 +34,8 @@ def url_rows(config: StackConfig, env: Mapping[str, str]) -> list[tuple[str, str
         ("postgresql", f"postgresql://{LOOPBACK}:{ports.postgres} (passwords in secrets.json)"),
         ("redis (valkey)", f"redis://{LOOPBACK}:{ports.redis}"),
         ("nats", f"nats://{LOOPBACK}:{ports.nats} (monitoring :{ports.nats_monitor})"),
+        ("mail", f"{gateway}/mail"),
+        ("smtp", f"smtp://{LOOPBACK}:{ports.smtp}"),
         ("data dir", str(config.data_dir)),
         ("logs", str(config.log_dir)),
         ("secrets", str(secrets_file(config.data_dir))),

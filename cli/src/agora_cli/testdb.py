@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
+import asyncpg
 
 from agora_cli.infra.ports import free_port
 

@@ -80,3 +80,29 @@ def redis_url() -> Iterator[str]:
     finally:
         server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> Iterator[str]:
+    """URL of a NATS server with JetStream that lives for the session."""
+    external = os.environ.get(NATS_URL_ENV)
+    if external:
+        yield external
+        return
+    from agora_cli.infra.nats import EmbeddedNats
+
+    scratch = Path(tempfile.mkdtemp(prefix="agora-nats-"))
+    scratch.chmod(0o755)
+    server = EmbeddedNats(
+        scratch / "data",
+        free_port(),
+        free_port(),
+        log_file=scratch / "server.log",
+        pid_file=scratch / "pid",
+    )
+    try:
+        server.start()
+        yield server.url
+    finally:
+        server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -30,6 +30,8 @@ HEALTH_TIMEOUT = 1.0
 WEB_ENTRYPOINT = "web"
 ADMIN_ENTRYPOINT = "traefik"
 OPS_PATHS = ("/health", "/health/ready", "/metrics")
+# The mail sink serves under /mail itself, so its path is passed on unchanged.
+MAIL_UPSTREAM_RULE = "Path(`/mail`) || PathPrefix(`/mail/`)"
 
 
 class GatewayError(RuntimeError):
@@ -44,11 +46,18 @@ class Upstream:
         name: Service name; also the prefix of its ``/<name>/health`` style routes.
         port: Loopback port the service listens on.
         rule: Traefik rule for its public API (paths are passed on unchanged).
+        ops: Also route ``/<name>/health``, ``/health/ready`` and ``/metrics`` (prefix stripped).
     """
 
     name: str
     port: int
     rule: str
+    ops: bool = True
+
+    def router_names(self) -> set[str]:
+        """The names of the routers Traefik reports for this upstream once loaded."""
+        kinds = ("api", "ops") if self.ops else ("api",)
+        return {f"{self.name}-{kind}@file" for kind in kinds}
 
 
 def static_config(
@@ -106,13 +115,14 @@ def dynamic_config(upstreams: Sequence[Upstream]) -> dict[str, Any]:
             "service": name,
             "entryPoints": [WEB_ENTRYPOINT],
         }
-        routers[f"{name}-ops"] = {
-            "rule": ops_rule,
-            "service": name,
-            "entryPoints": [WEB_ENTRYPOINT],
-            "middlewares": [f"{name}-strip"],
-        }
-        middlewares[f"{name}-strip"] = {"stripPrefix": {"prefixes": [f"/{name}"]}}
+        if upstream.ops:
+            routers[f"{name}-ops"] = {
+                "rule": ops_rule,
+                "service": name,
+                "entryPoints": [WEB_ENTRYPOINT],
+                "middlewares": [f"{name}-strip"],
+            }
+            middlewares[f"{name}-strip"] = {"stripPrefix": {"prefixes": [f"/{name}"]}}
         services[name] = {
             "loadBalancer": {"servers": [{"url": f"http://{LOOPBACK}:{upstream.port}"}]}
         }
@@ -168,7 +178,7 @@ class Gateway(PidFileTracked):
         ``/ping`` answers before the file provider's configuration is applied, so ping alone
         would let ``agora up`` report success while the gateway still answers 404.
         """
-        expected = {f"{u.name}-{kind}@file" for u in self.upstreams for kind in ("api", "ops")}
+        expected = set().union(*(upstream.router_names() for upstream in self.upstreams))
         try:
             routers = httpx.get(
                 f"http://{LOOPBACK}:{self.admin_port}/api/http/routers", timeout=HEALTH_TIMEOUT

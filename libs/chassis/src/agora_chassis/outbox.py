@@ -1,8 +1,8 @@
 """The transactional outbox: events are stored in the business transaction, published later.
 
 A service declares its table with the mixin (``class OutboxMessage(OutboxMixin, Base)``) and calls
-``add_event`` inside the request's transaction. The relay that publishes pending rows to the broker
-comes with the messaging backbone; until then rows simply wait, nothing is lost.
+``add_event`` inside the request's transaction. The relay (``agora_chassis.messaging.relay``)
+publishes pending rows; the commit wakes it through PostgreSQL ``NOTIFY``.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import uuid
 from typing import Any
 
 from opentelemetry.propagate import inject
-from sqlalchemy import Index, String, Text, text
+from sqlalchemy import Index, String, Text, func, select, text
+from sqlalchemy import event as event_module
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from agora_chassis.db import utcnow
 from agora_chassis.ids import new_id
@@ -24,6 +25,7 @@ from agora_contracts.envelope import CloudEvent, EventPayload
 
 EVENT_TYPE_LENGTH = 120
 SUBJECT_LENGTH = 120
+_PENDING_NOTIFY = "agora_outbox_notify"
 
 
 class OutboxMixin:
@@ -77,8 +79,26 @@ def build_event(payload: EventPayload, *, source: str, subject: str | None = Non
     )
 
 
+def notify_channel(outbox: type[OutboxMixin]) -> str:
+    """The PostgreSQL ``NOTIFY`` channel that wakes the outbox's relay when rows are committed."""
+    return f"agora_outbox_{outbox.__tablename__}"  # type: ignore[attr-defined]
+
+
+def _notify_before_commit(session: Session) -> None:
+    # NOTIFY is transactional: issued here, it is delivered when (and only if) the commit succeeds.
+    for channel in sorted(session.info.pop(_PENDING_NOTIFY, set())):
+        session.execute(select(func.pg_notify(channel, "")))
+
+
+def _drop_pending_notify(session: Session, *_args: Any) -> None:
+    session.info.pop(_PENDING_NOTIFY, None)
+
+
 def add_event(session: AsyncSession, outbox: type[OutboxMixin], event: CloudEvent) -> None:
     """Store an event in the outbox, in the caller's (the request's) transaction.
+
+    The commit of that transaction also notifies the relay (``pg_notify`` on
+    :func:`notify_channel`), so the event is published without waiting for the relay's poll.
 
     Args:
         session: The session of the current transaction.
@@ -93,3 +113,8 @@ def add_event(session: AsyncSession, outbox: type[OutboxMixin], event: CloudEven
             envelope=event.model_dump(mode="json"),
         )
     )
+    sync_session = session.sync_session
+    if not event_module.contains(sync_session, "before_commit", _notify_before_commit):
+        event_module.listen(sync_session, "before_commit", _notify_before_commit)
+        event_module.listen(sync_session, "after_rollback", _drop_pending_notify)
+    sync_session.info.setdefault(_PENDING_NOTIFY, set()).add(notify_channel(outbox))

@@ -1,0 +1,65 @@
+"""Integration test: the mail sink as a real process, fed over real SMTP, read over HTTP."""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agora_cli.infra.mailsink import EmbeddedMailSink
+from agora_cli.infra.ports import free_port, port_accepts
+
+pytestmark = pytest.mark.integration
+
+
+def welcome(to: str) -> EmailMessage:
+    """A text + HTML welcome mail."""
+    message = EmailMessage()
+    message["From"] = "noreply@agora.test"
+    message["To"] = to
+    message["Subject"] = "Welcome"
+    message.set_content("Hello!")
+    message.add_alternative("<h1>Hello!</h1>", subtype="html")
+    return message
+
+
+def test_mail_sink_smtp_message_readable_over_api_and_kept_across_restart(tmp_path: Path) -> None:
+    sink = EmbeddedMailSink(
+        tmp_path / "mail", free_port(), free_port(), tmp_path / "mail.log", tmp_path / "mail.pid"
+    )
+    api = f"http://127.0.0.1:{sink.http_port}/mail/api/messages"
+    try:
+        sink.start()
+        with smtplib.SMTP("127.0.0.1", sink.port, timeout=5) as smtp:
+            smtp.send_message(welcome("ada@example.test"))
+        before = httpx.get(api).json()
+        sink.stop()
+        stopped = port_accepts(sink.port)
+        sink.start()
+        after = httpx.get(api).json()
+        one = httpx.get(f"{api}/{after[0]['id']}").json()
+        page = httpx.get(f"http://127.0.0.1:{sink.http_port}/mail").text
+    finally:
+        sink.stop()
+
+    assert [(m["to"], m["subject"], m["text"]) for m in before] == [
+        ("ada@example.test", "Welcome", "Hello!\n")
+    ]
+    assert before[0]["html"] == "<h1>Hello!</h1>\n"
+    assert stopped is False
+    assert after == before
+    assert one == before[0]
+    assert "ada@example.test" in page
+    assert not sink.is_running()
+    assert len(list((tmp_path / "mail" / "new").iterdir())) == 1
+
+
+def test_mail_sink_healthy_false_when_not_running(tmp_path: Path) -> None:
+    sink = EmbeddedMailSink(
+        tmp_path / "mail", free_port(), free_port(), tmp_path / "mail.log", tmp_path / "mail.pid"
+    )
+    assert sink.healthy() is False
+    assert sink.pid is None

@@ -1,0 +1,30 @@
+"""Reliable messaging: broker selection, the outbox relay, the inbox, consumers and dead letters.
+
+Delivery is at least once (the relay republishes anything not confirmed); the inbox turns that into
+effectively-once processing. See each module for the details.
+"""
+
+from agora_chassis.messaging.broker import Broker, channel_name, make_broker, publish_envelope
+from agora_chassis.messaging.consumer import EventConsumer, Handler, UndecodableMessage
+from agora_chassis.messaging.deadletters import DeadLetterMixin, add_dead_letter
+from agora_chassis.messaging.inbox import InboxMixin, claim
+from agora_chassis.messaging.relay import Relay, relay_batch, start_relay
+from agora_chassis.messaging.retry import RetryPolicy
+
+__all__ = [
+    "Broker",
+    "DeadLetterMixin",
+    "EventConsumer",
+    "Handler",
+    "InboxMixin",
+    "Relay",
+    "RetryPolicy",
+    "UndecodableMessage",
+    "add_dead_letter",
+    "channel_name",
+    "claim",
+    "make_broker",
+    "publish_envelope",
+    "relay_batch",
+    "start_relay",
+]

@@ -1,0 +1,179 @@
+"""The one place that knows brokers: pick one by URL, name channels, publish, subscribe.
+
+Services only see ``make_broker``, ``publish_envelope`` and ``subscribe_raw``; the same code then
+runs on NATS JetStream, RabbitMQ and Kafka. Channel names come from the CloudEvent type:
+``user.registered`` travels on ``agora.user.registered`` (NATS subject, RabbitMQ routing key,
+Kafka topic).
+
+* NATS: one JetStream stream per event domain (the first segment of the type, which one service
+  owns), e.g. ``AGORA_USER`` holding ``agora.user.>``; durable pull consumers shared by a
+  service's instances, explicit ack;
+  publishing waits for the stream's PubAck.
+* RabbitMQ: a durable topic exchange ``agora.events``; one durable queue per consumer group and
+  event type; publisher confirms (FastStream's channel default) and persistent messages.
+* Kafka: a topic per event type, the aggregate id as key (order per aggregate), consumer group per
+  service, offsets committed after processing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from faststream import AckPolicy, Context
+from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+from nats.js.errors import BadRequestError
+
+Broker = NatsBroker | RabbitBroker | KafkaBroker
+"""Any broker ``make_broker`` returns."""
+
+RawHandler = Callable[[bytes], Awaitable[object]]
+"""Receives the undecoded message body; raising makes the broker redeliver the message."""
+
+CHANNEL_PREFIX = "agora"
+EXCHANGE_NAME = "agora.events"
+CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
+PUBLISH_TIMEOUT_SECONDS = 5.0
+
+_EXCHANGE = RabbitExchange(EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True)
+_ensured_streams: set[tuple[int, str]] = set()
+
+
+def make_broker(url: str) -> Broker:
+    """Create the broker the URL names (not connected yet).
+
+    Args:
+        url: ``nats://host:port``, ``amqp://user:pass@host:port/vhost`` (or ``amqps://``), or
+            ``kafka://host:port[,host:port...]``.
+
+    Returns:
+        A FastStream broker.
+
+    Raises:
+        ValueError: For any other scheme.
+    """
+    scheme = urlsplit(url).scheme
+    if scheme in {"nats", "tls"}:
+        return NatsBroker(url)
+    if scheme in {"amqp", "amqps"}:
+        return RabbitBroker(url)
+    if scheme == "kafka":
+        return KafkaBroker(url.removeprefix("kafka://").split(","))
+    raise ValueError(f"unsupported broker URL scheme {scheme!r}: use nats://, amqp:// or kafka://")
+
+
+def channel_name(event_type: str) -> str:
+    """The channel an event type travels on, e.g. ``agora.user.registered``."""
+    return f"{CHANNEL_PREFIX}.{event_type}"
+
+
+def stream_for(event_type: str) -> tuple[str, str]:
+    """The JetStream stream holding every event of the type's domain and its subject filter.
+
+    Example: ``user.registered`` → ``("AGORA_USER", "agora.user.>")``.
+    """
+    domain = event_type.split(".", 1)[0]
+    return f"{CHANNEL_PREFIX}_{domain}".upper().replace("-", "_"), f"{CHANNEL_PREFIX}.{domain}.>"
+
+
+def _durable_name(group: str, event_type: str) -> str:
+    # JetStream consumer names may not contain dots.
+    return f"{group}-{event_type}".replace(".", "_")
+
+
+async def _ensure_stream(broker: NatsBroker, event_type: str, request_timeout: float) -> str:
+    name, subjects = stream_for(event_type)
+    key = (id(broker), name)
+    if key not in _ensured_streams:
+        jetstream = broker.connection.jetstream(timeout=request_timeout)
+        # Already declared with other settings (by an operator): keep theirs.
+        with contextlib.suppress(BadRequestError):
+            await jetstream.add_stream(name=name, subjects=[subjects])
+        _ensured_streams.add(key)
+    return name
+
+
+async def publish_envelope(
+    broker: Broker,
+    body: bytes,
+    *,
+    event_type: str,
+    key: str | None,
+    headers: dict[str, str],
+    confirm_timeout: float = PUBLISH_TIMEOUT_SECONDS,
+) -> None:
+    """Publish one structured-mode CloudEvent and return only once the broker has it.
+
+    Args:
+        broker: A connected broker.
+        body: The JSON envelope.
+        event_type: The CloudEvent type; names the channel.
+        key: The aggregate id (Kafka partition key; order is kept per key).
+        headers: Transport headers (``traceparent``, ``ce-id``...).
+        confirm_timeout: Longest wait for the confirmation, in seconds (NATS and RabbitMQ;
+            Kafka uses the client's request timeout).
+
+    Raises:
+        Exception: Whatever the client raises when the broker did not confirm.
+    """
+    channel = channel_name(event_type)
+    if isinstance(broker, NatsBroker):
+        stream = await _ensure_stream(broker, event_type, confirm_timeout)
+        await broker.publish(body, channel, headers=headers, stream=stream, timeout=confirm_timeout)
+    elif isinstance(broker, RabbitBroker):
+        rabbit_headers: dict[str, Any] = dict(headers)
+        await broker.publish(
+            body,
+            exchange=_EXCHANGE,
+            routing_key=channel,
+            headers=rabbit_headers,
+            persist=True,
+            content_type=CLOUDEVENTS_CONTENT_TYPE,
+            timeout=confirm_timeout,
+        )
+    else:
+        await broker.publish(
+            body, channel, key=key.encode() if key else None, headers=headers, no_confirm=False
+        )
+
+
+def subscribe_raw(broker: Broker, event_type: str, group: str, handler: RawHandler) -> None:
+    """Register ``handler`` for an event type, as consumer group ``group`` (the service name).
+
+    The message is acknowledged when the handler returns and negatively acknowledged (so
+    redelivered) when it raises.
+
+    Args:
+        broker: The broker, before it starts.
+        event_type: The CloudEvent type to consume.
+        group: Consumer group: every instance of one service shares the messages.
+        handler: Receives the raw body.
+    """
+
+    async def on_message(
+        message: Annotated[StreamMessage[Any], Context("message")],
+    ) -> None:
+        await handler(message.body)
+
+    channel = channel_name(event_type)
+    policy = AckPolicy.NACK_ON_ERROR
+    if isinstance(broker, NatsBroker):
+        durable = _durable_name(group, event_type)
+        name, subjects = stream_for(event_type)
+        broker.subscriber(
+            channel,
+            durable=durable,
+            pull_sub=PullSub(),
+            stream=JStream(name, subjects=[subjects], declare=True),
+            ack_policy=policy,
+        )(on_message)
+    elif isinstance(broker, RabbitBroker):
+        queue = RabbitQueue(f"{group}.{event_type}", durable=True, routing_key=channel)
+        broker.subscriber(queue, _EXCHANGE, ack_policy=policy)(on_message)
+    else:
+        broker.subscriber(channel, group_id=group, ack_policy=policy)(on_message)

@@ -1,0 +1,249 @@
+"""Consume events: decode, validate, apply once, retry, and dead-letter what cannot be applied.
+
+Retries happen in process: a failing handler runs ``RetryPolicy.tries`` times (3) with exponential
+backoff and jitter, each time in a fresh transaction; then the message is stored in the
+dead-letter table and acknowledged. An undecodable or schema-invalid message is dead-lettered at
+once. Only when even the dead letter cannot be written (the database is down) does the delivery
+fail, and the broker redelivers the message later: nothing is lost, nothing crashes the consumer.
+
+Usage::
+
+    consumer = EventConsumer(broker, sessionmaker, group="notification",
+                             inbox_model=InboxMessage, dead_letter_model=DeadLetter)
+
+    @consumer.handler(UserRegisteredV1)
+    async def send_welcome(session: AsyncSession, payload: UserRegisteredV1, event: CloudEvent):
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.propagate import extract
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agora_chassis.db import utcnow
+from agora_chassis.messaging.broker import Broker, subscribe_raw
+from agora_chassis.messaging.deadletters import DeadLetterMixin, add_dead_letter
+from agora_chassis.messaging.inbox import InboxMixin, claim
+from agora_chassis.messaging.retry import RetryPolicy
+from agora_contracts.envelope import CloudEvent, EventPayload
+
+logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+ERROR_LENGTH = 2000
+
+Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
+"""``async def handler(session, payload, event)``; runs inside the consumer's transaction."""
+
+
+class UndecodableMessage(ValueError):
+    """The message is not a CloudEvent this consumer can validate."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """A handler and the payload class its events must validate against."""
+
+    payload_class: type[EventPayload]
+    handler: Handler
+
+
+@dataclass
+class Failure:
+    """The last failure of a handler after all its tries."""
+
+    error: str
+    stack: str
+    tries: int
+    first_failed_at: Any
+
+
+class EventConsumer:
+    """The event handlers of one service (one consumer group) on one broker."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        group: str,
+        inbox_model: type[InboxMixin],
+        dead_letter_model: type[DeadLetterMixin],
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        """Bind the consumer to its broker, database and tables.
+
+        Args:
+            broker: The broker; register handlers before it starts.
+            sessionmaker: Opens the consumer's transactions.
+            group: Consumer group, normally the service name.
+            inbox_model: The service's inbox table.
+            dead_letter_model: The service's dead-letter table.
+            retry: Tries and backoff (default: 3 tries).
+        """
+        self.broker = broker
+        self.sessionmaker = sessionmaker
+        self.group = group
+        self.inbox_model = inbox_model
+        self.dead_letter_model = dead_letter_model
+        self.retry = retry or RetryPolicy()
+        self.routes: dict[str, Route] = {}
+
+    def handler(self, payload_class: type[EventPayload]) -> Callable[[Handler], Handler]:
+        """Decorator: apply the decorated function to every event of ``payload_class``'s type.
+
+        Args:
+            payload_class: The ``agora_contracts`` payload the event data must validate against.
+
+        Returns:
+            The decorator; it returns the function unchanged.
+        """
+
+        def register(handler: Handler) -> Handler:
+            event_type = payload_class.event_type
+            self.routes[event_type] = Route(payload_class, handler)
+            subscribe_raw(self.broker, event_type, self.group, self.deliver)
+            return handler
+
+        return register
+
+    async def deliver(self, body: bytes) -> bool:
+        """Process one message body as received from the broker.
+
+        Args:
+            body: The raw structured-mode CloudEvent.
+
+        Returns:
+            ``True`` when the event was applied (now or before), ``False`` when dead-lettered.
+        """
+        envelope: dict[str, Any] | None = None
+        try:
+            envelope = _parse_json(body)
+            route, event, payload = self._decode(envelope)
+        except UndecodableMessage as exc:
+            logger.warning("dead-lettering an undecodable message: %s", exc)
+            async with self.sessionmaker() as session, session.begin():
+                await add_dead_letter(
+                    session,
+                    self.dead_letter_model,
+                    error=str(exc)[:ERROR_LENGTH],
+                    attempts=0,
+                    envelope=envelope,
+                    raw=None if envelope is not None else body,
+                )
+            return False
+        failure = await self._apply_with_retries(route, event, payload)
+        if failure is None:
+            return True
+        async with self.sessionmaker() as session, session.begin():
+            await add_dead_letter(
+                session,
+                self.dead_letter_model,
+                error=failure.error,
+                stack=failure.stack,
+                attempts=failure.tries,
+                envelope=envelope,
+                first_failed_at=failure.first_failed_at,
+            )
+        return False
+
+    async def replay(self, dead_letter_id: uuid.UUID) -> bool:
+        """Run a dead letter's event through its handler again (after the cause was fixed).
+
+        The inbox makes this safe: an event that was in fact applied is not applied twice.
+
+        Args:
+            dead_letter_id: The dead letter to replay.
+
+        Returns:
+            ``True`` when the event is now applied (``replayed_at`` is set), ``False`` when it
+            failed again (the row's ``attempts``, ``error`` and ``last_failed_at`` are updated).
+
+        Raises:
+            LookupError: No such dead letter.
+            UndecodableMessage: The stored message still cannot be decoded.
+        """
+        async with self.sessionmaker() as session:
+            letter = await session.get(self.dead_letter_model, dead_letter_id)
+        if letter is None:
+            raise LookupError(f"no dead letter {dead_letter_id}")
+        if letter.envelope is None:
+            raise UndecodableMessage("the dead letter holds no decodable envelope")
+        route, event, payload = self._decode(letter.envelope)
+        failure = await self._apply_with_retries(route, event, payload)
+        async with self.sessionmaker() as session, session.begin():
+            row = await session.get(self.dead_letter_model, dead_letter_id, with_for_update=True)
+            assert row is not None  # noqa: S101 - read above; dead letters are not deleted here
+            if failure is None:
+                row.replayed_at = utcnow()
+            else:
+                row.attempts += failure.tries
+                row.error, row.stack, row.last_failed_at = failure.error, failure.stack, utcnow()
+        return failure is None
+
+    def _decode(self, envelope: dict[str, Any]) -> tuple[Route, CloudEvent, EventPayload]:
+        try:
+            event = CloudEvent.model_validate(envelope)
+        except ValidationError as exc:
+            raise UndecodableMessage(f"not a CloudEvent: {exc}") from exc
+        route = self.routes.get(event.type)
+        if route is None:
+            raise UndecodableMessage(f"no handler for event type {event.type!r}")
+        try:
+            payload = route.payload_class.model_validate(event.data)
+        except ValidationError as exc:
+            raise UndecodableMessage(f"invalid {event.type} payload: {exc}") from exc
+        return route, event, payload
+
+    async def _apply_with_retries(
+        self, route: Route, event: CloudEvent, payload: EventPayload
+    ) -> Failure | None:
+        failure: Failure | None = None
+        for attempt in range(1, self.retry.tries + 1):
+            try:
+                await self._apply_once(route, event, payload)
+            except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
+                logger.warning("handler for %s %s failed (try %d)", event.type, event.id, attempt)
+                failure = Failure(
+                    error=f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH],
+                    stack=traceback.format_exc(),
+                    tries=attempt,
+                    first_failed_at=failure.first_failed_at if failure else utcnow(),
+                )
+                if attempt < self.retry.tries:
+                    await asyncio.sleep(self.retry.delay(attempt))
+            else:
+                return None
+        return failure
+
+    async def _apply_once(self, route: Route, event: CloudEvent, payload: EventPayload) -> None:
+        # The consumer's span continues the producer's trace.
+        parent = extract({"traceparent": event.traceparent} if event.traceparent else {})
+        with tracer.start_as_current_span(
+            f"{event.type} process", context=parent, kind=trace.SpanKind.CONSUMER
+        ):
+            async with self.sessionmaker() as session, session.begin():
+                if await claim(session, self.inbox_model, event.id, event.type):
+                    await route.handler(session, payload, event)
+
+
+def _parse_json(body: bytes) -> dict[str, Any]:
+    try:
+        envelope = json.loads(body)
+    except ValueError as exc:  # includes UnicodeDecodeError
+        raise UndecodableMessage(f"not JSON: {exc}") from exc
+    if not isinstance(envelope, dict):
+        raise UndecodableMessage("not a JSON object")
+    return envelope

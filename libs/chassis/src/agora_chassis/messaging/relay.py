@@ -1,0 +1,245 @@
+"""The outbox relay: publishes a service's pending outbox rows, in order, each once.
+
+One asyncio task per producing service process. Each batch runs in one transaction that
+
+* takes a transaction-scoped advisory lock on the outbox, so of several relay instances only one
+  publishes at a time (order per aggregate needs a single publisher; a crashed instance's lock dies
+  with its connection), and locks its rows ``FOR UPDATE SKIP LOCKED`` as a second guard;
+* publishes rows in ``created_at`` order and sets ``published_at`` only after the broker confirmed;
+* on a failure records ``attempts``/``last_error`` and skips the rest of that subject's rows, so an
+  aggregate's events are never published out of order.
+
+Between batches the relay sleeps until PostgreSQL ``NOTIFY`` (sent by ``add_event`` on commit)
+wakes it, or a short poll interval passes; while publishing fails it backs off exponentially.
+Delivery is at least once: a crash between the broker's confirm and the commit republishes the row,
+and consumers' inboxes drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from agora_chassis.db import create_sessionmaker, utcnow
+from agora_chassis.messaging.broker import PUBLISH_TIMEOUT_SECONDS, Broker, publish_envelope
+from agora_chassis.outbox import OutboxMixin, notify_channel
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 100
+POLL_INTERVAL_SECONDS = 2.0
+BASE_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 30.0
+MAX_FAILURES_PER_BATCH = 3
+ERROR_LENGTH = 2000
+LOCK_KEY_BYTES = 8
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What one batch did."""
+
+    published: int
+    failed: int
+
+
+def advisory_lock_key(outbox: type[OutboxMixin]) -> int:
+    """A stable signed 64-bit key naming the outbox table, for ``pg_try_advisory_xact_lock``."""
+    name = outbox.__tablename__.encode()  # type: ignore[attr-defined]
+    digest = hashlib.blake2b(name, digest_size=LOCK_KEY_BYTES).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def transport_headers(envelope: dict[str, Any]) -> dict[str, str]:
+    """Headers that let brokers' tooling see the trace and id without parsing the body."""
+    headers = {"ce-id": str(envelope.get("id", "")), "ce-type": str(envelope.get("type", ""))}
+    if envelope.get("traceparent"):
+        headers["traceparent"] = str(envelope["traceparent"])
+    return headers
+
+
+async def relay_batch(
+    session: AsyncSession,
+    outbox: type[OutboxMixin],
+    broker: Broker,
+    batch_size: int = BATCH_SIZE,
+    publish_timeout: float = PUBLISH_TIMEOUT_SECONDS,
+) -> BatchResult:
+    """Publish up to ``batch_size`` pending rows; the caller commits ``session``'s transaction.
+
+    Args:
+        session: A session inside a transaction.
+        outbox: The outbox model class.
+        broker: A connected broker.
+        batch_size: Most rows to take.
+        publish_timeout: Longest wait for one broker confirmation, in seconds.
+
+    Returns:
+        How many rows were published and how many failed.
+    """
+    locked = await session.scalar(select(func.pg_try_advisory_xact_lock(advisory_lock_key(outbox))))
+    if not locked:
+        return BatchResult(published=0, failed=0)  # another relay instance is publishing
+    rows = await session.scalars(
+        select(outbox)
+        .where(outbox.published_at.is_(None))
+        .order_by(outbox.created_at, outbox.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    published, blocked = 0, set[str]()
+    for row in rows:
+        ordering_key = row.subject or row.event_type
+        if ordering_key in blocked:
+            continue
+        try:
+            await publish_envelope(
+                broker,
+                json.dumps(row.envelope).encode(),
+                event_type=row.event_type,
+                key=row.subject,
+                headers=transport_headers(row.envelope),
+                confirm_timeout=publish_timeout,
+            )
+        except Exception as exc:  # noqa: BLE001 - any broker failure: record it, retry later
+            row.attempts += 1
+            row.last_error = f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
+            blocked.add(ordering_key)
+            if len(blocked) >= MAX_FAILURES_PER_BATCH:
+                break  # the broker is most likely down: stop paying publish timeouts
+        else:
+            row.published_at = utcnow()
+            published += 1
+    return BatchResult(published=published, failed=len(blocked))
+
+
+class Relay:
+    """A running relay; create it with :func:`start_relay`."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        outbox: type[OutboxMixin],
+        broker: Broker,
+        *,
+        source: str,
+        poll_interval: float = POLL_INTERVAL_SECONDS,
+        max_backoff: float = MAX_BACKOFF_SECONDS,
+        publish_timeout: float = PUBLISH_TIMEOUT_SECONDS,
+    ) -> None:
+        """Describe the relay; :meth:`start` runs it."""
+        self.publish_timeout = publish_timeout
+        self.engine = engine
+        self.outbox = outbox
+        self.broker = broker
+        self.source = source
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.sessionmaker = create_sessionmaker(engine)
+        self.wake = asyncio.Event()
+        self.listener: asyncpg.Connection | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the background task."""
+        self.task = asyncio.create_task(self._run(), name=f"outbox-relay {self.source}")
+
+    async def stop(self) -> None:
+        """Stop the task (a batch in flight is rolled back and its rows retried later)."""
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        if self.listener is not None:
+            await self.listener.close()
+            self.listener = None
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            await self._listen()
+            self.wake.clear()
+            result = await self._batch()
+            if result.failed:
+                failures += 1
+                delay = min(BASE_BACKOFF_SECONDS * 2 ** (failures - 1), self.max_backoff)
+                logger.warning(
+                    "outbox relay %s: publishing failed, retry in %.1fs", self.source, delay
+                )
+                await asyncio.sleep(delay)  # not woken by NOTIFY: no busy loop while down
+                continue
+            failures = 0
+            if result.published < BATCH_SIZE:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.poll_interval)
+
+    async def _batch(self) -> BatchResult:
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                return await relay_batch(
+                    session, self.outbox, self.broker, publish_timeout=self.publish_timeout
+                )
+        except Exception:  # the database is down or the commit failed: back off and retry
+            logger.exception("outbox relay %s: batch failed", self.source)
+            return BatchResult(published=0, failed=1)
+
+    async def _listen(self) -> None:
+        """(Re)open the LISTEN connection; without it the relay still polls."""
+        if self.listener is not None and not self.listener.is_closed():
+            return
+        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            self.listener = await asyncpg.connect(url)
+            await self.listener.add_listener(notify_channel(self.outbox), self._notified)
+        except (OSError, asyncpg.PostgresError):
+            logger.warning("outbox relay %s: LISTEN unavailable, polling", self.source)
+            self.listener = None
+
+    def _notified(self, *_args: object) -> None:
+        self.wake.set()
+
+
+def start_relay(
+    engine: AsyncEngine,
+    outbox_model: type[OutboxMixin],
+    broker: Broker,
+    *,
+    source: str,
+    poll_interval: float = POLL_INTERVAL_SECONDS,
+    max_backoff: float = MAX_BACKOFF_SECONDS,
+    publish_timeout: float = PUBLISH_TIMEOUT_SECONDS,
+) -> Relay:
+    """Start publishing ``outbox_model``'s pending rows in the background.
+
+    Args:
+        engine: The service's engine.
+        outbox_model: The service's outbox model class.
+        broker: A connected broker.
+        source: The producing service (for logs), e.g. ``/agora/identity``.
+        poll_interval: Longest wait for new rows when no ``NOTIFY`` arrives, in seconds.
+        max_backoff: Longest wait between tries while publishing fails, in seconds.
+        publish_timeout: Longest wait for one broker confirmation, in seconds.
+
+    Returns:
+        The running relay; ``await relay.stop()`` on shutdown.
+    """
+    relay = Relay(
+        engine,
+        outbox_model,
+        broker,
+        source=source,
+        poll_interval=poll_interval,
+        max_backoff=max_backoff,
+        publish_timeout=publish_timeout,
+    )
+    relay.start()
+    return relay

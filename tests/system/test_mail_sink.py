@@ -1,0 +1,63 @@
+"""System test: the mail sink of ``agora up``, fed over SMTP and read through the gateway."""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+
+import httpx
+import pytest
+
+from tests.system.stack import AgoraRun, alive, stack_processes
+
+pytestmark = pytest.mark.system
+
+
+def send(port: int, to: str, subject: str) -> None:
+    """Send one text + HTML message to the sink's SMTP port."""
+    message = EmailMessage()
+    message["From"] = "noreply@agora.test"
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content("Welcome!")
+    message.add_alternative("<p>Welcome!</p>", subtype="html")
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.send_message(message)
+
+
+def test_up_mail_sink_serves_mail_through_gateway_and_down_leaves_no_process(
+    agora: AgoraRun,
+) -> None:
+    up = agora("up", "--detach", "--infra-only")
+    assert up.returncode == 0, up.stdout + up.stderr
+    processes = stack_processes(agora.data_dir)
+    gateway = f"http://127.0.0.1:{agora.port('AGORA_GATEWAY_PORT')}"
+    empty = httpx.get(f"{gateway}/mail/api/messages")
+    send(agora.port("AGORA_SMTP_PORT"), "ada@example.test", "Welcome to Agora")
+    listed = httpx.get(f"{gateway}/mail/api/messages")
+    page = httpx.get(f"{gateway}/mail")
+    status = agora("status")
+    restart = agora("restart", "mail")
+    after_restart = httpx.get(f"{gateway}/mail/api/messages")
+    logs = agora("logs", "mail")
+
+    down = agora("down")
+
+    assert f"{gateway}/mail" in up.stdout
+    assert (empty.status_code, empty.json()) == (200, [])
+    assert [(m["to"], m["subject"]) for m in listed.json()] == [
+        ("ada@example.test", "Welcome to Agora")
+    ]
+    assert listed.json()[0]["html"] == "<p>Welcome!</p>\n"
+    assert page.status_code == 200
+    assert "Welcome to Agora" in page.text
+    assert any(
+        line.split()[:2] == ["mail", "up"] and line.split()[-1] == "ok"
+        for line in status.stdout.splitlines()
+    ), status.stdout
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    assert after_restart.json() == listed.json()
+    assert "stored" in logs.stdout
+    assert "mail" in down.stdout
+    assert alive(processes) == []
+    assert alive(stack_processes(agora.data_dir)) == []
