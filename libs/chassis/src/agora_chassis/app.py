@@ -12,8 +12,10 @@ from agora_chassis.db import create_engine, create_sessionmaker
 from agora_chassis.errors import install_error_handlers
 from agora_chassis.health import Check, database_probe, health_router, redis_probe, tcp_probe
 from agora_chassis.logging import configure_logging
+from agora_chassis.messaging.lifecycle import attach_messaging, start_messaging, stop_messaging
 from agora_chassis.metrics import install_metrics
 from agora_chassis.middleware import install_http_middleware
+from agora_chassis.outbox import OutboxMixin
 from agora_chassis.ratelimit import RateLimiter, rate_limit
 from agora_chassis.settings import ServiceSettings
 from agora_chassis.telemetry import setup_telemetry
@@ -28,9 +30,11 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for hook in startup:
             await hook(app)
+        await start_messaging(app)
         try:
             yield
         finally:
+            await stop_messaging(app)
             await app.state.keys_source.aclose()
             await app.state.rate_limiter.aclose()
             await app.state.engine.dispose()
@@ -49,7 +53,12 @@ def _readiness(app: FastAPI, settings: ServiceSettings) -> dict[str, Check]:
     return checks
 
 
-def _attach_state(app: FastAPI, settings: ServiceSettings, keys: KeySource | None) -> None:
+def _attach_state(
+    app: FastAPI,
+    settings: ServiceSettings,
+    keys: KeySource | None,
+    outbox: type[OutboxMixin] | None,
+) -> None:
     """Put the shared resources on ``app.state``, where the chassis dependencies look for them."""
     app.state.settings = settings
     app.state.engine = create_engine(settings.database_url)
@@ -59,6 +68,7 @@ def _attach_state(app: FastAPI, settings: ServiceSettings, keys: KeySource | Non
         app.state.keys_source, issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
     app.state.rate_limiter = RateLimiter(settings.redis_url)
+    attach_messaging(app, settings, outbox)
 
 
 def _install_cross_cutting(app: FastAPI, settings: ServiceSettings) -> None:
@@ -96,6 +106,7 @@ def create_service_app(
     routers: Sequence[APIRouter],
     startup: Sequence[Hook] = (),
     keys: KeySource | None = None,
+    outbox: type[OutboxMixin] | None = None,
 ) -> FastAPI:
     """Build a service's FastAPI app with the whole chassis wired in.
 
@@ -110,6 +121,7 @@ def create_service_app(
             them share one per-client budget, ``settings.rate_limit``.
         startup: Coroutines run at start-up, after the chassis is ready (e.g. seeding).
         keys: Where verification keys come from; defaults to ``settings.jwks_url``.
+        outbox: The service's outbox model; its rows are relayed to ``settings.broker_url``.
 
     Returns:
         The application, ready for uvicorn.
@@ -123,7 +135,7 @@ def create_service_app(
         redoc_url=None,
         openapi_url="/openapi.json" if settings.debug else None,
     )
-    _attach_state(app, settings, keys)
+    _attach_state(app, settings, keys, outbox)
     install_error_handlers(app)
     # One budget per client for the whole API (not per route); health and metrics stay unlimited.
     api_limit = Depends(rate_limit(settings.rate_limit, scope="api"))

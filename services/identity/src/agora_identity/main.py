@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from agora_chassis.app import create_service_app
 from agora_identity.api import auth, jwks, users
 from agora_identity.api.refusals import audit_refusal
+from agora_identity.models import OutboxMessage
 from agora_identity.repositories.users import UserRepository
 from agora_identity.services.bootstrap import ensure_admin
 from agora_identity.services.keys import KeyStore, LocalKeySource
@@ -47,6 +48,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         routers=[auth.router, users.router, jwks.router],
         startup=[_ensure_admin],
         keys=LocalKeySource(keys),
+        outbox=OutboxMessage,
     )
     app.state.keys = keys
     app.state.on_auth_refusal = audit_refusal

@@ -1,0 +1,97 @@
+"""Messaging in a service's life: broker and outbox relay start with the app and stop with it.
+
+The app factory creates the broker (not yet connected) on ``app.state.broker`` when
+``AGORA_BROKER_URL`` is set, so a service can register its consumers before start-up. At start-up
+the broker connects and, when the service has an outbox, the relay starts publishing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import FastAPI
+
+from agora_chassis.messaging.broker import make_broker
+from agora_chassis.messaging.relay import start_relay
+from agora_chassis.outbox import OutboxMixin
+from agora_chassis.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+FIRST_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0
+
+
+def attach_messaging(
+    app: FastAPI, settings: ServiceSettings, outbox: type[OutboxMixin] | None
+) -> None:
+    """Put an unconnected broker (or ``None``) on ``app.state.broker`` and remember the outbox.
+
+    Args:
+        app: The service's app.
+        settings: Its settings; ``broker_url`` selects the broker.
+        outbox: The service's outbox model, if it publishes events.
+    """
+    app.state.broker = make_broker(settings.broker_url) if settings.broker_url else None
+    app.state.outbox_model = outbox
+    app.state.relay = None
+    app.state.messaging_task = None
+
+
+async def _connect_then_relay(app: FastAPI) -> None:
+    """Connect the broker (retrying with capped backoff), then start the relay."""
+    broker, delay = app.state.broker, FIRST_RETRY_SECONDS
+    while True:
+        try:
+            await asyncio.wait_for(broker.start(), CONNECT_TIMEOUT_SECONDS)
+            break
+        except Exception as exc:  # noqa: BLE001 - any connection failure: try again later
+            logger.warning("broker not reachable (%s); retrying in %.0fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_SECONDS)
+    logger.info("broker connected")
+    if app.state.outbox_model is not None:
+        settings: ServiceSettings = app.state.settings
+        app.state.relay = start_relay(
+            app.state.engine,
+            app.state.outbox_model,
+            broker,
+            source=f"/agora/{settings.service_name}",
+        )
+
+
+async def start_messaging(app: FastAPI) -> None:
+    """Connect the broker and start the relay in the background.
+
+    Start-up never waits for the broker: while it is unreachable, events wait in the outbox and
+    readiness reports the broker as degraded.
+
+    Args:
+        app: The service's app (after :func:`attach_messaging`).
+    """
+    if app.state.broker is None:
+        if app.state.outbox_model is not None:
+            logger.warning("no AGORA_BROKER_URL: events stay in the outbox until one is set")
+        return
+    app.state.messaging_task = asyncio.create_task(_connect_then_relay(app))
+
+
+async def stop_messaging(app: FastAPI) -> None:
+    """Stop the relay (it finishes its batch) and disconnect the broker.
+
+    Args:
+        app: The service's app.
+    """
+    task: asyncio.Task[None] | None = app.state.messaging_task
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if app.state.relay is not None:
+        await app.state.relay.stop()
+        app.state.relay = None
+    if app.state.broker is not None:
+        await app.state.broker.stop()
