@@ -57,6 +57,7 @@ def test_cli_up_status_stop_start_logs_down(
         "nats": "up",
         "mail": "up",
         "identity": "down",
+        "notification": "down",
         "gateway": "up",
     }
     assert stop[1].startswith("stopping redis ... ok")

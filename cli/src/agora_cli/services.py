@@ -53,7 +53,19 @@ IDENTITY = ServiceSpec(
     seeds_admin=True,
 )
 
-SERVICES: tuple[ServiceSpec, ...] = (IDENTITY,)
+NOTIFICATION = ServiceSpec(
+    name="notification",
+    package="agora_notification",
+    app="agora_notification.main:create_app",
+    port_offset=1,
+    database="notification",
+    extensions=(),
+    alembic_ini="services/notification/alembic.ini",
+    gateway_rule="PathPrefix(`/api/v1/notifications`)",
+    redis_db=1,
+)
+
+SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION)
 
 
 def find_service(name: str) -> ServiceSpec | None:

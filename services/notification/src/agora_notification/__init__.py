@@ -1,0 +1,1 @@
+"""Agora notification service: welcome e-mails sent when users register."""

@@ -1,0 +1,62 @@
+"""``/api/v1/notifications``: what the service sent (admin only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict
+
+from agora_chassis.auth import require_roles
+from agora_chassis.db import DbSession
+from agora_chassis.pagination import Page, Pagination
+from agora_notification.repositories.notifications import NotificationRepository
+
+ADMIN_ROLE = "admin"
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], responses={401: PROBLEM})
+admin_only = [Depends(require_roles(ADMIN_ROLE))]
+
+
+class NotificationRead(BaseModel):
+    """A notification as the API shows it.
+
+    Attributes:
+        id: The notification's id.
+        recipient: Where it was sent.
+        template: The template it was rendered from.
+        subject: Its subject line.
+        status: ``pending``, ``sent`` or ``failed``.
+        attempts: How many times sending was tried.
+        sent_at: When the relay accepted it.
+        event_id: The event that caused it.
+        created_at: When it was first recorded.
+    """
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    recipient: str
+    template: str
+    subject: str
+    status: str
+    attempts: int
+    sent_at: dt.datetime | None
+    event_id: str
+    created_at: dt.datetime
+
+
+@router.get(
+    "", response_model=Page[NotificationRead], dependencies=admin_only, responses={403: PROBLEM}
+)
+async def list_notifications(session: DbSession, page: Pagination) -> Page[NotificationRead]:
+    """List notifications (admin only), newest first."""
+    items, total = await NotificationRepository(session).list(
+        offset=page.offset, limit=page.per_page
+    )
+    return Page[NotificationRead].of(
+        [NotificationRead.model_validate(item) for item in items], total, page
+    )

@@ -1,0 +1,41 @@
+"""Wires the notification service's consumer: ``user.registered`` → the welcome e-mail."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agora_chassis.messaging import Broker, EventConsumer, RetryPolicy
+from agora_contracts.identity import UserRegisteredV1
+from agora_notification.models import DeadLetter, Inbox
+from agora_notification.services.notifications import Notifier
+
+CONSUMER_GROUP = "notification"
+
+
+def build_consumer(
+    broker: Broker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    notifier: Notifier,
+    retry: RetryPolicy | None = None,
+) -> EventConsumer:
+    """Create the consumer and subscribe its handlers (call before the broker starts).
+
+    Args:
+        broker: The broker, not started yet.
+        sessionmaker: Opens the consumer's transactions (inbox, dead letters).
+        notifier: Sends the notifications.
+        retry: Tries and backoff (default: the chassis policy, 3 tries).
+
+    Returns:
+        The consumer; ``consumer.deliver(body)`` processes one raw message.
+    """
+    consumer = EventConsumer(
+        broker,
+        sessionmaker,
+        group=CONSUMER_GROUP,
+        inbox_model=Inbox,
+        dead_letter_model=DeadLetter,
+        retry=retry,
+    )
+    consumer.handler(UserRegisteredV1)(notifier.send_welcome)
+    return consumer

@@ -1,0 +1,42 @@
+"""The notification service's app factory (``agora_notification.main:create_app``, ``--factory``).
+
+When ``AGORA_BROKER_URL`` is set the chassis puts an unconnected broker on ``app.state.broker``;
+the consumer subscribes on it here, before start-up, and the chassis connects it at start-up and
+closes it at shutdown. Without a broker the service only serves its admin API.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from agora_chassis.app import create_service_app
+from agora_notification.api import notifications
+from agora_notification.events.subscriber import build_consumer
+from agora_notification.services.mailer import Mailer, SmtpConfig
+from agora_notification.services.notifications import Notifier
+from agora_notification.settings import NotificationSettings
+
+
+def create_app(settings: NotificationSettings | None = None) -> FastAPI:
+    """Build the notification service.
+
+    Args:
+        settings: Settings to use; read from the environment when omitted.
+
+    Returns:
+        The application.
+    """
+    settings = settings or NotificationSettings()
+    app = create_service_app(
+        settings,
+        title="Agora notification",
+        routers=[notifications.router],
+    )
+    app.state.notifier = Notifier(
+        app.state.sessionmaker, Mailer(SmtpConfig.from_settings(settings))
+    )
+    broker = getattr(app.state, "broker", None)
+    app.state.consumer = (
+        build_consumer(broker, app.state.sessionmaker, app.state.notifier) if broker else None
+    )
+    return app

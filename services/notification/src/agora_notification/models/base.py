@@ -1,0 +1,27 @@
+"""The declarative base of notification's tables, its inbox and its dead letters."""
+
+from typing import Any, ClassVar
+
+from sqlalchemy.orm import DeclarativeBase
+
+from agora_chassis.db import TYPE_ANNOTATION_MAP, make_metadata
+from agora_chassis.messaging import DeadLetterMixin, InboxMixin
+
+
+class Base(DeclarativeBase):
+    """Base of every notification model (own metadata, Agora naming convention)."""
+
+    metadata = make_metadata()
+    type_annotation_map: ClassVar[dict[Any, Any]] = TYPE_ANNOTATION_MAP
+
+
+class Inbox(InboxMixin, Base):
+    """Ids of the events already applied (redeliveries are skipped)."""
+
+    __tablename__ = "inbox"
+
+
+class DeadLetter(DeadLetterMixin, Base):
+    """Events that could not be applied after every try, kept for inspection and replay."""
+
+    __tablename__ = "dead_letters"

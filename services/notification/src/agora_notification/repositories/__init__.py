@@ -1,0 +1,1 @@
+"""Data access, one repository per aggregate, bound to a session."""

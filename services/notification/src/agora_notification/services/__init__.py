@@ -1,0 +1,1 @@
+"""Use cases: rendering and sending notifications."""

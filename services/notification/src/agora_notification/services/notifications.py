@@ -1,0 +1,84 @@
+"""The welcome e-mail: record it, send it, and keep its status true to what happened.
+
+Status bookkeeping runs in its own short transactions (not the consumer's), so a failed try is
+still recorded after the consumer rolls back its transaction to retry. A notification already
+``sent`` is not sent again, even if the consumer's commit of the inbox row failed afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agora_contracts.envelope import CloudEvent
+from agora_contracts.identity import UserRegisteredV1
+from agora_notification.models import NotificationStatus
+from agora_notification.repositories.notifications import NotificationRepository
+from agora_notification.services.mailer import Mailer
+from agora_notification.services.templates import TemplateRenderer
+
+logger = logging.getLogger(__name__)
+
+WELCOME_TEMPLATE = "welcome"
+WELCOME_SUBJECT = "Welcome to Agora"
+
+
+class Notifier:
+    """Sends the service's notifications and records each in ``notifications``."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        mailer: Mailer,
+        renderer: TemplateRenderer | None = None,
+    ) -> None:
+        """Bind the notifier to its database, relay and templates.
+
+        Args:
+            sessionmaker: Opens the status-bookkeeping transactions.
+            mailer: Delivers the messages.
+            renderer: Renders the templates (default: the packaged ones).
+        """
+        self.sessionmaker = sessionmaker
+        self.mailer = mailer
+        self.renderer = renderer or TemplateRenderer()
+
+    async def send_welcome(
+        self, _session: AsyncSession, payload: UserRegisteredV1, event: CloudEvent
+    ) -> None:
+        """Event handler for ``user.registered``: send the welcome e-mail once.
+
+        Args:
+            _session: The consumer's transaction (holds the inbox row; unused here).
+            payload: The registered user.
+            event: The envelope; its id identifies the notification.
+
+        Raises:
+            aiosmtplib.SMTPException: Sending failed; the consumer retries, then dead-letters.
+        """
+        recipient = str(payload.email)
+        async with self.sessionmaker() as session, session.begin():
+            row = await NotificationRepository(session).start_attempt(
+                event_id=event.id,
+                recipient=recipient,
+                template=WELCOME_TEMPLATE,
+                subject=WELCOME_SUBJECT,
+            )
+            already_sent = row.status == NotificationStatus.SENT
+        if already_sent:
+            logger.info("welcome for event %s was already sent", event.id)
+            return
+        body = self.renderer.render(
+            WELCOME_TEMPLATE, {"full_name": payload.full_name, "email": recipient}
+        )
+        try:
+            await self.mailer.send(recipient, WELCOME_SUBJECT, body)
+        except Exception:
+            await self._finish(event.id, NotificationStatus.FAILED)
+            raise
+        await self._finish(event.id, NotificationStatus.SENT)
+
+    async def _finish(self, event_id: str, status: NotificationStatus) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await NotificationRepository(session).finish(event_id, status)

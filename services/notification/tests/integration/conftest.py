@@ -1,0 +1,222 @@
+"""Notification against a real PostgreSQL and a real SMTP server (aiosmtpd, in process).
+
+The handler records its status in transactions of its own, so these tests use committed data: one
+migrated database per session, its tables emptied before each test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+from jwt.algorithms import OKPAlgorithm
+from sqlalchemy import text
+
+from agora_chassis.auth import TokenVerifier, UnknownKeyError
+from agora_chassis.ids import new_id
+from agora_chassis.messaging import EventConsumer, RetryPolicy, make_broker
+from agora_cli.infra.ports import free_port
+from agora_contracts.envelope import CloudEvent
+from agora_contracts.identity import UserRegisteredV1
+from agora_notification.events.subscriber import build_consumer
+from agora_notification.main import create_app
+from agora_notification.services.mailer import Mailer, SmtpConfig
+from agora_notification.services.notifications import Notifier
+from agora_notification.settings import NotificationSettings
+
+pytestmark = pytest.mark.integration
+
+SERVICE_DIR = Path(__file__).resolve().parents[2]
+LOOPBACK = "127.0.0.1"
+KID = "test-key"
+REFUSED_DOMAIN = "refused.example.com"
+FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.02)
+
+
+@dataclass
+class CollectingHandler:
+    """aiosmtpd handler keeping every message; refuses recipients at ``REFUSED_DOMAIN`` (550)."""
+
+    messages: list[Envelope] = field(default_factory=list)
+
+    async def handle_RCPT(  # noqa: N802 - the name aiosmtpd calls
+        self,
+        _server: SMTP,
+        _session: Session,
+        envelope: Envelope,
+        address: str,
+        _options: list[str],
+    ) -> str:
+        if address.endswith(f"@{REFUSED_DOMAIN}"):
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802 - the name aiosmtpd calls
+        self, _server: SMTP, _session: Session, envelope: Envelope
+    ) -> str:
+        self.messages.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+class StaticKeys:
+    """A key source holding one public key (tokens are forged with its private half)."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        jwk = OKPAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
+        self._key = jwt.PyJWK(jwk | {"kid": KID, "alg": "EdDSA", "use": "sig"})
+
+    async def get_key(self, kid: str) -> jwt.PyJWK:
+        if kid != KID:
+            raise UnknownKeyError(kid)
+        return self._key
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.fixture(scope="session")
+def notification_database_url(make_database: Callable[[str], str]) -> str:
+    """A fresh database at head, migrated by notification's own Alembic."""
+    url = make_database("notification")
+    alembic = [sys.executable, "-m", "alembic", "-c", str(SERVICE_DIR / "alembic.ini")]
+    subprocess.run(
+        [*alembic, "upgrade", "head"],
+        check=True,
+        env=os.environ | {"AGORA_DATABASE_URL": url},
+        capture_output=True,
+    )
+    return url
+
+
+@pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[tuple[int, CollectingHandler]]:
+    """A real SMTP server on a free port, for the session: ``(port, handler)``."""
+    handler, port = CollectingHandler(), free_port()
+    controller = Controller(handler, hostname=LOOPBACK, port=port)
+    controller.start()
+    try:
+        yield port, handler
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="session")
+def app(
+    notification_database_url: str,
+    smtp_sink: tuple[int, CollectingHandler],
+    signing_key: Ed25519PrivateKey,
+) -> FastAPI:
+    settings = NotificationSettings(
+        environment="test",
+        database_url=notification_database_url,
+        redis_url=None,
+        broker_url=None,
+        smtp_host=LOOPBACK,
+        smtp_port=smtp_sink[0],
+        smtp_timeout_seconds=2.0,
+    )
+    app = create_app(settings)
+    app.state.token_verifier = TokenVerifier(
+        StaticKeys(signing_key), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+    return app
+
+
+@pytest.fixture
+async def clean(app: FastAPI, smtp_sink: tuple[int, CollectingHandler]) -> None:
+    """Empty the tables and the sink's mailbox before a test."""
+    async with app.state.sessionmaker.begin() as session:
+        await session.execute(text("TRUNCATE notifications, inbox, dead_letters"))
+    smtp_sink[1].messages.clear()
+
+
+def make_consumer(app: FastAPI, smtp_port: int | None = None) -> EventConsumer:
+    """A consumer on an unconnected broker (``deliver`` is called directly), fast retries.
+
+    Args:
+        app: The app whose database and mailer settings to use.
+        smtp_port: Send to this port instead of the sink's.
+    """
+    notifier: Notifier = app.state.notifier
+    if smtp_port is not None:
+        config = SmtpConfig(**(notifier.mailer.config.__dict__ | {"port": smtp_port}))
+        notifier = Notifier(app.state.sessionmaker, Mailer(config))
+    broker = make_broker(f"nats://{LOOPBACK}:{free_port()}")
+    return build_consumer(broker, app.state.sessionmaker, notifier, retry=FAST_RETRY)
+
+
+def user_registered(email: str = "ada@example.com", full_name: str = "Ada Lovelace") -> bytes:
+    """A real structured-mode CloudEvent of ``user.registered``, as the identity relay sends it."""
+    user_id = uuid.uuid4()
+    payload = UserRegisteredV1(
+        user_id=user_id, email=email, full_name=full_name, registered_at=dt.datetime.now(dt.UTC)
+    )
+    event = CloudEvent(
+        id=str(new_id()),
+        source="/agora/identity",
+        type=UserRegisteredV1.event_type,
+        time=dt.datetime.now(dt.UTC),
+        subject=str(user_id),
+        dataschema=UserRegisteredV1.schema_uri(),
+        data=payload.model_dump(mode="json"),
+    )
+    return event.model_dump_json().encode()
+
+
+def admin_token(key: Ed25519PrivateKey, roles: list[str]) -> str:
+    """An access token signed with the test key."""
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    claims = {
+        "iss": "agora-identity",
+        "aud": "agora",
+        "sub": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + 600,
+        "roles": roles,
+        "token_use": "access",
+    }
+    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": KID})
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=(LOOPBACK, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://notification") as client:
+        yield client
+
+
+@pytest.fixture
+def consumer_for(app: FastAPI, clean: None) -> Callable[..., EventConsumer]:
+    """``consumer_for(smtp_port=None)``: a fresh consumer (tables emptied first)."""
+    return lambda smtp_port=None: make_consumer(app, smtp_port)
+
+
+@pytest.fixture
+def registered_event() -> Callable[..., bytes]:
+    """``registered_event(email=..., full_name=...)``: the body of a ``user.registered`` event."""
+    return user_registered
+
+
+@pytest.fixture
+def token_for(signing_key: Ed25519PrivateKey) -> Callable[[list[str]], str]:
+    """``token_for(roles)``: a valid access token carrying ``roles``."""
+    return lambda roles: admin_token(signing_key, roles)

@@ -1,0 +1,50 @@
+"""Messages are multipart text + HTML with the configured sender; settings map to SMTP options."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from agora_notification.services.mailer import SmtpConfig, build_message
+from agora_notification.services.templates import RenderedMail
+from agora_notification.settings import NotificationSettings
+
+
+def test_build_message_text_and_html_is_multipart_alternative() -> None:
+    body = RenderedMail(text="Hello Ada", html="<p>Hello Ada</p>")
+
+    message = build_message("Agora <no-reply@agora.local>", "ada@example.com", "Welcome", body)
+
+    assert message.get_content_type() == "multipart/alternative"
+    assert message["From"] == "Agora <no-reply@agora.local>"
+    assert message["To"] == "ada@example.com"
+    assert message["Subject"] == "Welcome"
+    parts = {part.get_content_type(): part.get_content() for part in message.iter_parts()}
+    assert parts["text/plain"].strip() == "Hello Ada"
+    assert parts["text/html"].strip() == "<p>Hello Ada</p>"
+
+
+def test_smtp_config_from_settings_reads_credentials() -> None:
+    settings = NotificationSettings(
+        smtp_host="relay.example.com",
+        smtp_port=587,
+        smtp_starttls=True,
+        smtp_username=SecretStr("agora"),
+        smtp_password=SecretStr("s3cret"),
+    )
+
+    config = SmtpConfig.from_settings(settings)
+
+    assert (config.host, config.port, config.starttls) == ("relay.example.com", 587, True)
+    assert (config.username, config.password) == ("agora", "s3cret")
+    assert config.sender == "Agora <no-reply@agora.local>"
+
+
+def test_smtp_config_defaults_point_at_local_sink_without_login() -> None:
+    config = SmtpConfig.from_settings(NotificationSettings())
+
+    assert (config.port, config.starttls, config.username, config.password) == (
+        11025,
+        False,
+        None,
+        None,
+    )
