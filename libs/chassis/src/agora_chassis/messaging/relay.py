@@ -101,25 +101,32 @@ async def relay_batch(
         ordering_key = row.subject or row.event_type
         if ordering_key in blocked:
             continue
-        try:
-            await publish_envelope(
-                broker,
-                json.dumps(row.envelope).encode(),
-                event_type=row.event_type,
-                key=row.subject,
-                headers=transport_headers(row.envelope),
-                confirm_timeout=publish_timeout,
-            )
-        except Exception as exc:  # noqa: BLE001 - any broker failure: record it, retry later
-            row.attempts += 1
-            row.last_error = f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
-            blocked.add(ordering_key)
-            if len(blocked) >= MAX_FAILURES_PER_BATCH:
-                break  # the broker is most likely down: stop paying publish timeouts
-        else:
-            row.published_at = utcnow()
+        if await _publish_row(row, broker, publish_timeout):
             published += 1
+            continue
+        blocked.add(ordering_key)
+        if len(blocked) >= MAX_FAILURES_PER_BATCH:
+            break  # the broker is most likely down: stop paying publish timeouts
     return BatchResult(published=published, failed=len(blocked))
+
+
+async def _publish_row(row: OutboxMixin, broker: Broker, publish_timeout: float) -> bool:
+    """Publish one row; mark it published on confirmation, or record the failure on it."""
+    try:
+        await publish_envelope(
+            broker,
+            json.dumps(row.envelope).encode(),
+            event_type=row.event_type,
+            key=row.subject,
+            headers=transport_headers(row.envelope),
+            confirm_timeout=publish_timeout,
+        )
+    except Exception as exc:  # noqa: BLE001 - any broker failure: record it, retry later
+        row.attempts += 1
+        row.last_error = f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
+        return False
+    row.published_at = utcnow()
+    return True
 
 
 class Relay:
