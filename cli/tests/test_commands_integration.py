@@ -12,6 +12,7 @@ import pytest
 from agora_cli.config import PORT_VARIABLES
 from agora_cli.infra.ports import free_port, port_accepts
 from agora_cli.main import main
+from agora_cli.services import SERVICES
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +22,7 @@ def stack_dir(open_tmp_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     """A data dir with free ports in the environment; stopped and signals restored after."""
     for variable in PORT_VARIABLES:
         monkeypatch.setenv(variable, str(free_port()))
+    monkeypatch.setenv("AGORA_SERVICE_PORT_BASE", str(free_port(count=len(SERVICES))))
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     yield open_tmp_dir
     main(["down", "--data-dir", str(open_tmp_dir)])

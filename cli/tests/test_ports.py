@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from agora_cli.infra import ports
 from agora_cli.infra.ports import (
     PortInUseError,
     check_port_allowed,
@@ -63,3 +64,29 @@ def test_wait_until_eventually_true_returns_true() -> None:
 
     assert wait_until(third_time, timeout=1.0, interval=0.001) is True
     assert len(calls) == 3
+
+
+def test_free_port_block_is_free_and_below_ephemeral_range() -> None:
+    first = free_port(count=3)
+    assert first >= 20000
+    assert first + 3 <= 32000
+    assert all(port_is_free(port) for port in range(first, first + 3))
+
+
+def test_free_port_skips_a_taken_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = free_port(count=2)
+    monkeypatch.setattr(ports, "TEST_PORT_RANGE", (taken, taken + 2))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        assert {free_port() for _ in range(20)} == {taken + 1}
+
+
+def test_free_port_no_free_block_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = free_port()
+    monkeypatch.setattr(ports, "TEST_PORT_RANGE", (taken, taken + 1))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        with pytest.raises(PortInUseError):
+            free_port()

@@ -12,6 +12,7 @@ import pytest
 
 from agora_cli.config import PORT_VARIABLES
 from agora_cli.infra.ports import free_port
+from agora_cli.services import SERVICES
 from tests.system.stack import AgoraRun
 
 
@@ -22,6 +23,8 @@ def agora() -> Iterator[AgoraRun]:
     data_dir.chmod(0o755)  # PostgreSQL runs as nobody under root and must reach its data dir
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
     env.update({variable: str(free_port()) for variable in PORT_VARIABLES})
+    # Every service listens on base + its offset: the whole block must be free.
+    env["AGORA_SERVICE_PORT_BASE"] = str(free_port(count=len(SERVICES)))
     run = AgoraRun(data_dir, env)
     yield run
     run("down")

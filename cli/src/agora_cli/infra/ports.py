@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -11,6 +12,9 @@ LOOPBACK = "127.0.0.1"
 # The well-known ports of system servers that may run on the same machine; the embedded stack must
 # never take them, so that it can run beside a developer's own PostgreSQL, Redis, NATS or RabbitMQ.
 RESERVED_PORTS: frozenset[int] = frozenset({4222, 5432, 5672, 6379, 8222})
+# Where tests draw their ports: above the defaults of the embedded stack, below the ephemeral range.
+TEST_PORT_RANGE = (20000, 32000)
+FREE_PORT_TRIES = 200
 
 
 class PortInUseError(RuntimeError):
@@ -50,12 +54,28 @@ def port_accepts(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
         return False
 
 
-def free_port() -> int:
-    """Return a port the kernel says is free now (used by tests and ``--random-ports``)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-    return port
+def free_port(count: int = 1) -> int:
+    """Return a free port (the first of ``count`` consecutive free ones), for tests.
+
+    Ports are drawn below Linux's ephemeral range (32768-60999): a port the kernel hands out
+    there can be taken a moment later as the source port of any outgoing connection, or be held
+    by its TIME_WAIT, which made stacks under test fail to bind now and then.
+
+    Args:
+        count: How many consecutive ports must be free (a stack's service ports follow a base).
+
+    Returns:
+        The first port of the block.
+
+    Raises:
+        PortInUseError: No free block was found.
+    """
+    low, high = TEST_PORT_RANGE
+    for _ in range(FREE_PORT_TRIES):
+        first = low + secrets.randbelow(high - low - count + 1)
+        if all(port_is_free(port) for port in range(first, first + count)):
+            return first
+    raise PortInUseError(f"no {count} consecutive free ports in {low}-{high}")
 
 
 def check_port_allowed(name: str, port: int) -> None:
