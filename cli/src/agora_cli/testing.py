@@ -21,7 +21,9 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -61,48 +63,56 @@ def make_database(postgres_server: str) -> Iterator[Callable[[str], str]]:
             testdb.drop_database(postgres_server, url)
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """URL of a Redis-protocol server (Valkey when embedded) that lives for the session."""
-    external = os.environ.get(REDIS_URL_ENV)
+class _Server(Protocol):
+    @property
+    def url(self) -> str: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@contextmanager
+def _server_url(env_name: str, make: Callable[[Path], _Server]) -> Iterator[str]:
+    """The URL in ``env_name`` if set, else an embedded server in a scratch dir for the block."""
+    external = os.environ.get(env_name)
     if external:
         yield external
         return
-    from agora_cli.infra.redis import EmbeddedRedis
-
-    scratch = Path(tempfile.mkdtemp(prefix="agora-redis-"))
-    server = EmbeddedRedis(
-        scratch / "data", free_port(), log_file=scratch / "server.log", pid_file=scratch / "pid"
-    )
+    scratch = Path(tempfile.mkdtemp(prefix="agora-server-"))
+    scratch.chmod(0o755)  # servers run as nobody when the tests run as root
+    server = make(scratch)
     try:
         server.start()
         yield server.url
     finally:
         server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of a Redis-protocol server (Valkey when embedded) that lives for the session."""
+    from agora_cli.infra.redis import EmbeddedRedis
+
+    def make(scratch: Path) -> EmbeddedRedis:
+        pid_file = scratch / "pid"
+        return EmbeddedRedis(scratch / "data", free_port(), scratch / "server.log", pid_file)
+
+    with _server_url(REDIS_URL_ENV, make) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def nats_url() -> Iterator[str]:
     """URL of a NATS server with JetStream that lives for the session."""
-    external = os.environ.get(NATS_URL_ENV)
-    if external:
-        yield external
-        return
     from agora_cli.infra.nats import EmbeddedNats
 
-    scratch = Path(tempfile.mkdtemp(prefix="agora-nats-"))
-    scratch.chmod(0o755)
-    server = EmbeddedNats(
-        scratch / "data",
-        free_port(),
-        free_port(),
-        log_file=scratch / "server.log",
-        pid_file=scratch / "pid",
-    )
-    try:
-        server.start()
-        yield server.url
-    finally:
-        server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+    def make(scratch: Path) -> EmbeddedNats:
+        ports = free_port(count=2)
+        return EmbeddedNats(
+            scratch / "data", ports, ports + 1, scratch / "server.log", scratch / "pid"
+        )
+
+    with _server_url(NATS_URL_ENV, make) as url:
+        yield url
