@@ -6,6 +6,7 @@ test broker.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agora_chassis.messaging import Broker, EventConsumer, RetryPolicy, publish_envelope
+from agora_chassis.messaging import (
+    Broker,
+    EventConsumer,
+    PermanentFailure,
+    RetryPolicy,
+    publish_envelope,
+    subscribe_raw,
+)
+from agora_chassis.messaging.consumer import dead_letter_event_type
 from agora_chassis.outbox import build_event
 from agora_contracts.envelope import CloudEvent
 from libs.chassis.tests.messaging.support import (
@@ -35,19 +44,20 @@ FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.05)
 class Recorder:
     """A handler that fails its first ``failures`` calls, then writes an effect."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, error: type[Exception] = RuntimeError) -> None:
         self.failures = failures
+        self.error = error
         self.calls = 0
 
     async def __call__(self, session: AsyncSession, _payload: Any, event: CloudEvent) -> None:
         self.calls += 1
         if self.calls <= self.failures:
-            raise RuntimeError(f"boom {self.calls}")
+            raise self.error(f"boom {self.calls}")
         session.add(Effect(event_id=event.id))
 
 
 def make_consumer(
-    broker: Broker, sessionmaker: async_sessionmaker[AsyncSession], group: str
+    broker: Broker | None, sessionmaker: async_sessionmaker[AsyncSession], group: str
 ) -> EventConsumer:
     return EventConsumer(
         broker,
@@ -254,3 +264,67 @@ async def test_consumer_replay_of_fixed_dead_letter_applies_once(
     assert await count(sessionmaker, Effect, Effect.event_id == event.id) == 1
     assert handler.calls == 4
     assert await count(sessionmaker, DeadLetter, DeadLetter.replayed_at.is_not(None)) == 1
+
+
+async def test_consumer_permanent_failure_dead_letters_after_one_try(
+    running_broker: Callable[..., Any],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    fresh_type: str,
+) -> None:
+    event = new_event(payload_class(fresh_type))
+    handler = Recorder(failures=1000, error=PermanentFailure)
+
+    async def dead_lettered() -> bool:
+        return await count(sessionmaker, DeadLetter, DeadLetter.event_id == event.id) == 1
+
+    bodies = [event.model_dump_json().encode()]
+    await run_scenario(running_broker, sessionmaker, fresh_type, handler, bodies, dead_lettered)
+    async with sessionmaker() as session:
+        letter = (await session.scalars(select(DeadLetter))).one()
+    assert handler.calls == 1
+    assert letter.attempts == 1
+    assert letter.error == "PermanentFailure: boom 1"
+
+
+async def test_consumer_dead_letter_is_published_on_the_group_channel(
+    running_broker: Callable[..., Any],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    fresh_type: str,
+) -> None:
+    event = new_event(payload_class(fresh_type))
+    group = f"group-{uuid.uuid4().hex[:6]}"
+    seen: list[bytes] = []
+
+    async def watch(body: bytes) -> None:
+        seen.append(body)
+
+    def register(broker: Broker) -> None:
+        consumer = make_consumer(broker, sessionmaker, group)
+        consumer.handler(payload_class(fresh_type))(Recorder(failures=1000))
+        subscribe_raw(broker, dead_letter_event_type(group), f"watch-{group}", watch)
+
+    async def announced() -> bool:
+        return bool(seen)
+
+    async with running_broker(register) as broker:
+        await publish(broker, event)
+        await wait_for(announced)
+    assert json.loads(seen[0])["id"] == event.id
+    assert await count(sessionmaker, DeadLetter, DeadLetter.event_id == event.id) == 1
+
+
+async def test_consumer_without_broker_replays_dead_letters(
+    sessionmaker: async_sessionmaker[AsyncSession], fresh_type: str
+) -> None:
+    payload_type = payload_class(fresh_type)
+    event = new_event(payload_type)
+    failing = make_consumer(None, sessionmaker, "offline")
+    failing.handler(payload_type)(Recorder(failures=1000))
+    assert await failing.deliver(event.model_dump_json().encode()) is False
+
+    fixed = make_consumer(None, sessionmaker, "offline")
+    fixed.handler(payload_type)(Recorder())
+    async with sessionmaker() as session:
+        letter_id = (await session.scalars(select(DeadLetter.id))).one()
+    assert await fixed.replay(letter_id) is True
+    assert await count(sessionmaker, Effect, Effect.event_id == event.id) == 1

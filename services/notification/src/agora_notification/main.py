@@ -2,7 +2,8 @@
 
 When ``AGORA_BROKER_URL`` is set the chassis puts an unconnected broker on ``app.state.broker``;
 the consumer subscribes on it here, before start-up, and the chassis connects it at start-up and
-closes it at shutdown. Without a broker the service only serves its admin API.
+closes it at shutdown. Without a broker the consumer subscribes to nothing, but the admin API can
+still list, replay and purge dead letters.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from agora_chassis.app import create_service_app
+from agora_chassis.messaging import admin as dead_letters
 from agora_notification.api import notifications
 from agora_notification.events.subscriber import build_consumer
 from agora_notification.services.mailer import Mailer, SmtpConfig
@@ -30,13 +32,12 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     app = create_service_app(
         settings,
         title="Agora notification",
-        routers=[notifications.router],
+        routers=[notifications.router, dead_letters.router],
     )
     app.state.notifier = Notifier(
         app.state.sessionmaker, Mailer(SmtpConfig.from_settings(settings))
     )
-    broker = getattr(app.state, "broker", None)
-    app.state.consumer = (
-        build_consumer(broker, app.state.sessionmaker, app.state.notifier) if broker else None
+    app.state.consumer = build_consumer(
+        app.state.broker, app.state.sessionmaker, app.state.notifier
     )
     return app

@@ -27,7 +27,7 @@ from sqlalchemy import text
 
 from agora_chassis.auth import TokenVerifier, UnknownKeyError
 from agora_chassis.ids import new_id
-from agora_chassis.messaging import EventConsumer, RetryPolicy, make_broker
+from agora_chassis.messaging import EventConsumer, RetryPolicy
 from agora_cli.infra.ports import free_port
 from agora_contracts.envelope import CloudEvent
 from agora_contracts.identity import UserRegisteredV1
@@ -150,7 +150,7 @@ async def clean(app: FastAPI, smtp_sink: tuple[int, CollectingHandler]) -> None:
 
 
 def make_consumer(app: FastAPI, smtp_port: int | None = None) -> EventConsumer:
-    """A consumer on an unconnected broker (``deliver`` is called directly), fast retries.
+    """A consumer without a broker (``deliver`` is called directly), fast retries.
 
     Args:
         app: The app whose database and mailer settings to use.
@@ -160,8 +160,7 @@ def make_consumer(app: FastAPI, smtp_port: int | None = None) -> EventConsumer:
     if smtp_port is not None:
         config = SmtpConfig(**(notifier.mailer.config.__dict__ | {"port": smtp_port}))
         notifier = Notifier(app.state.sessionmaker, Mailer(config))
-    broker = make_broker(f"nats://{LOOPBACK}:{free_port()}")
-    return build_consumer(broker, app.state.sessionmaker, notifier, retry=FAST_RETRY)
+    return build_consumer(None, app.state.sessionmaker, notifier, retry=FAST_RETRY)
 
 
 def user_registered(email: str = "ada@example.com", full_name: str = "Ada Lovelace") -> bytes:

@@ -89,9 +89,11 @@ async def test_deliver_refused_recipient_ends_in_dead_letters(
     assert applied is False
     assert smtp_sink[1].messages == []
     [letter] = await _rows(app, DeadLetter)
-    assert "SMTPRecipientsRefused" in letter.error
+    assert letter.error.startswith("PermanentFailure: nobody@refused.example.com refused")
+    assert "SMTPRecipientsRefused" in (letter.stack or "")
+    assert letter.attempts == 1  # a 5xx refusal is not retried
     [row] = await _rows(app, Notification)
-    assert row.status == "failed"
+    assert (row.status, row.attempts) == ("failed", 1)
 
 
 async def test_replay_after_smtp_recovers_sends_once(

@@ -4,8 +4,19 @@ Delivery is at least once (the relay republishes anything not confirmed); the in
 effectively-once processing. See each module for the details.
 """
 
-from agora_chassis.messaging.broker import Broker, channel_name, make_broker, publish_envelope
-from agora_chassis.messaging.consumer import EventConsumer, Handler, UndecodableMessage
+from agora_chassis.messaging.broker import (
+    Broker,
+    channel_name,
+    make_broker,
+    publish_envelope,
+    subscribe_raw,
+)
+from agora_chassis.messaging.consumer import (
+    EventConsumer,
+    Handler,
+    PermanentFailure,
+    UndecodableMessage,
+)
 from agora_chassis.messaging.deadletters import DeadLetterMixin, add_dead_letter
 from agora_chassis.messaging.inbox import InboxMixin, claim
 from agora_chassis.messaging.relay import Relay, relay_batch, start_relay
@@ -17,6 +28,7 @@ __all__ = [
     "EventConsumer",
     "Handler",
     "InboxMixin",
+    "PermanentFailure",
     "Relay",
     "RetryPolicy",
     "UndecodableMessage",
@@ -27,4 +39,5 @@ __all__ = [
     "publish_envelope",
     "relay_batch",
     "start_relay",
+    "subscribe_raw",
 ]

@@ -142,6 +142,23 @@ async def publish_envelope(
         )
 
 
+async def retain_channel(broker: Broker, event_type: str, queue_name: str) -> None:
+    """Keep an event type's messages even while nobody consumes them (call once, connected).
+
+    JetStream streams and Kafka topics keep messages anyway; RabbitMQ drops a message no queue is
+    bound for, so this declares a durable queue ``queue_name`` bound to the channel.
+
+    Args:
+        broker: A connected broker.
+        event_type: The channel's event type.
+        queue_name: The RabbitMQ queue to declare (ignored by the other brokers).
+    """
+    if isinstance(broker, RabbitBroker):
+        exchange = await broker.declare_exchange(_EXCHANGE)
+        queue = await broker.declare_queue(RabbitQueue(queue_name, durable=True))
+        await queue.bind(exchange, routing_key=channel_name(event_type))
+
+
 def subscribe_raw(broker: Broker, event_type: str, group: str, handler: RawHandler) -> None:
     """Register ``handler`` for an event type, as consumer group ``group`` (the service name).
 

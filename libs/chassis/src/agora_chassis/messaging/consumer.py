@@ -3,8 +3,11 @@
 Retries happen in process: a failing handler runs ``RetryPolicy.tries`` times (3) with exponential
 backoff and jitter, each time in a fresh transaction; then the message is stored in the
 dead-letter table and acknowledged. An undecodable or schema-invalid message is dead-lettered at
-once. Only when even the dead letter cannot be written (the database is down) does the delivery
-fail, and the broker redelivers the message later: nothing is lost, nothing crashes the consumer.
+once, and so is a handler's :class:`PermanentFailure` (a failure no retry can mend, such as an
+address the mail relay refuses). Each dead letter is also published, best effort, on the group's
+dead-letter channel (``agora.deadletter.<group>``) for operators' tooling; the table is the record.
+Only when even the dead letter cannot be written (the database is down) does the delivery fail,
+and the broker redelivers the message later: nothing is lost, nothing crashes the consumer.
 
 Usage::
 
@@ -33,7 +36,12 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agora_chassis.db import utcnow
-from agora_chassis.messaging.broker import Broker, subscribe_raw
+from agora_chassis.messaging.broker import (
+    Broker,
+    publish_envelope,
+    retain_channel,
+    subscribe_raw,
+)
 from agora_chassis.messaging.deadletters import DeadLetterMixin, add_dead_letter
 from agora_chassis.messaging.inbox import InboxMixin, claim
 from agora_chassis.messaging.retry import RetryPolicy
@@ -48,8 +56,20 @@ Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
 """``async def handler(session, payload, event)``; runs inside the consumer's transaction."""
 
 
+DEAD_LETTER_DOMAIN = "deadletter"
+
+
 class UndecodableMessage(ValueError):
     """The message is not a CloudEvent this consumer can validate."""
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler when trying again cannot help: the message is dead-lettered at once."""
+
+
+def dead_letter_event_type(group: str) -> str:
+    """The pseudo event type naming a group's dead-letter channel: ``deadletter.<group>``."""
+    return f"{DEAD_LETTER_DOMAIN}.{group}"
 
 
 @dataclass(frozen=True)
@@ -75,7 +95,7 @@ class EventConsumer:
 
     def __init__(
         self,
-        broker: Broker,
+        broker: Broker | None,
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         group: str,
@@ -86,7 +106,8 @@ class EventConsumer:
         """Bind the consumer to its broker, database and tables.
 
         Args:
-            broker: The broker; register handlers before it starts.
+            broker: The broker; register handlers before it starts. ``None`` gives a consumer
+                that only replays dead letters (no subscriptions).
             sessionmaker: Opens the consumer's transactions.
             group: Consumer group, normally the service name.
             inbox_model: The service's inbox table.
@@ -100,6 +121,7 @@ class EventConsumer:
         self.dead_letter_model = dead_letter_model
         self.retry = retry or RetryPolicy()
         self.routes: dict[str, Route] = {}
+        self._dead_letter_channel_ready = False
 
     def handler(self, payload_class: type[EventPayload]) -> Callable[[Handler], Handler]:
         """Decorator: apply the decorated function to every event of ``payload_class``'s type.
@@ -114,7 +136,8 @@ class EventConsumer:
         def register(handler: Handler) -> Handler:
             event_type = payload_class.event_type
             self.routes[event_type] = Route(payload_class, handler)
-            subscribe_raw(self.broker, event_type, self.group, self.deliver)
+            if self.broker is not None:
+                subscribe_raw(self.broker, event_type, self.group, self.deliver)
             return handler
 
         return register
@@ -134,30 +157,52 @@ class EventConsumer:
             route, event, payload = self._decode(envelope)
         except UndecodableMessage as exc:
             logger.warning("dead-lettering an undecodable message: %s", exc)
-            async with self.sessionmaker() as session, session.begin():
-                await add_dead_letter(
-                    session,
-                    self.dead_letter_model,
-                    error=str(exc)[:ERROR_LENGTH],
-                    attempts=0,
-                    envelope=envelope,
-                    raw=None if envelope is not None else body,
-                )
+            await self._dead_letter(
+                body, envelope, Failure(str(exc)[:ERROR_LENGTH], "", 0, utcnow())
+            )
             return False
         failure = await self._apply_with_retries(route, event, payload)
-        if failure is None:
-            return True
+        if failure is not None:
+            await self._dead_letter(body, envelope, failure)
+        return failure is None
+
+    async def _dead_letter(
+        self, body: bytes, envelope: dict[str, Any] | None, failure: Failure
+    ) -> None:
+        """Store the dead letter (the record), then announce it on the dead-letter channel."""
         async with self.sessionmaker() as session, session.begin():
-            await add_dead_letter(
+            letter = await add_dead_letter(
                 session,
                 self.dead_letter_model,
                 error=failure.error,
-                stack=failure.stack,
+                stack=failure.stack or None,
                 attempts=failure.tries,
                 envelope=envelope,
+                raw=None if envelope is not None else body,
                 first_failed_at=failure.first_failed_at,
             )
-        return False
+        if self.broker is None:
+            return
+        headers = {
+            "x-dead-letter-id": str(letter.id),
+            "x-consumer-group": self.group,
+            "x-attempts": str(failure.tries),
+            "x-error": failure.error.splitlines()[0][:200] if failure.error else "",
+        }
+        event_type = dead_letter_event_type(self.group)
+        try:
+            if not self._dead_letter_channel_ready:
+                await retain_channel(self.broker, event_type, event_type)
+                self._dead_letter_channel_ready = True
+            await publish_envelope(
+                self.broker,
+                body,
+                event_type=event_type,
+                key=None,
+                headers=headers,
+            )
+        except Exception:  # noqa: BLE001 - the table holds the dead letter; the channel is a copy
+            logger.warning("could not publish dead letter %s to its channel", letter.id)
 
     async def replay(self, dead_letter_id: uuid.UUID) -> bool:
         """Run a dead letter's event through its handler again (after the cause was fixed).
@@ -222,6 +267,8 @@ class EventConsumer:
                     tries=attempt,
                     first_failed_at=failure.first_failed_at if failure else utcnow(),
                 )
+                if isinstance(exc, PermanentFailure):
+                    return failure
                 if attempt < self.retry.tries:
                     await asyncio.sleep(self.retry.delay(attempt))
             else:

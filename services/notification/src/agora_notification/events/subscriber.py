@@ -13,7 +13,7 @@ CONSUMER_GROUP = "notification"
 
 
 def build_consumer(
-    broker: Broker,
+    broker: Broker | None,
     sessionmaker: async_sessionmaker[AsyncSession],
     notifier: Notifier,
     retry: RetryPolicy | None = None,
@@ -21,7 +21,7 @@ def build_consumer(
     """Create the consumer and subscribe its handlers (call before the broker starts).
 
     Args:
-        broker: The broker, not started yet.
+        broker: The broker, not started yet; ``None`` for a consumer that only replays.
         sessionmaker: Opens the consumer's transactions (inbox, dead letters).
         notifier: Sends the notifications.
         retry: Tries and backoff (default: the chassis policy, 3 tries).

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 
+import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agora_chassis.messaging import PermanentFailure
 from agora_contracts.envelope import CloudEvent
 from agora_contracts.identity import UserRegisteredV1
 from agora_notification.models import NotificationStatus
@@ -22,6 +24,14 @@ logger = logging.getLogger(__name__)
 
 WELCOME_TEMPLATE = "welcome"
 WELCOME_SUBJECT = "Welcome to Agora"
+SMTP_PERMANENT = 500
+
+
+def refused_for_good(error: Exception) -> bool:
+    """Whether the relay refused the address with a permanent (5xx) reply: retrying cannot help."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return all(refusal.code >= SMTP_PERMANENT for refusal in error.recipients)
+    return isinstance(error, aiosmtplib.SMTPRecipientRefused) and error.code >= SMTP_PERMANENT
 
 
 class Notifier:
@@ -55,6 +65,7 @@ class Notifier:
             event: The envelope; its id identifies the notification.
 
         Raises:
+            PermanentFailure: The relay refused the address for good (5xx); dead-lettered at once.
             aiosmtplib.SMTPException: Sending failed; the consumer retries, then dead-letters.
         """
         recipient = str(payload.email)
@@ -74,8 +85,10 @@ class Notifier:
         )
         try:
             await self.mailer.send(recipient, WELCOME_SUBJECT, body)
-        except Exception:
+        except Exception as exc:
             await self._finish(event.id, NotificationStatus.FAILED)
+            if refused_for_good(exc):
+                raise PermanentFailure(f"{recipient} refused: {exc}") from exc
             raise
         await self._finish(event.id, NotificationStatus.SENT)
 

@@ -1,0 +1,223 @@
+"""``/api/v1/admin/dead-letters``: inspect, replay and purge a service's dead letters (admin only).
+
+Every service that consumes events includes :data:`router`; it works on the consumer the service
+keeps on ``app.state.consumer`` (an :class:`EventConsumer`, which knows the dead-letter table and
+the handlers). Replays run the event through its handler again; the inbox keeps an event that was
+in fact applied from being applied twice. ``agora dlq`` is a client of these endpoints.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+from sqlalchemy import func, select
+
+from agora_chassis.auth import require_roles
+from agora_chassis.db import DbSession
+from agora_chassis.errors import Conflict, NotFound, ServiceUnavailable
+from agora_chassis.messaging.consumer import EventConsumer, UndecodableMessage
+from agora_chassis.messaging.deadletters import DeadLetterMixin
+from agora_chassis.pagination import Page, Pagination
+
+ADMIN_ROLE = "admin"
+DEFAULT_REPLAY_BATCH = 10
+MAX_REPLAY_BATCH = 100
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+router = APIRouter(
+    prefix="/api/v1/admin/dead-letters",
+    tags=["dead letters"],
+    dependencies=[Depends(require_roles(ADMIN_ROLE))],
+    responses={401: PROBLEM, 403: PROBLEM},
+)
+
+State = Literal["pending", "replayed", "all"]
+
+
+class DeadLetterSummary(BaseModel):
+    """A dead letter in a list.
+
+    Attributes:
+        id: The dead letter's id.
+        event_id: The event's id (``None`` when the message could not be decoded).
+        event_type: The event's type (``None`` when the message could not be decoded).
+        error: The last error, one line.
+        attempts: How many times the handler ran (0: the message could not be decoded).
+        first_failed_at: When the first try failed.
+        last_failed_at: When the last try failed.
+        replayed_at: When a replay applied it; ``None`` while pending.
+        state: ``pending`` or ``replayed``.
+    """
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    event_id: str | None
+    event_type: str | None
+    error: str
+    attempts: int
+    first_failed_at: dt.datetime
+    last_failed_at: dt.datetime
+    replayed_at: dt.datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def state(self) -> Literal["pending", "replayed"]:
+        """``pending`` until a replay applied the event, then ``replayed``."""
+        return "pending" if self.replayed_at is None else "replayed"
+
+
+class DeadLetterDetail(DeadLetterSummary):
+    """One dead letter with everything kept about it.
+
+    Attributes:
+        envelope: The decoded CloudEvent, when there was one.
+        raw_base64: The undecodable message body, base64-encoded, when there was no envelope.
+        stack: The traceback of the last failure.
+    """
+
+    envelope: dict[str, Any] | None
+    raw_base64: str | None = None
+    stack: str | None
+
+
+class ReplayReport(BaseModel):
+    """What a bulk replay did.
+
+    Attributes:
+        attempted: Dead letters replayed in this call.
+        replayed: Ids now applied.
+        failed: Ids that failed again (still pending, error updated).
+        next_after: Pass as ``after`` to continue with the next batch; ``None`` when done.
+    """
+
+    attempted: int
+    replayed: list[uuid.UUID] = Field(default_factory=list)
+    failed: list[uuid.UUID] = Field(default_factory=list)
+    next_after: uuid.UUID | None = None
+
+
+def get_consumer(request: Request) -> EventConsumer:
+    """The service's consumer, which owns the dead-letter table and the handlers."""
+    consumer: EventConsumer | None = getattr(request.app.state, "consumer", None)
+    if consumer is None:
+        raise ServiceUnavailable("this service has no event consumer configured")
+    return consumer
+
+
+Consumer = Annotated[EventConsumer, Depends(get_consumer)]
+
+
+def _detail(letter: DeadLetterMixin) -> DeadLetterDetail:
+    detail = DeadLetterDetail.model_validate(letter)
+    if letter.raw is not None:
+        detail.raw_base64 = base64.b64encode(letter.raw).decode()
+    return detail
+
+
+def _state_filter(model: type[DeadLetterMixin], state: State) -> list[Any]:
+    if state == "pending":
+        return [model.replayed_at.is_(None)]
+    if state == "replayed":
+        return [model.replayed_at.is_not(None)]
+    return []
+
+
+@router.get("", response_model=Page[DeadLetterSummary])
+async def list_dead_letters(
+    session: DbSession,
+    consumer: Consumer,
+    page: Pagination,
+    state: Annotated[State, Query(description="pending, replayed or all")] = "pending",
+) -> Page[DeadLetterSummary]:
+    """List dead letters, oldest first (pending ones by default)."""
+    model = consumer.dead_letter_model
+    where = _state_filter(model, state)
+    total = await session.scalar(select(func.count()).select_from(model).where(*where))
+    rows = await session.scalars(
+        select(model)
+        .where(*where)
+        .order_by(model.first_failed_at, model.id)
+        .offset(page.offset)
+        .limit(page.per_page)
+    )
+    items = [DeadLetterSummary.model_validate(row) for row in rows]
+    return Page[DeadLetterSummary].of(items, total or 0, page)
+
+
+@router.get("/{dead_letter_id}", response_model=DeadLetterDetail, responses={404: PROBLEM})
+async def show_dead_letter(
+    dead_letter_id: uuid.UUID, session: DbSession, consumer: Consumer
+) -> DeadLetterDetail:
+    """One dead letter: envelope (or raw body), error, stack, attempts and times."""
+    letter = await session.get(consumer.dead_letter_model, dead_letter_id)
+    if letter is None:
+        raise NotFound(f"no dead letter {dead_letter_id}")
+    return _detail(letter)
+
+
+@router.post(
+    "/{dead_letter_id}/replay",
+    response_model=DeadLetterDetail,
+    responses={404: PROBLEM, 409: PROBLEM},
+)
+async def replay_dead_letter(
+    dead_letter_id: uuid.UUID, session: DbSession, consumer: Consumer
+) -> DeadLetterDetail:
+    """Run the event through its handler again; 409 (with the error) when it fails again."""
+    try:
+        applied = await consumer.replay(dead_letter_id)
+    except LookupError as exc:
+        raise NotFound(str(exc)) from exc
+    except UndecodableMessage as exc:
+        raise Conflict(f"cannot be replayed: {exc}") from exc
+    letter = await session.get(consumer.dead_letter_model, dead_letter_id, populate_existing=True)
+    if letter is None:  # purged concurrently
+        raise NotFound(f"no dead letter {dead_letter_id}")
+    if not applied:
+        raise Conflict(
+            f"the event failed again: {letter.error}", extra={"attempts": letter.attempts}
+        )
+    return _detail(letter)
+
+
+@router.post("/replay", response_model=ReplayReport)
+async def replay_pending(
+    session: DbSession,
+    consumer: Consumer,
+    after: Annotated[uuid.UUID | None, Query(description="continue after this id")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_REPLAY_BATCH)] = DEFAULT_REPLAY_BATCH,
+) -> ReplayReport:
+    """Replay up to ``limit`` pending dead letters in id order, starting after ``after``."""
+    model = consumer.dead_letter_model
+    query = select(model.id).where(model.replayed_at.is_(None)).order_by(model.id).limit(limit)
+    if after is not None:
+        query = query.where(model.id > after)
+    ids = list(await session.scalars(query))
+    report = ReplayReport(attempted=len(ids), next_after=ids[-1] if len(ids) == limit else None)
+    for letter_id in ids:
+        try:
+            applied = await consumer.replay(letter_id)
+        except (LookupError, UndecodableMessage):
+            applied = False
+        (report.replayed if applied else report.failed).append(letter_id)
+    return report
+
+
+@router.delete(
+    "/{dead_letter_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: PROBLEM}
+)
+async def purge_dead_letter(
+    dead_letter_id: uuid.UUID, session: DbSession, consumer: Consumer
+) -> Response:
+    """Delete a dead letter for good (its event is not applied)."""
+    letter = await session.get(consumer.dead_letter_model, dead_letter_id)
+    if letter is None:
+        raise NotFound(f"no dead letter {dead_letter_id}")
+    await session.delete(letter)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
