@@ -9,6 +9,9 @@ dead-letter channel (``agora.deadletter.<group>``) for operators' tooling; the t
 Only when even the dead letter cannot be written (the database is down) does the delivery fail,
 and the broker redelivers the message later: nothing is lost, nothing crashes the consumer.
 
+Outcomes, retries and dead letters are counted for ``GET /metrics``
+(:mod:`agora_chassis.messaging.metrics`).
+
 Usage::
 
     consumer = EventConsumer(broker, sessionmaker, group="notification",
@@ -36,6 +39,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agora_chassis.db import utcnow
+from agora_chassis.messaging import metrics
 from agora_chassis.messaging.broker import (
     Broker,
     publish_envelope,
@@ -88,6 +92,7 @@ class Failure:
     stack: str
     tries: int
     first_failed_at: Any
+    reason: str = metrics.FAILED
 
 
 class EventConsumer:
@@ -157,9 +162,8 @@ class EventConsumer:
             route, event, payload = self._decode(envelope)
         except UndecodableMessage as exc:
             logger.warning("dead-lettering an undecodable message: %s", exc)
-            await self._dead_letter(
-                body, envelope, Failure(str(exc)[:ERROR_LENGTH], "", 0, utcnow())
-            )
+            undecodable = Failure(str(exc)[:ERROR_LENGTH], "", 0, utcnow(), metrics.UNDECODABLE)
+            await self._dead_letter(body, envelope, undecodable)
             return False
         failure = await self._apply_with_retries(route, event, payload)
         if failure is not None:
@@ -181,6 +185,9 @@ class EventConsumer:
                 raw=None if envelope is not None else body,
                 first_failed_at=failure.first_failed_at,
             )
+        metrics.dead_lettered.labels(
+            self.group, self._event_type_label(envelope), failure.reason
+        ).inc()
         if self.broker is None:
             return
         headers = {
@@ -238,6 +245,12 @@ class EventConsumer:
                 row.error, row.stack, row.last_failed_at = failure.error, failure.stack, utcnow()
         return failure is None
 
+    def _event_type_label(self, envelope: dict[str, Any] | None) -> str:
+        """The message's event type if this consumer handles it, else ``unknown`` (bounded)."""
+        event_type = envelope.get("type") if envelope is not None else None
+        known = isinstance(event_type, str) and event_type in self.routes
+        return str(event_type) if known else metrics.UNKNOWN
+
     def _decode(self, envelope: dict[str, Any]) -> tuple[Route, CloudEvent, EventPayload]:
         try:
             event = CloudEvent.model_validate(envelope)
@@ -268,8 +281,10 @@ class EventConsumer:
                     first_failed_at=failure.first_failed_at if failure else utcnow(),
                 )
                 if isinstance(exc, PermanentFailure):
+                    failure.reason = metrics.PERMANENT
                     return failure
                 if attempt < self.retry.tries:
+                    metrics.retried.labels(self.group, event.type).inc()
                     await asyncio.sleep(self.retry.delay(attempt))
             else:
                 return None
@@ -282,8 +297,11 @@ class EventConsumer:
             f"{event.type} process", context=parent, kind=trace.SpanKind.CONSUMER
         ):
             async with self.sessionmaker() as session, session.begin():
-                if await claim(session, self.inbox_model, event.id, event.type):
+                applied = await claim(session, self.inbox_model, event.id, event.type)
+                if applied:
                     await route.handler(session, payload, event)
+        outcome = metrics.APPLIED if applied else metrics.DUPLICATE
+        metrics.consumed.labels(self.group, event.type, outcome).inc()
 
 
 def _parse_json(body: bytes) -> dict[str, Any]:

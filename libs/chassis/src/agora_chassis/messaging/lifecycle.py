@@ -13,8 +13,9 @@ import logging
 
 from fastapi import FastAPI
 
+from agora_chassis.db import create_sessionmaker
 from agora_chassis.messaging.broker import make_broker
-from agora_chassis.messaging.relay import start_relay
+from agora_chassis.messaging.relay import observe_backlog, start_relay
 from agora_chassis.outbox import OutboxMixin
 from agora_chassis.settings import ServiceSettings
 
@@ -41,6 +42,18 @@ def attach_messaging(
     app.state.messaging_task = None
 
 
+async def _observe_backlog_while_offline(app: FastAPI) -> None:
+    """Keep the backlog gauges true while no relay runs (the backlog grows exactly then)."""
+    if app.state.outbox_model is None:
+        return
+    settings: ServiceSettings = app.state.settings
+    try:
+        async with create_sessionmaker(app.state.engine)() as session:
+            await observe_backlog(session, app.state.outbox_model, settings.service_name)
+    except Exception as exc:  # noqa: BLE001 - metrics must never stop the reconnect loop
+        logger.warning("could not read the outbox backlog: %s", exc)
+
+
 async def _connect_then_relay(app: FastAPI) -> None:
     """Connect the broker (retrying with capped backoff), then start the relay."""
     broker, delay = app.state.broker, FIRST_RETRY_SECONDS
@@ -50,6 +63,7 @@ async def _connect_then_relay(app: FastAPI) -> None:
             break
         except Exception as exc:  # noqa: BLE001 - any connection failure: try again later
             logger.warning("broker not reachable (%s); retrying in %.0fs", exc, delay)
+            await _observe_backlog_while_offline(app)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_SECONDS)
     logger.info("broker connected")

@@ -13,6 +13,9 @@ Between batches the relay sleeps until PostgreSQL ``NOTIFY`` (sent by ``add_even
 wakes it, or a short poll interval passes; while publishing fails it backs off exponentially.
 Delivery is at least once: a crash between the broker's confirm and the commit republishes the row,
 and consumers' inboxes drop the duplicate.
+
+Each pass also counts published and failed rows and, in the same transaction, measures the backlog
+(pending rows, age of the oldest) for ``GET /metrics`` (:mod:`agora_chassis.messaging.metrics`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from agora_chassis.db import create_sessionmaker, utcnow
+from agora_chassis.messaging import metrics
 from agora_chassis.messaging.broker import PUBLISH_TIMEOUT_SECONDS, Broker, publish_envelope
 from agora_chassis.outbox import OutboxMixin, notify_channel
 
@@ -73,6 +77,8 @@ async def relay_batch(
     broker: Broker,
     batch_size: int = BATCH_SIZE,
     publish_timeout: float = PUBLISH_TIMEOUT_SECONDS,
+    *,
+    service: str = metrics.UNKNOWN,
 ) -> BatchResult:
     """Publish up to ``batch_size`` pending rows; the caller commits ``session``'s transaction.
 
@@ -82,6 +88,7 @@ async def relay_batch(
         broker: A connected broker.
         batch_size: Most rows to take.
         publish_timeout: Longest wait for one broker confirmation, in seconds.
+        service: The ``service`` label of the publish counters.
 
     Returns:
         How many rows were published and how many failed.
@@ -102,8 +109,10 @@ async def relay_batch(
         if ordering_key in blocked:
             continue
         if await _publish_row(row, broker, publish_timeout):
+            metrics.published.labels(service, row.event_type).inc()
             published += 1
             continue
+        metrics.publish_failures.labels(service, row.event_type).inc()
         blocked.add(ordering_key)
         if len(blocked) >= MAX_FAILURES_PER_BATCH:
             break  # the broker is most likely down: stop paying publish timeouts
@@ -129,6 +138,24 @@ async def _publish_row(row: OutboxMixin, broker: Broker, publish_timeout: float)
     return True
 
 
+async def observe_backlog(session: AsyncSession, outbox: type[OutboxMixin], service: str) -> None:
+    """Set the backlog gauges from the outbox's pending rows (its partial index covers them).
+
+    Args:
+        session: An open session; inside the relay's transaction, its own updates count.
+        outbox: The outbox model class.
+        service: The ``service`` label.
+    """
+    pending, oldest = (
+        await session.execute(
+            select(func.count(), func.min(outbox.created_at)).where(outbox.published_at.is_(None))
+        )
+    ).one()
+    age = 0.0 if oldest is None else max((utcnow() - oldest).total_seconds(), 0.0)
+    metrics.outbox_pending.labels(service).set(pending)
+    metrics.outbox_oldest_age.labels(service).set(age)
+
+
 class Relay:
     """A running relay; create it with :func:`start_relay`."""
 
@@ -149,6 +176,7 @@ class Relay:
         self.outbox = outbox
         self.broker = broker
         self.source = source
+        self.service = metrics.service_label(source)
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
         self.sessionmaker = create_sessionmaker(engine)
@@ -192,9 +220,15 @@ class Relay:
     async def _batch(self) -> BatchResult:
         try:
             async with self.sessionmaker() as session, session.begin():
-                return await relay_batch(
-                    session, self.outbox, self.broker, publish_timeout=self.publish_timeout
+                result = await relay_batch(
+                    session,
+                    self.outbox,
+                    self.broker,
+                    publish_timeout=self.publish_timeout,
+                    service=self.service,
                 )
+                await observe_backlog(session, self.outbox, self.service)
+                return result
         except Exception:  # the database is down or the commit failed: back off and retry
             logger.exception("outbox relay %s: batch failed", self.source)
             return BatchResult(published=0, failed=1)
@@ -231,7 +265,8 @@ def start_relay(
         engine: The service's engine.
         outbox_model: The service's outbox model class.
         broker: A connected broker.
-        source: The producing service (for logs), e.g. ``/agora/identity``.
+        source: The producing service (for logs; its last segment labels the metrics), e.g.
+            ``/agora/identity``.
         poll_interval: Longest wait for new rows when no ``NOTIFY`` arrives, in seconds.
         max_backoff: Longest wait between tries while publishing fails, in seconds.
         publish_timeout: Longest wait for one broker confirmation, in seconds.
