@@ -14,6 +14,7 @@ from agora_chassis.db import (
     DbSession,
     Timestamps,
     UUIDPrimaryKey,
+    after_commit,
     create_engine,
     create_sessionmaker,
     make_metadata,
@@ -59,11 +60,22 @@ async def client(engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     app.state.sessionmaker = create_sessionmaker(engine)
     install_error_handlers(app)
 
+    seen: list[list[str]] = []
+    app.state.seen_after_commit = seen
+
+    async def record_committed() -> None:  # reads through another connection: sees commits only
+        seen.append(await _bodies(engine))
+
+    async def broken_hook() -> None:
+        raise RuntimeError("cache down")
+
     @app.post("/notes/{body}", status_code=201)
     async def add(body: str, session: DbSession, fail: str = "") -> dict[str, str]:
         note = Note(body=body)
         session.add(note)
         await session.flush()
+        after_commit(session, broken_hook)
+        after_commit(session, record_committed)
         if fail == "plain":
             raise Conflict("refused")
         if fail == "keep":
@@ -72,6 +84,7 @@ async def client(engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
 
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        client.app = app  # type: ignore[attr-defined]
         yield client
 
 
@@ -114,3 +127,21 @@ async def test_engine_applies_statement_timeout(engine: AsyncEngine) -> None:
 def test_create_engine_accepts_asyncpg_url_without_connecting() -> None:
     engine = create_async_engine("postgresql+asyncpg://u:p@127.0.0.1:1/x")
     assert engine.url.drivername == "postgresql+asyncpg"
+
+
+async def test_transaction_after_commit_hooks_run_after_commit_despite_failing_one(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/notes/hooked")
+
+    assert response.status_code == 201  # the failing hook is logged, not answered as a 500
+    assert client.app.state.seen_after_commit == [["hooked"]]  # type: ignore[attr-defined]
+
+
+async def test_transaction_after_commit_hooks_skipped_on_rollback(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/notes/refused?fail=plain")
+
+    assert response.status_code == 409
+    assert client.app.state.seen_after_commit == []  # type: ignore[attr-defined]

@@ -9,8 +9,9 @@ never call ``commit()``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -25,6 +26,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from agora_chassis.errors import AgoraError
 from agora_chassis.ids import new_id
+
+logger = logging.getLogger(__name__)
 
 POOL_SIZE = 10
 POOL_MAX_OVERFLOW = 10
@@ -102,6 +105,38 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+_AFTER_COMMIT = "agora.after_commit"
+
+AfterCommitHook = Callable[[], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, hook: AfterCommitHook) -> None:
+    """Run ``hook`` after the session's transaction commits (never after a rollback).
+
+    For effects outside the database that must not run before the change is visible, such as
+    dropping a cache entry: dropped earlier, a concurrent reader could cache the old row again.
+    The transaction's owner (``DbSession``, the event consumer) runs the hooks.
+
+    Args:
+        session: The session of the current transaction.
+        hook: A coroutine function; its failure is logged, never raised.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(hook)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    """Run (and forget) the hooks registered with :func:`after_commit`, after a commit.
+
+    Args:
+        session: The session whose transaction just committed.
+    """
+    for hook in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            await hook()
+        except Exception:  # the data is committed; a failed side effect must not turn into a 500
+            logger.exception("an after-commit hook failed")
+
+
 async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
     """Yield a session inside one transaction for the whole request.
 
@@ -122,11 +157,13 @@ async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
         except AgoraError as exc:
             await (session.commit() if exc.commit_changes else session.rollback())
+            session.info.pop(_AFTER_COMMIT, None)
             raise
         except BaseException:
             await session.rollback()
             raise
         await session.commit()
+        await run_after_commit(session)
 
 
 DbSession = Annotated[AsyncSession, Depends(transaction, scope="function")]

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agora_chassis.db import after_commit
 from agora_chassis.messaging import (
     Broker,
     EventConsumer,
@@ -328,3 +329,28 @@ async def test_consumer_without_broker_replays_dead_letters(
         letter_id = (await session.scalars(select(DeadLetter.id))).one()
     assert await fixed.replay(letter_id) is True
     assert await count(sessionmaker, Effect, Effect.event_id == event.id) == 1
+
+
+async def test_consumer_runs_after_commit_hooks_once_the_effect_is_committed(
+    sessionmaker: async_sessionmaker[AsyncSession], fresh_type: str
+) -> None:
+    payload_type = payload_class(fresh_type)
+    event = new_event(payload_type)
+    effects_seen: list[int] = []
+
+    async def handler(session: AsyncSession, _payload: Any, current: CloudEvent) -> None:
+        session.add(Effect(event_id=current.id))
+
+        async def look() -> None:  # a new session sees only committed rows
+            effects_seen.append(await count(sessionmaker, Effect, Effect.event_id == current.id))
+
+        after_commit(session, look)
+
+    consumer = make_consumer(None, sessionmaker, "hooks")
+    consumer.handler(payload_type)(handler)
+    body = event.model_dump_json().encode()
+
+    assert await consumer.deliver(body) is True
+    assert await consumer.deliver(body) is True  # a duplicate: no handler, so no hook
+
+    assert effects_seen == [1]

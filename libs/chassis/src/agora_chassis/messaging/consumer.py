@@ -38,7 +38,7 @@ from opentelemetry.propagate import extract
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agora_chassis.db import utcnow
+from agora_chassis.db import run_after_commit, utcnow
 from agora_chassis.messaging import metrics
 from agora_chassis.messaging.broker import (
     Broker,
@@ -296,10 +296,12 @@ class EventConsumer:
         with tracer.start_as_current_span(
             f"{event.type} process", context=parent, kind=trace.SpanKind.CONSUMER
         ):
-            async with self.sessionmaker() as session, session.begin():
-                applied = await claim(session, self.inbox_model, event.id, event.type)
-                if applied:
-                    await route.handler(session, payload, event)
+            async with self.sessionmaker() as session:
+                async with session.begin():
+                    applied = await claim(session, self.inbox_model, event.id, event.type)
+                    if applied:
+                        await route.handler(session, payload, event)
+                await run_after_commit(session)
         outcome = metrics.APPLIED if applied else metrics.DUPLICATE
         metrics.consumed.labels(self.group, event.type, outcome).inc()
 
