@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agora_cli import audit, gates
+from agora_cli import asyncapi, audit, gates
 from agora_cli.gates import Context, Options
 
 
@@ -85,6 +85,28 @@ def test_pip_audit_step_export_failure_fails_before_auditing(
     outcome = gates.pip_audit_step(Context(root=repo, options=Options()))
 
     assert (outcome.passed, outcome.detail, len(fake.calls)) == (False, "uv export failed", 1)
+
+
+def test_asyncapi_step_stale_document_fails_naming_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = repo / asyncapi.DOCS_DIR / "identity.yaml"
+    monkeypatch.setattr(asyncapi, "generate", lambda _root: {document: "asyncapi: 3.0.0\n"})
+
+    outcome = gates.asyncapi_step(Context(root=repo, options=Options()))
+
+    assert (outcome.passed, outcome.detail) == (False, "stale: identity.yaml")
+
+
+def test_asyncapi_step_documents_as_generated_passes(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = repo / asyncapi.DOCS_DIR / "identity.yaml"
+    document.parent.mkdir(parents=True)
+    document.write_text("asyncapi: 3.0.0\n")
+    monkeypatch.setattr(asyncapi, "generate", lambda _root: {document: "asyncapi: 3.0.0\n"})
+
+    assert gates.asyncapi_step(Context(root=repo, options=Options())) == gates.OK
 
 
 def test_pytest_step_counts_tests_and_passes(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ def test_dynamic_config_ops_router_strips_service_prefix() -> None:
     ops = http["routers"]["identity-ops"]
     assert ops["rule"] == (
         "Path(`/identity/health`) || Path(`/identity/health/ready`) || Path(`/identity/metrics`)"
+        " || PathPrefix(`/identity/api/v1/admin/`)"
     )
     assert ops["middlewares"] == ["identity-strip"]
     assert http["middlewares"]["identity-strip"] == {"stripPrefix": {"prefixes": ["/identity"]}}

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from agora_cli.config import PORT_VARIABLES
+from agora_cli.infra.ports import free_port
+from agora_cli.services import SERVICES
 
 COMMAND_TIMEOUT_SECONDS = 180
 # The installed console script, exactly what a developer runs (./agora ends in it too).
@@ -36,6 +45,28 @@ class AgoraRun:
             timeout=COMMAND_TIMEOUT_SECONDS,
             check=False,
         )
+
+
+@contextmanager
+def private_stack(extra_env: Mapping[str, str] | None = None) -> Iterator[AgoraRun]:
+    """An ``agora`` runner with its own data dir and free ports; ``down`` always runs at the end.
+
+    Args:
+        extra_env: Settings for this stack's services (``AGORA_RATE_LIMIT``...).
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="agora-system-", dir="/tmp"))
+    data_dir.chmod(0o755)  # PostgreSQL runs as nobody under root and must reach its data dir
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
+    env.update({variable: str(free_port()) for variable in PORT_VARIABLES})
+    # Every service listens on base + its offset: the whole block must be free.
+    env["AGORA_SERVICE_PORT_BASE"] = str(free_port(count=len(SERVICES)))
+    env.update(extra_env or {})
+    run = AgoraRun(data_dir, env)
+    try:
+        yield run
+    finally:
+        run("down")
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def stack_processes(data_dir: Path) -> list[psutil.Process]:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agora_cli import audit, testdb
+from agora_cli import asyncapi, audit, testdb
 
 # pytest's "no tests were collected": not a failure for a step that selects a subset of the suite.
 PYTEST_NO_TESTS = 5
@@ -233,6 +233,16 @@ def check_migrations(ctx: Context, superuser_url: str, config: Path) -> bool:
     return True
 
 
+def asyncapi_step(ctx: Context) -> Outcome:
+    """The AsyncAPI documents in ``docs/asyncapi`` are what the services' code generates."""
+    stale = asyncapi.check(ctx.root)
+    if stale:
+        say(f"  {asyncapi.stale_message(ctx.root, stale)}")
+        names = ", ".join(path.name for path in stale)
+        return Outcome("FAILED", passed=False, detail=f"stale: {names}")
+    return OK
+
+
 def pytest_step(markers: str) -> Callable[[Context], Outcome]:
     """A pytest run over the tests selected by ``markers``; no test selected is not a failure."""
 
@@ -304,6 +314,7 @@ STEPS: tuple[Step, ...] = (
     Step("bandit", "bandit (medium+)", bandit_step, fast=True),
     Step("pip-audit", "pip-audit (uv.lock)", pip_audit_step),
     Step("alembic", "alembic upgrade + check", alembic_step),
+    Step("asyncapi", "AsyncAPI docs up to date", asyncapi_step),
     Step("unit", "pytest unit", pytest_step(UNIT_MARKERS), fast=True),
     Step("integration", "pytest integration + system", pytest_step(SERVER_MARKERS)),
     Step("coverage", f"coverage >= {COVERAGE_FLOOR}%", coverage_step),

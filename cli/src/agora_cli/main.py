@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from agora_cli import bench, dlq
 from agora_cli.config import PORT_VARIABLES, PROFILES
 
 Handler = Callable[[argparse.Namespace], int]
@@ -44,12 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("name", help="postgres, redis, nats, mail, gateway or a service")
         _add_data_dir(sub)
     commands.add_parser("test", help="run the quality gates (arguments are passed on)")
+    dlq.add_parser(commands, _add_data_dir)
+    asyncapi = commands.add_parser("asyncapi", help="write docs/asyncapi/<service>.yaml from code")
+    asyncapi.add_argument("--check", action="store_true", help="only fail when they are stale")
+    bench.add_parser(commands)
     return parser
 
 
 def _handlers() -> dict[str, Handler]:
     # Imported here so `agora --help` and `agora test` stay fast.
-    from agora_cli import commands, logs
+    from agora_cli import asyncapi, commands, logs
 
     return {
         "up": commands.cmd_up,
@@ -59,6 +64,9 @@ def _handlers() -> dict[str, Handler]:
         "start": commands.cmd_start,
         "stop": commands.cmd_stop,
         "restart": commands.cmd_restart,
+        "dlq": dlq.cmd_dlq,
+        "asyncapi": asyncapi.cmd_asyncapi,
+        "bench": bench.cmd_bench,
     }
 
 

@@ -21,6 +21,9 @@ class ServiceSpec:
         redis_db: Valkey database index, so services never share keys by accident.
         has_signing_keys: Gets ``AGORA_JWT_KEYS_DIR`` (it issues tokens).
         seeds_admin: Gets the admin login (``AGORA_ADMIN_EMAIL``/``AGORA_ADMIN_PASSWORD``).
+        consumes_events: Has an event consumer, hence dead letters (``agora dlq``).
+        channels: ``module:attribute`` of its ``ServiceChannels`` (what it publishes and
+            consumes), from which ``agora asyncapi`` generates its AsyncAPI document.
     """
 
     name: str
@@ -34,6 +37,8 @@ class ServiceSpec:
     redis_db: int
     has_signing_keys: bool = False
     seeds_admin: bool = False
+    consumes_events: bool = False
+    channels: str | None = None
 
 
 IDENTITY = ServiceSpec(
@@ -51,6 +56,7 @@ IDENTITY = ServiceSpec(
     redis_db=0,
     has_signing_keys=True,
     seeds_admin=True,
+    channels="agora_identity.channels:CHANNELS",
 )
 
 NOTIFICATION = ServiceSpec(
@@ -63,6 +69,8 @@ NOTIFICATION = ServiceSpec(
     alembic_ini="services/notification/alembic.ini",
     gateway_rule="PathPrefix(`/api/v1/notifications`)",
     redis_db=1,
+    consumes_events=True,
+    channels="agora_notification.events.subscriber:CHANNELS",
 )
 
 SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION)

@@ -30,6 +30,8 @@ HEALTH_TIMEOUT = 1.0
 WEB_ENTRYPOINT = "web"
 ADMIN_ENTRYPOINT = "traefik"
 OPS_PATHS = ("/health", "/health/ready", "/metrics")
+# Each service's admin API (dead letters...) under /<name>; the services check the admin role.
+ADMIN_PREFIX = "/api/v1/admin/"
 # The mail sink serves under /mail itself, so its path is passed on unchanged.
 MAIL_UPSTREAM_RULE = "Path(`/mail`) || PathPrefix(`/mail/`)"
 
@@ -98,8 +100,9 @@ def dynamic_config(upstreams: Sequence[Upstream]) -> dict[str, Any]:
     """Build the routers, middlewares and services for ``upstreams``.
 
     The public API router passes paths on unchanged (services serve ``/api/v1/...`` themselves);
-    the ``/<name>/health``, ``/<name>/health/ready`` and ``/<name>/metrics`` router strips the
-    ``/<name>`` prefix so each service's own operational endpoints are reachable.
+    the ``/<name>/health``, ``/<name>/health/ready``, ``/<name>/metrics`` and
+    ``/<name>/api/v1/admin/...`` router strips the ``/<name>`` prefix so each service's own
+    operational and admin endpoints (``/api/v1/admin/dead-letters``) are reachable.
 
     Returns:
         The configuration as a JSON/YAML-serialisable mapping.
@@ -109,7 +112,12 @@ def dynamic_config(upstreams: Sequence[Upstream]) -> dict[str, Any]:
     services: dict[str, Any] = {}
     for upstream in upstreams:
         name = upstream.name
-        ops_rule = " || ".join(f"Path(`/{name}{path}`)" for path in OPS_PATHS)
+        ops_rule = " || ".join(
+            [
+                *(f"Path(`/{name}{path}`)" for path in OPS_PATHS),
+                f"PathPrefix(`/{name}{ADMIN_PREFIX}`)",
+            ]
+        )
         routers[f"{name}-api"] = {
             "rule": upstream.rule,
             "service": name,

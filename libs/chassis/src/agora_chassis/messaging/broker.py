@@ -18,6 +18,7 @@ Kafka topic).
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -39,9 +40,15 @@ CHANNEL_PREFIX = "agora"
 EXCHANGE_NAME = "agora.events"
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 PUBLISH_TIMEOUT_SECONDS = 5.0
+NATS_MESSAGE_ID = "Nats-Msg-Id"
+NATS_RECONNECT_FOREVER = -1
+"""nats-py gives up after 60 reconnect tries (about two minutes) and closes the client for good,
+which left a relay and its consumers dead after a longer broker outage; a service never gives up."""
 
 _EXCHANGE = RabbitExchange(EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True)
-_ensured_streams: set[tuple[int, str]] = set()
+# Streams already declared, per live broker (weak keys: a new broker never inherits a dead one's
+# entries, as it could when keyed by ``id()``, which CPython reuses).
+_ensured_streams: weakref.WeakKeyDictionary[NatsBroker, set[str]] = weakref.WeakKeyDictionary()
 
 
 def make_broker(url: str) -> Broker:
@@ -59,7 +66,7 @@ def make_broker(url: str) -> Broker:
     """
     scheme = urlsplit(url).scheme
     if scheme in {"nats", "tls"}:
-        return NatsBroker(url)
+        return NatsBroker(url, max_reconnect_attempts=NATS_RECONNECT_FOREVER)
     if scheme in {"amqp", "amqps"}:
         return RabbitBroker(url)
     if scheme == "kafka":
@@ -88,13 +95,13 @@ def _durable_name(group: str, event_type: str) -> str:
 
 async def _ensure_stream(broker: NatsBroker, event_type: str, request_timeout: float) -> str:
     name, subjects = stream_for(event_type)
-    key = (id(broker), name)
-    if key not in _ensured_streams:
+    declared = _ensured_streams.setdefault(broker, set())
+    if name not in declared:
         jetstream = broker.connection.jetstream(timeout=request_timeout)
         # Already declared with other settings (by an operator): keep theirs.
         with contextlib.suppress(BadRequestError):
             await jetstream.add_stream(name=name, subjects=[subjects])
-        _ensured_streams.add(key)
+        declared.add(name)
     return name
 
 
@@ -124,6 +131,10 @@ async def publish_envelope(
     channel = channel_name(event_type)
     if isinstance(broker, NatsBroker):
         stream = await _ensure_stream(broker, event_type, confirm_timeout)
+        if "ce-id" in headers:
+            # JetStream drops a second message with the same id within its duplicate window
+            # (2 minutes), e.g. a publish the client buffered during an outage and sent again.
+            headers = headers | {NATS_MESSAGE_ID: headers["ce-id"]}
         await broker.publish(body, channel, headers=headers, stream=stream, timeout=confirm_timeout)
     elif isinstance(broker, RabbitBroker):
         rabbit_headers: dict[str, Any] = dict(headers)

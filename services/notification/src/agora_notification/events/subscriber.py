@@ -5,11 +5,15 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agora_chassis.messaging import Broker, EventConsumer, RetryPolicy
+from agora_chassis.messaging.asyncapi import ServiceChannels
 from agora_contracts.identity import UserRegisteredV1
 from agora_notification.models import DeadLetter, Inbox
 from agora_notification.services.notifications import Notifier
 
 CONSUMER_GROUP = "notification"
+
+CHANNELS = ServiceChannels(service=CONSUMER_GROUP, consumes=(UserRegisteredV1,))
+"""What ``build_consumer`` subscribes to; the service's AsyncAPI document is generated from this."""
 
 
 def build_consumer(

@@ -1,0 +1,205 @@
+"""``agora bench``: speed measurements of the building blocks, reported next to their ceilings.
+
+Benchmarks are not tests: they time real work against real servers and print events per second
+(``--json`` for tools); nothing asserts a speed. Each benchmark is a module of this package with a
+``run(options) -> Report``, registered in :data:`BENCHMARKS` and imported only when it runs (its
+imports, the chassis and the broker clients, would slow every other ``agora`` command down).
+``benchmarks/`` at the repository root documents them and holds the published numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agora_cli.ui import format_table
+
+BROKER_URL_ENV = "AGORA_BENCH_BROKER_URL"
+DATABASE_URL_ENV = "AGORA_BENCH_DATABASE_URL"
+DEFAULT_EVENTS = 5000
+DEFAULT_ROUNDS = 3
+DEFAULT_CONCURRENCY = 64
+MIN_SECONDS = 1e-9
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to measure, and against which servers (None: start embedded ones)."""
+
+    events: int = DEFAULT_EVENTS
+    rounds: int = DEFAULT_ROUNDS
+    warmup: int | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    batch_size: int | None = None
+    broker_url: str | None = None
+    database_url: str | None = None
+
+    @property
+    def warmup_events(self) -> int:
+        """Events of the untimed warm-up round: as asked, else a tenth of ``events`` (≥ 1)."""
+        return self.warmup if self.warmup is not None else max(self.events // 10, 1)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One timed path: ``events`` moved in each round, taking ``seconds[i]`` in round ``i``."""
+
+    key: str
+    label: str
+    events: int
+    seconds: tuple[float, ...]
+
+    @property
+    def events_per_second(self) -> float:
+        """The median over the rounds of events per second."""
+        from statistics import median
+
+        return median(self.events / max(s, MIN_SECONDS) for s in self.seconds)
+
+    def as_json(self) -> dict[str, Any]:
+        """The measurement as plain JSON values."""
+        return {
+            "label": self.label,
+            "events": self.events,
+            "seconds": [round(s, 4) for s in self.seconds],
+            "events_per_second": round(self.events_per_second, 1),
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a benchmark found: where it ran, the timed paths, and derived facts."""
+
+    benchmark: str
+    title: str
+    environment: dict[str, str]
+    measurements: list[Measurement]
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as plain JSON values."""
+        return {
+            "benchmark": self.benchmark,
+            "title": self.title,
+            "environment": self.environment,
+            "results": {m.key: m.as_json() for m in self.measurements},
+            **self.facts,
+        }
+
+    def as_text(self) -> str:
+        """The report for a terminal: settings, a table of rates, then the derived facts."""
+        from statistics import median
+
+        width = max(len(name) for name in [*self.environment, *self.facts])
+        lines = [self.title, ""]
+        lines += [f"{name.ljust(width)}  {value}" for name, value in self.environment.items()]
+        rows = [
+            (
+                m.label,
+                m.events,
+                f"{m.events_per_second:,.0f}",
+                f"{median(m.seconds):.3f}",
+            )
+            for m in self.measurements
+        ]
+        lines += ["", format_table(["path", "events", "events/s", "seconds"], rows), ""]
+        lines += [f"{name.ljust(width)}  {value}" for name, value in self.facts.items()]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A registered benchmark."""
+
+    name: str
+    summary: str
+    run: Callable[[Options], Report]
+
+
+def _run_relay(options: Options) -> Report:
+    from agora_cli.bench import relay
+
+    return relay.run(options)
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    benchmark.name: benchmark
+    for benchmark in (
+        Benchmark(
+            "relay", "outbox relay throughput next to raw broker publishing (events/s)", _run_relay
+        ),
+    )
+}
+
+
+def _count(text: str, least: int = 1) -> int:
+    value = int(text)
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{text} is less than {least}")
+    return value
+
+
+def _positive(text: str) -> int:
+    return _count(text)
+
+
+def _not_negative(text: str) -> int:
+    return _count(text, least=0)
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``agora bench`` to the CLI's subcommands (``commands`` from ``add_subparsers``)."""
+    listing = "; ".join(f"{b.name}: {b.summary}" for b in BENCHMARKS.values())
+    bench = commands.add_parser(
+        "bench", help="measure throughput (agora bench --list)", epilog=f"benchmarks: {listing}"
+    )
+    bench.add_argument("name", nargs="?", choices=list(BENCHMARKS), help="default: all of them")
+    bench.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    bench.add_argument("-n", "--events", type=_positive, default=DEFAULT_EVENTS)
+    bench.add_argument("--rounds", type=_positive, default=DEFAULT_ROUNDS, help="median taken")
+    bench.add_argument(
+        "--warmup", type=_not_negative, help="untimed events first (default: events / 10)"
+    )
+    bench.add_argument("--concurrency", type=_positive, default=DEFAULT_CONCURRENCY)
+    bench.add_argument("--batch-size", type=_positive, help="relay batch (default: the relay's)")
+    bench.add_argument("--broker-url", help=f"default: ${BROKER_URL_ENV}, else embedded NATS")
+    bench.add_argument("--database-url", help=f"default: ${DATABASE_URL_ENV}, else embedded")
+    bench.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    """Build :class:`Options` from parsed arguments, URLs falling back to the environment."""
+    return Options(
+        events=args.events,
+        rounds=args.rounds,
+        warmup=args.warmup,
+        concurrency=args.concurrency,
+        batch_size=args.batch_size,
+        broker_url=args.broker_url or os.environ.get(BROKER_URL_ENV) or None,
+        database_url=args.database_url or os.environ.get(DATABASE_URL_ENV) or None,
+    )
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the named benchmark, or every one, and print the reports."""
+    if args.list:
+        sys.stdout.write(format_table(["name", "measures"], _listing()) + "\n")
+        return 0
+    options = options_from(args)
+    names: Sequence[str] = [args.name] if args.name else list(BENCHMARKS)
+    reports = [BENCHMARKS[name].run(options) for name in names]
+    if args.json:
+        import json
+
+        sys.stdout.write(json.dumps({r.benchmark: r.as_json() for r in reports}, indent=2) + "\n")
+    else:
+        sys.stdout.write("\n\n".join(report.as_text() for report in reports) + "\n")
+    return 0
+
+
+def _listing() -> list[tuple[str, str]]:
+    return [(b.name, b.summary) for b in BENCHMARKS.values()]
