@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agora_cli.config import PORT_VARIABLES
-from agora_cli.infra.ports import free_port, port_accepts
+from agora_cli.infra.ports import port_accepts
 from agora_cli.main import main
 from agora_cli.services import SERVICES
+from agora_cli.testing import stack_port_env
 
 pytestmark = pytest.mark.integration
 
@@ -20,9 +20,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def stack_dir(open_tmp_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A data dir with free ports in the environment; stopped and signals restored after."""
-    for variable in PORT_VARIABLES:
-        monkeypatch.setenv(variable, str(free_port()))
-    monkeypatch.setenv("AGORA_SERVICE_PORT_BASE", str(free_port(count=len(SERVICES))))
+    for variable, port in stack_port_env(len(SERVICES)).items():
+        monkeypatch.setenv(variable, port)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     yield open_tmp_dir
     main(["down", "--data-dir", str(open_tmp_dir)])
@@ -60,6 +59,7 @@ def test_cli_up_status_stop_start_logs_down(
         "mail": "up",
         "identity": "down",
         "notification": "down",
+        "catalog": "down",
         "gateway": "up",
     }
     assert stop[1].startswith("stopping redis ... ok")

@@ -62,6 +62,12 @@ def test_url_rows_never_show_generated_passwords(tmp_path: Path) -> None:
     assert rows["data dir"] == str(tmp_path)
 
 
+def test_url_rows_list_grpc_port_of_grpc_services(tmp_path: Path) -> None:
+    rows = dict(url_rows(StackConfig(tmp_path, Ports(grpc_base=24000)), {}))
+    assert rows["catalog gRPC"] == "127.0.0.1:24002"
+    assert "identity gRPC" not in rows
+
+
 def test_url_rows_production_has_no_admin_login(tmp_path: Path) -> None:
     rows = dict(url_rows(StackConfig(tmp_path, profile="production"), {}))
     assert "admin login" not in rows

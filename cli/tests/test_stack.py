@@ -57,7 +57,16 @@ class FakeComponent:
 
 def test_build_components_order_is_infra_services_gateway(tmp_path: Path) -> None:
     names = [c.name for c in build_components(StackConfig(tmp_path))]
-    assert names == ["postgres", "redis", "nats", "mail", "identity", "notification", "gateway"]
+    assert names == [
+        "postgres",
+        "redis",
+        "nats",
+        "mail",
+        "identity",
+        "notification",
+        "catalog",
+        "gateway",
+    ]
 
 
 def test_build_components_infra_only_leaves_services_out(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.system.stack import AgoraRun
 
@@ -107,6 +108,20 @@ def jetstream(agora: AgoraRun) -> dict[str, Any]:
             if stream["name"] == STREAM:
                 return dict(stream)
     return {"state": {"last_seq": 0, "messages": 0}, "consumer_detail": []}
+
+
+def published_by_identity(agora: AgoraRun) -> int:
+    """How many ``user.registered`` events identity's relay published since its process started."""
+    gateway = f"http://127.0.0.1:{agora.port('AGORA_GATEWAY_PORT')}"
+    exposition = httpx.get(f"{gateway}/identity/metrics", timeout=30).text
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if (
+                sample.name == "agora_events_published_total"
+                and sample.labels.get("event_type") == "user.registered"
+            ):
+                return int(sample.value)
+    return 0
 
 
 def stream_last_seq(agora: AgoraRun) -> int:

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import psutil
 
-from agora_cli.config import PORT_VARIABLES
-from agora_cli.infra.ports import free_port
 from agora_cli.services import SERVICES
+from agora_cli.testing import stack_port_env
 
 COMMAND_TIMEOUT_SECONDS = 180
 # The installed console script, exactly what a developer runs (./agora ends in it too).
@@ -57,9 +56,8 @@ def private_stack(extra_env: Mapping[str, str] | None = None) -> Iterator[AgoraR
     data_dir = Path(tempfile.mkdtemp(prefix="agora-system-", dir="/tmp"))
     data_dir.chmod(0o755)  # PostgreSQL runs as nobody under root and must reach its data dir
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
-    env.update({variable: str(free_port()) for variable in PORT_VARIABLES})
     # Every service listens on base + its offset: the whole block must be free.
-    env["AGORA_SERVICE_PORT_BASE"] = str(free_port(count=len(SERVICES)))
+    env.update(stack_port_env(len(SERVICES)))
     env.update(extra_env or {})
     run = AgoraRun(data_dir, env)
     try:

@@ -28,7 +28,10 @@ PORT_VARIABLES: dict[str, tuple[str, int]] = {
     "AGORA_SMTP_PORT": ("smtp", 11025),
     "AGORA_MAIL_HTTP_PORT": ("mail_http", 18025),
     "AGORA_SERVICE_PORT_BASE": ("service_base", 8101),
+    "AGORA_GRPC_PORT_BASE": ("grpc_base", 9101),
 }
+BLOCK_PORT_VARIABLES = ("AGORA_SERVICE_PORT_BASE", "AGORA_GRPC_PORT_BASE")
+"""Bases of a block of ports, one per service (base + the service's offset)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Ports:
     smtp: int = 11025
     mail_http: int = 18025
     service_base: int = 8101
+    grpc_base: int = 9101
 
 
 @dataclass(frozen=True)

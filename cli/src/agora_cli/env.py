@@ -47,6 +47,11 @@ def service_port(config: StackConfig, spec: ServiceSpec) -> int:
     return config.ports.service_base + spec.port_offset
 
 
+def grpc_port(config: StackConfig, spec: ServiceSpec) -> int:
+    """The loopback gRPC port of ``spec`` in this stack (services with ``grpc`` set)."""
+    return config.ports.grpc_base + spec.port_offset
+
+
 def service_env(
     config: StackConfig, spec: ServiceSpec, database_url: str, base: Mapping[str, str]
 ) -> dict[str, str]:
@@ -84,6 +89,8 @@ def service_env(
     )
     for name, value in build_info().items():
         env.setdefault(name, value)  # a release build sets its own
+    if spec.grpc:
+        env["AGORA_GRPC_PORT"] = str(grpc_port(config, spec))
     if spec.has_signing_keys:
         env["AGORA_JWT_KEYS_DIR"] = str(config.data_dir / "keys" / spec.name)
     if spec.seeds_admin and config.profile == "development":

@@ -21,8 +21,9 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from agora_cli import asyncapi, audit, testdb
+from agora_cli import asyncapi, audit, buf, proto, testdb
 
 # pytest's "no tests were collected": not a failure for a step that selects a subset of the suite.
 PYTEST_NO_TESTS = 5
@@ -233,14 +234,52 @@ def check_migrations(ctx: Context, superuser_url: str, config: Path) -> bool:
     return True
 
 
-def asyncapi_step(ctx: Context) -> Outcome:
-    """The AsyncAPI documents in ``docs/asyncapi`` are what the services' code generates."""
-    stale = asyncapi.check(ctx.root)
-    if stale:
-        say(f"  {asyncapi.stale_message(ctx.root, stale)}")
-        names = ", ".join(path.name for path in stale)
-        return Outcome("FAILED", passed=False, detail=f"stale: {names}")
-    return OK
+class GeneratedFiles(Protocol):
+    """A module owning committed generated files: ``asyncapi`` (documents), ``proto`` (stubs)."""
+
+    def check(self, root: Path) -> list[Path]:
+        """The committed files that differ from a fresh generation."""
+        ...
+
+    def stale_message(self, root: Path, stale: list[Path]) -> str:
+        """What is stale and the command that regenerates it."""
+        ...
+
+
+def up_to_date_step(generator: GeneratedFiles) -> Callable[[Context], Outcome]:
+    """A step failing, with the fix command, when ``generator``'s committed files are stale."""
+
+    def run(ctx: Context) -> Outcome:
+        stale = generator.check(ctx.root)
+        if stale:
+            say(f"  {generator.stale_message(ctx.root, stale)}")
+            names = ", ".join(path.name for path in stale)
+            return Outcome("FAILED", passed=False, detail=f"stale: {names}")
+        return OK
+
+    return run
+
+
+asyncapi_step = up_to_date_step(asyncapi)
+"""The AsyncAPI documents in ``docs/asyncapi`` are what the services' code generates."""
+proto_step = up_to_date_step(proto)
+"""The gRPC stubs in ``agora_contracts.grpc`` are what ``proto/`` generates (byte for byte)."""
+
+
+def proto_lint_step(ctx: Context) -> Outcome:
+    """``buf lint`` and ``buf format --diff`` over ``proto/``; skipped, saying why, without npm."""
+    try:
+        executable = buf.ensure_buf(ctx.root)
+    except buf.BufUnavailableError as error:
+        say(f"  skipped because: {error}")
+        return Outcome("skipped", passed=True, detail=str(error))
+    checks = buf.commands(executable)
+    failed = [
+        name
+        for name, argv in (("lint", checks.lint), ("format", checks.format_check))
+        if execute(ctx, argv)[0] != 0
+    ]
+    return Outcome("FAILED", passed=False, detail="buf " + ", ".join(failed)) if failed else OK
 
 
 def pytest_step(markers: str) -> Callable[[Context], Outcome]:
@@ -315,6 +354,8 @@ STEPS: tuple[Step, ...] = (
     Step("pip-audit", "pip-audit (uv.lock)", pip_audit_step),
     Step("alembic", "alembic upgrade + check", alembic_step),
     Step("asyncapi", "AsyncAPI docs up to date", asyncapi_step),
+    Step("proto", "gRPC stubs up to date", proto_step),
+    Step("proto-lint", "buf lint + format (proto/)", proto_lint_step),
     Step("unit", "pytest unit", pytest_step(UNIT_MARKERS), fast=True),
     Step("integration", "pytest integration + system", pytest_step(SERVER_MARKERS)),
     Step("coverage", f"coverage >= {COVERAGE_FLOOR}%", coverage_step),

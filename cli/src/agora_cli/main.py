@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from agora_cli import bench, dlq
+from agora_cli import bench, dlq, proto, seed
 from agora_cli.config import PORT_VARIABLES, PROFILES
 
 Handler = Callable[[argparse.Namespace], int]
@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     asyncapi = commands.add_parser("asyncapi", help="write docs/asyncapi/<service>.yaml from code")
     asyncapi.add_argument("--check", action="store_true", help="only fail when they are stale")
     bench.add_parser(commands)
+    proto.add_parser(commands)
+    seed.add_parser(commands, _add_data_dir)
     return parser
 
 
@@ -67,6 +69,8 @@ def _handlers() -> dict[str, Handler]:
         "dlq": dlq.cmd_dlq,
         "asyncapi": asyncapi.cmd_asyncapi,
         "bench": bench.cmd_bench,
+        "proto": proto.cmd_proto,
+        "seed": seed.cmd_seed,
     }
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from agora_cli.config import StackConfig, repo_root
-from agora_cli.env import service_env, service_port
+from agora_cli.env import grpc_port, service_env, service_port
 from agora_cli.infra.nats import http_ok
 from agora_cli.infra.ports import LOOPBACK, ensure_port_free, wait_until
 from agora_cli.infra.postgres import EmbeddedPostgres
@@ -60,6 +60,7 @@ class ServiceProcess(PidFileTracked):
         self.postgres = postgres
         self.base_env = base_env
         self.port = service_port(config, spec)
+        self.grpc_port = grpc_port(config, spec) if spec.grpc else None
         self.log_file = config.log_file(spec.name)
         self.pid_file = config.pid_file(spec.name)
 
@@ -89,6 +90,8 @@ class ServiceProcess(PidFileTracked):
         if self.is_running():
             return
         ensure_port_free(self.name, self.port)
+        if self.grpc_port is not None:
+            ensure_port_free(f"{self.name} gRPC", self.grpc_port)
         env = self.environment()
         for directory in (env["AGORA_LOG_DIR"], env.get("AGORA_JWT_KEYS_DIR")):
             if directory:

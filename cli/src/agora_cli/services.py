@@ -22,6 +22,9 @@ class ServiceSpec:
         has_signing_keys: Gets ``AGORA_JWT_KEYS_DIR`` (it issues tokens).
         seeds_admin: Gets the admin login (``AGORA_ADMIN_EMAIL``/``AGORA_ADMIN_PASSWORD``).
         consumes_events: Has an event consumer, hence dead letters (``agora dlq``).
+        grpc: Serves internal gRPC on ``AGORA_GRPC_PORT`` (gRPC base + its offset).
+        seed: Module run as ``python -m <module> [--count N]`` by ``agora seed`` to load demo
+            data (idempotent).
         channels: ``module:attribute`` of its ``ServiceChannels`` (what it publishes and
             consumes), from which ``agora asyncapi`` generates its AsyncAPI document.
     """
@@ -38,6 +41,8 @@ class ServiceSpec:
     has_signing_keys: bool = False
     seeds_admin: bool = False
     consumes_events: bool = False
+    grpc: bool = False
+    seed: str | None = None
     channels: str | None = None
 
 
@@ -73,7 +78,26 @@ NOTIFICATION = ServiceSpec(
     channels="agora_notification.events.subscriber:CHANNELS",
 )
 
-SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION)
+CATALOG = ServiceSpec(
+    name="catalog",
+    package="agora_catalog",
+    app="agora_catalog.main:create_app",
+    port_offset=2,
+    database="catalog",
+    extensions=("pg_trgm",),
+    alembic_ini="services/catalog/alembic.ini",
+    gateway_rule=(
+        "PathPrefix(`/api/v1/products`) || PathPrefix(`/api/v1/categories`)"
+        " || PathPrefix(`/images/`)"
+    ),
+    redis_db=2,
+    consumes_events=True,
+    channels="agora_catalog.events.subscriber:CHANNELS",
+    grpc=True,
+    seed="agora_catalog.seed",
+)
+
+SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION, CATALOG)
 
 
 def find_service(name: str) -> ServiceSpec | None:

@@ -94,11 +94,11 @@ def build_components(config: StackConfig, *, with_services: bool = True) -> list
 
 
 def component_ports(component: Component) -> list[int]:
-    """Every port a component listens on (NATS, mail and the gateway have a second one)."""
+    """Every port a component listens on (NATS, mail, the gateway and gRPC services have two)."""
     extra = next(
         (
             getattr(component, attribute)
-            for attribute in ("monitor_port", "admin_port", "http_port")
+            for attribute in ("monitor_port", "admin_port", "http_port", "grpc_port")
             if getattr(component, attribute, None)
         ),
         None,

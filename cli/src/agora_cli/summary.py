@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from agora_cli.config import StackConfig
-from agora_cli.env import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, service_port
+from agora_cli.env import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, grpc_port, service_port
 from agora_cli.infra.ports import LOOPBACK
 from agora_cli.secrets_store import secrets_file
 from agora_cli.services import SERVICES
@@ -27,7 +27,10 @@ def url_rows(config: StackConfig, env: Mapping[str, str]) -> list[tuple[str, str
         for spec in SERVICES:
             rows.append((f"{spec.name} health", f"{gateway}/{spec.name}/health/ready"))
             rows.append((f"{spec.name} direct", f"http://{LOOPBACK}:{service_port(config, spec)}"))
+            if spec.grpc:
+                rows.append((f"{spec.name} gRPC", f"{LOOPBACK}:{grpc_port(config, spec)}"))
         rows.append(("identity API", f"{gateway}/api/v1/auth"))
+        rows.append(("catalog API", f"{gateway}/api/v1/products (demo data: agora seed)"))
         rows.append(("JWKS", f"{gateway}/.well-known/jwks.json"))
     rows += [
         ("traefik dashboard", f"http://{LOOPBACK}:{ports.gateway_admin}/dashboard/"),

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +30,8 @@ from typing import Protocol
 import pytest
 
 from agora_cli import testdb
-from agora_cli.infra.ports import free_port
+from agora_cli.config import BLOCK_PORT_VARIABLES, PORT_VARIABLES
+from agora_cli.infra.ports import free_port, free_ports
 
 REDIS_URL_ENV = "AGORA_TEST_REDIS_URL"
 NATS_URL_ENV = "AGORA_TEST_NATS_URL"
@@ -61,6 +64,38 @@ def make_database(postgres_server: str) -> Iterator[Callable[[str], str]]:
     if os.environ.get(testdb.DATABASE_URL_ENV):
         for url in created:
             testdb.drop_database(postgres_server, url)
+
+
+def stack_port_env(services: int) -> dict[str, str]:
+    """Distinct free ports for every ``AGORA_*_PORT`` variable of a private test stack.
+
+    Args:
+        services: How many services the stack runs (each port block reserves that many).
+
+    Returns:
+        The variables and their ports, as strings.
+    """
+    variables = list(PORT_VARIABLES)
+    counts = [services if name in BLOCK_PORT_VARIABLES else 1 for name in variables]
+    return {name: str(port) for name, port in zip(variables, free_ports(counts), strict=True)}
+
+
+def alembic_upgrade(database_url: str, alembic_ini: Path) -> None:
+    """Migrate ``database_url`` to head with a service's own Alembic (as ``agora up`` does).
+
+    Args:
+        database_url: The (fresh) database.
+        alembic_ini: The service's ``alembic.ini``.
+
+    Raises:
+        subprocess.CalledProcessError: The migration failed (its output is on the error).
+    """
+    subprocess.run(  # noqa: S603 - fixed argv: this interpreter running alembic
+        [sys.executable, "-m", "alembic", "-c", str(alembic_ini), "upgrade", "head"],
+        check=True,
+        env=os.environ | {"AGORA_DATABASE_URL": database_url},
+        capture_output=True,
+    )
 
 
 class _Server(Protocol):

@@ -111,10 +111,11 @@ async def test_transaction_error_with_commit_changes_keeps_changes(client, engin
     assert await _bodies(engine) == ["audit"]
 
 
-async def test_transaction_duplicate_at_flush_is_not_reported_as_success(client, engine) -> None:
+async def test_transaction_duplicate_at_flush_is_reported_as_conflict(client, engine) -> None:
     await client.post("/notes/twice")
     response = await client.post("/notes/twice")
-    assert response.status_code == 500
+    assert response.status_code == 409  # a unique violation (SQLSTATE class 23), not a success
+    assert response.headers["content-type"] == "application/problem+json"
     assert await _bodies(engine) == ["twice"]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 LOOPBACK = "127.0.0.1"
 
@@ -76,6 +76,33 @@ def free_port(count: int = 1) -> int:
         if all(port_is_free(port) for port in range(first, first + count)):
             return first
     raise PortInUseError(f"no {count} consecutive free ports in {low}-{high}")
+
+
+def free_ports(counts: Sequence[int]) -> list[int]:
+    """Draw one free block per entry of ``counts``, no two blocks sharing a port, for tests.
+
+    Independent :func:`free_port` calls can return the same port (nothing holds it in between);
+    a stack needs every one of its ports distinct.
+
+    Args:
+        counts: The size of each block (1 for a single port).
+
+    Returns:
+        The first port of each block, in the order of ``counts``.
+    """
+    taken: set[int] = set()
+    firsts: list[int] = []
+    for count in counts:
+        for _ in range(FREE_PORT_TRIES):
+            first = free_port(count)
+            block = set(range(first, first + count))
+            if not block & taken:
+                break
+        else:
+            raise PortInUseError(f"no {count} free ports apart from {sorted(taken)}")
+        taken |= block
+        firsts.append(first)
+    return firsts
 
 
 def check_port_allowed(name: str, port: int) -> None:

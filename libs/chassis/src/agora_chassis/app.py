@@ -24,7 +24,7 @@ Hook = Callable[[FastAPI], Awaitable[None]]
 
 
 def _lifespan(
-    startup: Sequence[Hook],
+    startup: Sequence[Hook], shutdown: Sequence[Hook]
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -35,6 +35,8 @@ def _lifespan(
             yield
         finally:
             await stop_messaging(app)
+            for hook in shutdown:
+                await hook(app)
             await app.state.keys_source.aclose()
             await app.state.rate_limiter.aclose()
             await app.state.engine.dispose()
@@ -105,6 +107,7 @@ def create_service_app(
     title: str,
     routers: Sequence[APIRouter],
     startup: Sequence[Hook] = (),
+    shutdown: Sequence[Hook] = (),
     keys: KeySource | None = None,
     outbox: type[OutboxMixin] | None = None,
 ) -> FastAPI:
@@ -120,6 +123,7 @@ def create_service_app(
         routers: The service's API routers (each carries its own ``/api/v1`` prefix); all of
             them share one per-client budget, ``settings.rate_limit``.
         startup: Coroutines run at start-up, after the chassis is ready (e.g. seeding).
+        shutdown: Coroutines run at shutdown, after messaging stopped (e.g. closing a cache).
         keys: Where verification keys come from; defaults to ``settings.jwks_url``.
         outbox: The service's outbox model; its rows are relayed to ``settings.broker_url``.
 
@@ -130,7 +134,7 @@ def create_service_app(
     app = FastAPI(
         title=title,
         version=settings.version,
-        lifespan=_lifespan(startup),
+        lifespan=_lifespan(startup, shutdown),
         docs_url="/docs" if settings.debug else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.debug else None,

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 SQLSTATE_DATA_EXCEPTION = "22"
+SQLSTATE_INTEGRITY_VIOLATION = "23"
 
 
 class AgoraError(Exception):
@@ -227,6 +228,15 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
             HTTPStatus.BAD_REQUEST,
             "Invalid value",
             "The request contains a value that cannot be stored (for example a NUL character).",
+            request.url.path,
+        )
+    # Class 23 (a unique, foreign-key or check constraint) lost a race the service's own checks
+    # could not see: the request conflicts with data written concurrently.
+    if sqlstate.startswith(SQLSTATE_INTEGRITY_VIOLATION):
+        return problem(
+            HTTPStatus.CONFLICT,
+            "Conflict",
+            "The change conflicts with data written at the same time; reload and try again.",
             request.url.path,
         )
     return _internal_error(request, exc, {})

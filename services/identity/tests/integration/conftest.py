@@ -3,9 +3,6 @@ transaction per test (the app's commits only release savepoints inside it)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -15,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from agora_chassis.ratelimit import RateLimiter
+from agora_cli.testing import alembic_upgrade
 from agora_identity.main import create_app
 from agora_identity.repositories.users import UserRepository
 from agora_identity.services.bootstrap import ensure_admin
@@ -38,13 +36,7 @@ def migrated_database(make_database: Callable[[str], str]) -> Callable[[str], st
 
     def make(prefix: str) -> str:
         url = make_database(prefix)
-        alembic = [sys.executable, "-m", "alembic", "-c", str(SERVICE_DIR / "alembic.ini")]
-        subprocess.run(
-            [*alembic, "upgrade", "head"],
-            check=True,
-            env=os.environ | {"AGORA_DATABASE_URL": url},
-            capture_output=True,
-        )
+        alembic_upgrade(url, SERVICE_DIR / "alembic.ini")
         return url
 
     return make

@@ -7,28 +7,25 @@ migrated database per session, its tables emptied before each test.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import jwt
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
-from jwt.algorithms import OKPAlgorithm
 from sqlalchemy import text
 
-from agora_chassis.auth import TokenVerifier, UnknownKeyError
+from agora_chassis.auth import TokenVerifier
 from agora_chassis.ids import new_id
 from agora_chassis.messaging import EventConsumer, RetryPolicy
+from agora_chassis.testing import StaticKeys, forge_access_token
 from agora_cli.infra.ports import free_port
+from agora_cli.testing import alembic_upgrade
 from agora_contracts.envelope import CloudEvent
 from agora_contracts.identity import UserRegisteredV1
 from agora_notification.events.subscriber import build_consumer
@@ -41,7 +38,6 @@ pytestmark = pytest.mark.integration
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
-KID = "test-key"
 REFUSED_DOMAIN = "refused.example.com"
 FAST_RETRY = RetryPolicy(base_delay=0.01, max_delay=0.02)
 
@@ -72,33 +68,11 @@ class CollectingHandler:
         return "250 Message accepted for delivery"
 
 
-class StaticKeys:
-    """A key source holding one public key (tokens are forged with its private half)."""
-
-    def __init__(self, private_key: Ed25519PrivateKey) -> None:
-        jwk = OKPAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
-        self._key = jwt.PyJWK(jwk | {"kid": KID, "alg": "EdDSA", "use": "sig"})
-
-    async def get_key(self, kid: str) -> jwt.PyJWK:
-        if kid != KID:
-            raise UnknownKeyError(kid)
-        return self._key
-
-    async def aclose(self) -> None:
-        return None
-
-
 @pytest.fixture(scope="session")
 def notification_database_url(make_database: Callable[[str], str]) -> str:
     """A fresh database at head, migrated by notification's own Alembic."""
     url = make_database("notification")
-    alembic = [sys.executable, "-m", "alembic", "-c", str(SERVICE_DIR / "alembic.ini")]
-    subprocess.run(
-        [*alembic, "upgrade", "head"],
-        check=True,
-        env=os.environ | {"AGORA_DATABASE_URL": url},
-        capture_output=True,
-    )
+    alembic_upgrade(url, SERVICE_DIR / "alembic.ini")
     return url
 
 
@@ -181,21 +155,6 @@ def user_registered(email: str = "ada@example.com", full_name: str = "Ada Lovela
     return event.model_dump_json().encode()
 
 
-def admin_token(key: Ed25519PrivateKey, roles: list[str]) -> str:
-    """An access token signed with the test key."""
-    now = int(dt.datetime.now(dt.UTC).timestamp())
-    claims = {
-        "iss": "agora-identity",
-        "aud": "agora",
-        "sub": str(uuid.uuid4()),
-        "iat": now,
-        "exp": now + 600,
-        "roles": roles,
-        "token_use": "access",
-    }
-    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": KID})
-
-
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=(LOOPBACK, 40000))
@@ -218,4 +177,4 @@ def registered_event() -> Callable[..., bytes]:
 @pytest.fixture
 def token_for(signing_key: Ed25519PrivateKey) -> Callable[[list[str]], str]:
     """``token_for(roles)``: a valid access token carrying ``roles``."""
-    return lambda roles: admin_token(signing_key, roles)
+    return lambda roles: forge_access_token(signing_key, roles=roles)

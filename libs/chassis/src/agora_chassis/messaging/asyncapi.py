@@ -7,8 +7,8 @@ Each service declares its channels once, next to the code that uses them::
 ``render_asyncapi`` registers them on a NATS broker that never connects (a publisher per
 published payload, a subscriber per consumed one, on the real channel names) and lets
 FastStream write the AsyncAPI 3.0 YAML. Every message is documented as the CloudEvents envelope
-whose ``data`` is the payload model. The output holds no timestamps and follows the declaration
-order, so a committed copy can be compared with a fresh one (``agora asyncapi --check``).
+whose ``data`` is the payload model. The output holds no timestamps and its sections are sorted by
+name, so a committed copy can be compared with a fresh one (``agora asyncapi --check``).
 
 Run ``python -m agora_chassis.messaging.asyncapi agora_identity.channels:CHANNELS`` to print one
 service's document.
@@ -26,6 +26,7 @@ from typing import Any, cast
 
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
+from faststream.specification.asyncapi.v3_0_0.schema.schema import ApplicationSchema
 from pydantic import Field, create_model
 
 from agora_chassis.messaging.broker import EXCHANGE_NAME, channel_name
@@ -148,7 +149,18 @@ def render_asyncapi(channels: ServiceChannels, version: str) -> str:
         description=DESCRIPTION.format(service=channels.service, exchange=EXCHANGE_NAME),
         schema_version="3.0.0",
     )
-    return document.to_specification().to_yaml()
+    specification = cast(ApplicationSchema, document.to_specification())  # schema_version 3.0.0
+    # FastStream keeps subscribers in a WeakSet, whose order follows memory addresses: sort every
+    # name-keyed section so the same declaration always gives the same text.
+    specification.channels = dict(sorted(specification.channels.items()))
+    specification.operations = dict(sorted(specification.operations.items()))
+    components = specification.components
+    if components is not None:
+        for section in ("messages", "schemas"):
+            entries = getattr(components, section)
+            if entries:
+                setattr(components, section, dict(sorted(entries.items())))
+    return specification.to_yaml()
 
 
 def load_channels(target: str) -> ServiceChannels:

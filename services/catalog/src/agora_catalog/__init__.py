@@ -1,0 +1,1 @@
+"""Agora catalog service: products, categories, stock and reservations."""

@@ -1,0 +1,162 @@
+"""``/api/v1/products``: browse, search and read products; admins create, change and delete them.
+
+Reads answer with the cached JSON bytes, an ``ETag`` (hash of those bytes) and ``Cache-Control``;
+``If-None-Match`` with the current ETag gets ``304 Not Modified``. Writes need ``If-Match`` (or
+``version`` in the body) and answer ``412``/``409`` when the product changed meanwhile.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+
+from agora_catalog.api.deps import Products
+from agora_catalog.schemas.product import (
+    ProductCreate,
+    ProductRead,
+    ProductUpdate,
+    Sku,
+    StockAdjustment,
+    StockRead,
+)
+from agora_catalog.schemas.query import ProductQuery
+from agora_catalog.services.products import fingerprint, render
+from agora_chassis.auth import require_roles
+from agora_chassis.errors import ValidationFailed
+from agora_chassis.pagination import Page, Pagination
+
+ADMIN_ROLE = "admin"
+JSON = "application/json"
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+PAGE_PARAMETERS = ("page", "per_page")
+
+router = APIRouter(prefix="/api/v1/products", tags=["products"])
+admin_only = [Depends(require_roles(ADMIN_ROLE))]
+ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
+
+
+def _reject_unknown_parameters(request: Request) -> None:
+    allowed = [*ProductQuery.parameter_names(), *PAGE_PARAMETERS]
+    unknown = sorted(set(request.query_params) - set(allowed))
+    if unknown:
+        raise ValidationFailed(
+            f"unknown query parameter(s): {', '.join(unknown)}", extra={"allowed": allowed}
+        )
+
+
+def _cached_json(request: Request, body: bytes, max_age: int) -> Response:
+    etag = fingerprint(body)
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+    wanted = {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}
+    if etag in wanted or "*" in wanted:  # RFC 9110: "*" matches any current representation
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(content=body, media_type=JSON, headers=headers)
+
+
+def _max_age(request: Request) -> int:
+    return int(request.app.state.settings.http_max_age_seconds)
+
+
+@router.get(
+    "",
+    response_model=Page[ProductRead],
+    responses={422: PROBLEM},
+    dependencies=[Depends(_reject_unknown_parameters)],
+)
+async def list_products(
+    request: Request,
+    products: Products,
+    page: Pagination,
+    query: Annotated[ProductQuery, Query()],
+) -> Response:
+    """Active products: filters, full-text search ``q`` (typo tolerant), sort, stable pages."""
+    body = await products.search(query, page)
+    return _cached_json(request, body, _max_age(request))
+
+
+@router.get("/by-sku/{sku}", response_model=ProductRead, responses={304: {}, 404: PROBLEM})
+async def get_product_by_sku(request: Request, sku: Sku, products: Products) -> Response:
+    """One active product by SKU (``ETag``; ``If-None-Match`` gives 304)."""
+    return _cached_json(request, await products.read_by_sku(sku), _max_age(request))
+
+
+@router.get("/{product_id}", response_model=ProductRead, responses={304: {}, 404: PROBLEM})
+async def get_product(request: Request, product_id: uuid.UUID, products: Products) -> Response:
+    """One active product (``ETag``; ``If-None-Match`` gives 304)."""
+    return _cached_json(request, await products.read(product_id), _max_age(request))
+
+
+@router.post(
+    "",
+    response_model=ProductRead,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=admin_only,
+    responses={**ADMIN_RESPONSES, 409: PROBLEM, 422: PROBLEM},
+)
+async def create_product(data: ProductCreate, products: Products, response: Response) -> object:
+    """Add a product and its starting stock (admin)."""
+    product = await products.create(data)
+    response.headers["Location"] = f"{router.prefix}/{product.id}"
+    response.headers["ETag"] = fingerprint(render(product))
+    return product
+
+
+@router.patch(
+    "/{product_id}",
+    response_model=ProductRead,
+    dependencies=admin_only,
+    responses={**ADMIN_RESPONSES, 409: PROBLEM, 412: PROBLEM, 422: PROBLEM, 428: PROBLEM},
+)
+async def update_product(
+    product_id: uuid.UUID,
+    changes: ProductUpdate,
+    products: Products,
+    response: Response,
+    if_match: Annotated[str | None, Header(description="The ETag you read")] = None,
+) -> object:
+    """Change a product, price included (admin); needs ``If-Match`` or ``version``."""
+    product = await products.update(product_id, changes, if_match)
+    response.headers["ETag"] = fingerprint(render(product))
+    return product
+
+
+@router.delete(
+    "/{product_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=admin_only,
+    responses={**ADMIN_RESPONSES, 412: PROBLEM, 428: PROBLEM},
+)
+async def delete_product(
+    product_id: uuid.UUID,
+    products: Products,
+    if_match: Annotated[str | None, Header(description="The ETag you read")] = None,
+) -> Response:
+    """Delete a product and its stock (admin); needs ``If-Match``."""
+    await products.delete(product_id, if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{product_id}/stock",
+    response_model=StockRead,
+    dependencies=admin_only,
+    responses=ADMIN_RESPONSES,
+)
+async def get_stock(product_id: uuid.UUID, products: Products) -> StockRead:
+    """A product's stock: on hand, reserved, available (admin)."""
+    return await products.stock(product_id)
+
+
+@router.post(
+    "/{product_id}/stock/adjustments",
+    response_model=StockRead,
+    dependencies=admin_only,
+    responses={**ADMIN_RESPONSES, 409: PROBLEM},
+)
+async def adjust_stock(
+    product_id: uuid.UUID, adjustment: StockAdjustment, products: Products
+) -> StockRead:
+    """Add (delivery) or remove (shrinkage) units; never below what is reserved (admin)."""
+    return await products.adjust_stock(product_id, adjustment)

@@ -1,0 +1,1 @@
+"""Catalog's gRPC layer: the internal CatalogService."""

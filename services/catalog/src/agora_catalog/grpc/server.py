@@ -1,0 +1,121 @@
+"""The internal ``agora.catalog.v1.CatalogService`` (``proto/agora/catalog/v1/catalog.proto``).
+
+Each call gets its own session and read transaction, and runs the same ``services/`` code as the
+REST API. The servicer only translates: protobuf in, validated schemas to the service, protobuf
+out. Invalid input (an id that is not a UUID, a quantity below 1, more than ``MAX_BATCH`` ids)
+raises a ``ValidationError``; the chassis interceptor answers it, and any domain error, with the
+status code of the chassis table, and stops the call when its deadline passes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agora_catalog.models import Product
+from agora_catalog.repositories.products import ProductRepository
+from agora_catalog.schemas.lookup import (
+    AvailabilityQuery,
+    LineAvailability,
+    LineStatus,
+    ProductBatch,
+)
+from agora_catalog.services.lookup import ProductLookup
+from agora_chassis.grpc_server import GrpcServer, start_grpc_server
+from agora_contracts.grpc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+
+SERVICE_NAME = catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
+LINE_STATUS = {
+    LineStatus.OK: catalog_pb2.LINE_STATUS_OK,
+    LineStatus.INSUFFICIENT_STOCK: catalog_pb2.LINE_STATUS_INSUFFICIENT_STOCK,
+    LineStatus.NOT_FOUND: catalog_pb2.LINE_STATUS_NOT_FOUND,
+    LineStatus.INACTIVE: catalog_pb2.LINE_STATUS_INACTIVE,
+}
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def product_message(product: Product) -> catalog_pb2.Product:
+    """A product as the wire sees it: the price as a decimal string, never a float."""
+    return catalog_pb2.Product(
+        id=str(product.id),
+        sku=product.sku,
+        name=product.name,
+        price=f"{product.price:.2f}",
+        currency=product.currency,
+        available=product.available,
+        active=product.active,
+    )
+
+
+def line_message(line: LineAvailability) -> catalog_pb2.LineAvailability:
+    """One line's answer on the wire."""
+    return catalog_pb2.LineAvailability(
+        product_id=str(line.product_id),
+        quantity=line.quantity,
+        available=line.available,
+        ok=line.ok,
+        status=LINE_STATUS[line.status],
+    )
+
+
+class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
+    """``CatalogService`` over the catalog's database."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        """Open one session (and read transaction) per call from ``sessionmaker``."""
+        self.sessionmaker = sessionmaker
+
+    async def GetProducts(  # noqa: N802 - the method name is the RPC's
+        self,
+        request: catalog_pb2.GetProductsRequest,
+        context: Context,  # noqa: ARG002 - its deadline is enforced by the chassis
+    ) -> catalog_pb2.GetProductsResponse:
+        """The products with the requested ids, and the ids naming none."""
+        batch = ProductBatch.model_validate({"product_ids": list(request.product_ids)})
+        async with self.sessionmaker.begin() as session:
+            products, missing = await ProductLookup(ProductRepository(session)).get_products(batch)
+            found = [product_message(product) for product in products]
+        return catalog_pb2.GetProductsResponse(
+            products=found, missing_ids=[str(product_id) for product_id in missing]
+        )
+
+    async def CheckAvailability(  # noqa: N802 - the method name is the RPC's
+        self,
+        request: catalog_pb2.CheckAvailabilityRequest,
+        context: Context,  # noqa: ARG002 - its deadline is enforced by the chassis
+    ) -> catalog_pb2.CheckAvailabilityResponse:
+        """Whether each line, and so the whole order, can be served now."""
+        lines = [
+            {"product_id": line.product_id, "quantity": line.quantity} for line in request.lines
+        ]
+        query = AvailabilityQuery.model_validate({"lines": lines})
+        async with self.sessionmaker.begin() as session:
+            answer = await ProductLookup(ProductRepository(session)).check_availability(query)
+        return catalog_pb2.CheckAvailabilityResponse(
+            ok=answer.ok, lines=[line_message(line) for line in answer.lines]
+        )
+
+
+async def serve(
+    sessionmaker: async_sessionmaker[AsyncSession], *, host: str, port: int, limit: float
+) -> GrpcServer:
+    """Start the catalog's gRPC server (with health checking and reflection).
+
+    Args:
+        sessionmaker: Where each call's session comes from.
+        host: Address to listen on.
+        port: Port to listen on (0: any free one).
+        limit: The longest one call may run, in seconds, whatever its deadline.
+
+    Returns:
+        The running server.
+    """
+    servicer = CatalogServicer(sessionmaker)
+
+    def register(server: grpc.aio.Server) -> None:
+        catalog_pb2_grpc.add_CatalogServiceServicer_to_server(servicer, server)
+
+    return await start_grpc_server(register, [SERVICE_NAME], host=host, port=port, limit=limit)

@@ -1,0 +1,72 @@
+"""The catalog service's app factory (``agora_catalog.main:create_app``, ``--factory``).
+
+Wires the REST routers, the product cache (Redis at ``AGORA_REDIS_URL``, failing open), the
+outbox (stock and price events), the order-event consumer, the dead-letter admin API and, with
+``AGORA_GRPC_PORT`` set, the internal gRPC ``CatalogService``. Product images are drawn by the
+service itself (``/images/products/<sku>.svg``).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from agora_catalog.api import categories, images, products
+from agora_catalog.events.subscriber import build_consumer
+from agora_catalog.grpc.server import serve as serve_grpc
+from agora_catalog.models import OutboxMessage
+from agora_catalog.services.cache import ProductCache
+from agora_catalog.settings import CatalogSettings
+from agora_chassis.app import create_service_app
+from agora_chassis.messaging import admin as dead_letters
+
+
+async def _close_cache(app: FastAPI) -> None:
+    await app.state.product_cache.aclose()
+
+
+async def _start_grpc(app: FastAPI) -> None:
+    """Serve the internal gRPC API when ``AGORA_GRPC_PORT`` is set."""
+    settings: CatalogSettings = app.state.settings
+    app.state.grpc_server = None
+    if settings.grpc_port is not None:
+        app.state.grpc_server = await serve_grpc(
+            app.state.sessionmaker,
+            host=settings.grpc_host,
+            port=settings.grpc_port,
+            limit=settings.request_timeout_seconds,
+        )
+
+
+async def _stop_grpc(app: FastAPI) -> None:
+    """Report NOT_SERVING, then let running calls finish (a few seconds at most)."""
+    if app.state.grpc_server is not None:
+        await app.state.grpc_server.stop()
+
+
+def create_app(settings: CatalogSettings | None = None) -> FastAPI:
+    """Build the catalog service.
+
+    Args:
+        settings: Settings to use; read from the environment when omitted.
+
+    Returns:
+        The application.
+    """
+    settings = settings or CatalogSettings()
+    app = create_service_app(
+        settings,
+        title="Agora catalog",
+        routers=[products.router, categories.router, images.router, dead_letters.router],
+        startup=[_start_grpc],
+        shutdown=[_stop_grpc, _close_cache],
+        outbox=OutboxMessage,
+    )
+    app.state.product_cache = ProductCache.from_url(
+        settings.redis_url,
+        product_ttl=settings.product_cache_seconds,
+        list_ttl=settings.list_cache_seconds,
+    )
+    app.state.consumer = build_consumer(
+        app.state.broker, app.state.sessionmaker, app.state.product_cache
+    )
+    return app

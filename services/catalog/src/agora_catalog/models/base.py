@@ -1,0 +1,34 @@
+"""The declarative base of catalog's tables, and its outbox, inbox and dead letters."""
+
+from typing import Any, ClassVar
+
+from sqlalchemy.orm import DeclarativeBase
+
+from agora_chassis.db import TYPE_ANNOTATION_MAP, make_metadata
+from agora_chassis.messaging import DeadLetterMixin, InboxMixin
+from agora_chassis.outbox import OutboxMixin
+
+
+class Base(DeclarativeBase):
+    """Base of every catalog model (own metadata, Agora naming convention)."""
+
+    metadata = make_metadata()
+    type_annotation_map: ClassVar[dict[Any, Any]] = TYPE_ANNOTATION_MAP
+
+
+class OutboxMessage(OutboxMixin, Base):
+    """Events waiting to be published (written in the business transaction)."""
+
+    __tablename__ = "outbox"
+
+
+class Inbox(InboxMixin, Base):
+    """Ids of the events already applied (redeliveries are skipped)."""
+
+    __tablename__ = "inbox"
+
+
+class DeadLetter(DeadLetterMixin, Base):
+    """Events that could not be applied after every try, kept for inspection and replay."""
+
+    __tablename__ = "dead_letters"

@@ -1,0 +1,120 @@
+"""SQL for products and their stock. Returns models; never commits."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agora_catalog.models import Category, Product, Stock
+from agora_catalog.schemas.query import ProductQuery
+
+WORD_SIMILARITY_THRESHOLD = 0.5
+"""How close a search word must be to a word of a product name to match it (pg_trgm, 0..1)."""
+
+
+def _category_and_descendants(slug: str) -> Select[tuple[uuid.UUID]]:
+    tree = select(Category.id).where(Category.slug == slug).cte("tree", recursive=True)
+    tree = tree.union_all(select(Category.id).where(Category.parent_id == tree.c.id))
+    return select(tree.c.id)
+
+
+def _filters(query: ProductQuery) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [Product.active.is_(True)]
+    if query.category is not None:
+        where.append(Product.category_id.in_(_category_and_descendants(query.category)))
+    if query.brand is not None:
+        where.append(func.lower(Product.brand) == query.brand.lower())
+    if query.min_price is not None:
+        where.append(Product.price >= query.min_price)
+    if query.max_price is not None:
+        where.append(Product.price <= query.max_price)
+    if query.in_stock is not None:
+        has_units = exists().where(Stock.product_id == Product.id, Stock.on_hand > Stock.reserved)
+        where.append(has_units if query.in_stock else ~has_units)
+    if query.q is not None:
+        text_match = Product.search.bool_op("@@")(func.websearch_to_tsquery("english", query.q))
+        typo_match = func.word_similarity(query.q, Product.name) >= WORD_SIMILARITY_THRESHOLD
+        where.append(text_match | typo_match)
+    return where
+
+
+def _order_by(query: ProductQuery) -> list[Any]:
+    sort, order = query.effective_sort
+    if sort == "relevance":
+        assert query.q is not None  # noqa: S101 - ProductQuery refuses relevance without q
+        tsquery = func.websearch_to_tsquery("english", query.q)
+        key: Any = func.ts_rank_cd(Product.search, tsquery) + func.word_similarity(
+            query.q, Product.name
+        )
+    else:
+        key = {"price": Product.price, "name": Product.name, "newest": Product.created_at}[sort]
+    # The id breaks ties, so the order is total and pages never overlap or skip.
+    if order == "desc":
+        return [key.desc(), Product.id.desc()]
+    return [key.asc(), Product.id.asc()]
+
+
+class ProductRepository:
+    """Products and stock of one transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        """Work in ``session``'s transaction."""
+        self.session = session
+
+    async def get(self, product_id: uuid.UUID, *, for_update: bool = False) -> Product | None:
+        """The product with this id (and its stock), or ``None``."""
+        return await self.session.get(Product, product_id, with_for_update=for_update or None)
+
+    async def get_by_sku(self, sku: str) -> Product | None:
+        """The product with this SKU, or ``None``."""
+        return await self.session.scalar(select(Product).where(Product.sku == sku))
+
+    async def search(
+        self, query: ProductQuery, *, offset: int, limit: int
+    ) -> tuple[list[Product], int]:
+        """One page of active products matching ``query``, and how many match in all."""
+        where = _filters(query)
+        total = await self.session.scalar(select(func.count()).select_from(Product).where(*where))
+        rows = await self.session.scalars(
+            select(Product).where(*where).order_by(*_order_by(query)).offset(offset).limit(limit)
+        )
+        return list(rows.unique()), total or 0
+
+    async def get_many(self, product_ids: list[uuid.UUID]) -> list[Product]:
+        """The products among ``product_ids`` that exist (any order)."""
+        rows = await self.session.scalars(select(Product).where(Product.id.in_(product_ids)))
+        return list(rows.unique())
+
+    def add(self, product: Product) -> None:
+        """Stage a new product (inserted at the next flush)."""
+        self.session.add(product)
+
+    async def delete(self, product: Product) -> None:
+        """Stage the product's deletion (its stock goes with it)."""
+        await self.session.delete(product)
+
+    async def flush(self) -> None:
+        """Send pending changes now (to see constraint violations inside the transaction)."""
+        await self.session.flush()
+
+    async def refresh(self, product: Product) -> None:
+        """Re-read the product as stored (JSONB key order, ``Numeric`` scale), after a flush."""
+        await self.session.refresh(product)
+
+    async def lock_stock(self, product_ids: list[uuid.UUID]) -> dict[uuid.UUID, Stock]:
+        """Lock the stock rows of ``product_ids`` in id order (no deadlocks) and return them.
+
+        The rows are re-read under the lock (``populate_existing``), even if the session already
+        holds them: figures read before the lock may be stale.
+        """
+        rows = await self.session.scalars(
+            select(Stock)
+            .where(Stock.product_id.in_(product_ids))
+            .order_by(Stock.product_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return {stock.product_id: stock for stock in rows}
