@@ -123,7 +123,7 @@ def test_bench_starts_embedded_servers_by_default(
 ) -> None:
     monkeypatch.delenv(BROKER_URL_ENV, raising=False)
     monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
-    assert main(["bench", "-n", "20", "--rounds", "1", "--warmup", "0"]) == 0
+    assert main(["bench", "relay", "-n", "20", "--rounds", "1", "--warmup", "0"]) == 0
     captured = capsys.readouterr()
     assert "median of 1 round" in captured.out
     assert "NATS" in captured.out

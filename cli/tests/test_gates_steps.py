@@ -136,7 +136,21 @@ def test_pytest_step_coverage_and_workers_are_passed_on(
     gates.pytest_step("integration")(Context(root=repo, options=Options(jobs="2")))
 
     assert set(gates.COVERAGE_ARGS) <= set(fake.calls[0])
-    assert fake.calls[0][-2:] == ["-n", "2"]
+    assert fake.calls[0][-4:] == ["-n", "2", "--dist", "loadfile"]
+
+
+def test_pytest_step_default_workers_unless_jobs_given(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = RecordingExecute(0, 0)
+    monkeypatch.setattr(gates, "execute", fake)
+    step = gates.pytest_step("integration", default_jobs="2")
+
+    step(Context(root=repo, options=Options()))
+    step(Context(root=repo, options=Options(jobs="0")))
+
+    assert fake.calls[0][-4:] == ["-n", "2", "--dist", "loadfile"]
+    assert "-n" not in fake.calls[1]
 
 
 def measure(root: Path, calls: str) -> None:

@@ -23,20 +23,37 @@ DATABASE_URL_ENV = "AGORA_BENCH_DATABASE_URL"
 DEFAULT_EVENTS = 5000
 DEFAULT_ROUNDS = 3
 DEFAULT_CONCURRENCY = 64
+DEFAULT_REQUESTS = 2000
+DEFAULT_COLD_PASSES = 3
 MIN_SECONDS = 1e-9
+EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
 class Options:
-    """What to measure, and against which servers (None: start embedded ones)."""
+    """What to measure, and against which servers (None: start embedded ones).
+
+    ``concurrency`` None lets each benchmark pick its own (:meth:`concurrency_or`). ``requests``
+    to ``redis_url`` are the catalog benchmark's; its URLs name a running stack, else it boots one.
+    """
 
     events: int = DEFAULT_EVENTS
     rounds: int = DEFAULT_ROUNDS
     warmup: int | None = None
-    concurrency: int = DEFAULT_CONCURRENCY
+    concurrency: int | None = None
     batch_size: int | None = None
     broker_url: str | None = None
     database_url: str | None = None
+    requests: int = DEFAULT_REQUESTS
+    cold_passes: int = DEFAULT_COLD_PASSES
+    products: int | None = None
+    gateway_url: str | None = None
+    direct_url: str | None = None
+    redis_url: str | None = None
+
+    def concurrency_or(self, default: int) -> int:
+        """The concurrency asked for, else the benchmark's own ``default``."""
+        return self.concurrency if self.concurrency is not None else default
 
     @property
     def warmup_events(self) -> int:
@@ -126,11 +143,23 @@ def _run_relay(options: Options) -> Report:
     return relay.run(options)
 
 
+def _run_catalog(options: Options) -> Report:
+    from agora_cli.bench import catalog
+
+    return catalog.run(options)
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     benchmark.name: benchmark
     for benchmark in (
         Benchmark(
             "relay", "outbox relay throughput next to raw broker publishing (events/s)", _run_relay
+        ),
+        Benchmark(
+            "catalog",
+            "product reads via the gateway and direct, warm and cold, next to a FastAPI "
+            "hello-world (requests/s, p50/p99)",
+            _run_catalog,
         ),
     )
 }
@@ -164,11 +193,30 @@ def add_parser(commands: Any) -> None:
     bench.add_argument(
         "--warmup", type=_not_negative, help="untimed events first (default: events / 10)"
     )
-    bench.add_argument("--concurrency", type=_positive, default=DEFAULT_CONCURRENCY)
+    bench.add_argument(
+        "--concurrency", type=_positive, help="in flight (default: relay 64, catalog 32)"
+    )
     bench.add_argument("--batch-size", type=_positive, help="relay batch (default: the relay's)")
     bench.add_argument("--broker-url", help=f"default: ${BROKER_URL_ENV}, else embedded NATS")
     bench.add_argument("--database-url", help=f"default: ${DATABASE_URL_ENV}, else embedded")
+    _add_catalog_arguments(bench)
     bench.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _add_catalog_arguments(bench: argparse.ArgumentParser) -> None:
+    bench.add_argument(
+        "--requests", type=_positive, default=DEFAULT_REQUESTS, help="catalog: per warm scenario"
+    )
+    bench.add_argument(
+        "--cold-passes",
+        type=_positive,
+        default=DEFAULT_COLD_PASSES,
+        help="catalog: cache flushes, each followed by one pass over the keys",
+    )
+    bench.add_argument("--products", type=_positive, help="catalog: seeded (default: 1200)")
+    bench.add_argument("--gateway-url", help="catalog: a running stack's gateway (else its own)")
+    bench.add_argument("--direct-url", help="catalog: that stack's catalog service itself")
+    bench.add_argument("--redis-url", help="catalog: its Redis db to flush (else no cold runs)")
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -181,6 +229,12 @@ def options_from(args: argparse.Namespace) -> Options:
         batch_size=args.batch_size,
         broker_url=args.broker_url or os.environ.get(BROKER_URL_ENV) or None,
         database_url=args.database_url or os.environ.get(DATABASE_URL_ENV) or None,
+        requests=args.requests,
+        cold_passes=args.cold_passes,
+        products=args.products,
+        gateway_url=args.gateway_url,
+        direct_url=args.direct_url,
+        redis_url=args.redis_url,
     )
 
 
@@ -191,7 +245,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     options = options_from(args)
     names: Sequence[str] = [args.name] if args.name else list(BENCHMARKS)
-    reports = [BENCHMARKS[name].run(options) for name in names]
+    try:
+        reports = [BENCHMARKS[name].run(options) for name in names]
+    except KeyboardInterrupt:  # the benchmark has stopped what it started
+        sys.stderr.write("agora: interrupted\n")
+        return EXIT_INTERRUPTED
     if args.json:
         import json
 

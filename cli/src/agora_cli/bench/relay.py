@@ -42,7 +42,7 @@ from agora_chassis.messaging import Broker, make_broker, publish_envelope, relay
 from agora_chassis.messaging.broker import EXCHANGE_NAME, channel_name, stream_for
 from agora_chassis.messaging.relay import BATCH_SIZE, transport_headers
 from agora_chassis.outbox import OutboxMixin
-from agora_cli.bench import MIN_SECONDS, Measurement, Options, Report
+from agora_cli.bench import DEFAULT_CONCURRENCY, MIN_SECONDS, Measurement, Options, Report
 from agora_cli.bench.servers import Server, machine_info, nats, postgres, without_credentials
 from agora_contracts.envelope import CloudEvent
 
@@ -253,6 +253,7 @@ class _Run:
         self.broker = broker
         self.options = options
         self.batch_size = options.batch_size or BATCH_SIZE
+        self.in_flight = options.concurrency_or(DEFAULT_CONCURRENCY)
         self.envelope_bytes = 0
         self.seconds: dict[str, list[float]] = {"raw_one_by_one": [], "raw_concurrent": []}
         self.seconds["relay"] = []
@@ -263,7 +264,7 @@ class _Run:
         envelopes = [envelope(index, number) for index in range(events)]
         messages = [message(item) for item in envelopes]
         self.envelope_bytes = sum(len(item.body) for item in messages) // len(messages)
-        in_flight = self.options.concurrency
+        in_flight = self.in_flight
         timings = {
             "raw_one_by_one": await _timed(
                 f"{name}: raw publish, one by one",
@@ -290,7 +291,7 @@ class _Run:
         """The timed paths, in the order of the report."""
         labels = {
             "raw_one_by_one": "raw publish_envelope, one by one (each confirmed)",
-            "raw_concurrent": f"raw publish_envelope, {self.options.concurrency} in flight",
+            "raw_concurrent": f"raw publish_envelope, {self.in_flight} in flight",
             "relay": f"outbox relay (relay_batch, {self.batch_size} rows per transaction)",
         }
         return [

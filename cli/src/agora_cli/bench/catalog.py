@@ -1,0 +1,475 @@
+"""``agora bench catalog``: product reads through the gateway and direct, warm and cold.
+
+Four reads of ``GET /api/v1/products``, each over a fixed set of distinct requests (cache keys):
+
+* product by id: ``/products/{id}`` for up to 200 ids spread evenly over the catalogue;
+* list, page 1: page 1 of the whole catalogue in each sort order, 20 and 50 a page;
+* filtered list: top- and second-level categories x three price bands, in stock only;
+* search: ``q`` of two or three words, a few with a typo (the trigram match).
+
+Each is timed through the gateway (Traefik) and against the catalog service's own port, with the
+Redis cache cold (the catalog's Redis database flushed, then one pass over the distinct keys; timed
+``--cold-passes`` times) and warm (after an untimed pass over the keys, ``--requests`` requests
+over them in turn), at ``--concurrency`` requests in flight. The baseline is a bare FastAPI
+hello-world served by the same uvicorn command line, measured with the same load generator; the
+report gives hello-world requests/s over cached product-by-id requests/s through the gateway, next
+to the target of 2.
+
+Without ``--gateway-url``/``--direct-url`` the benchmark boots a private stack (``agora up
+--detach`` in a scratch data directory on free ports, the API rate limit raised), seeds it with
+``agora seed`` and always runs ``agora down`` and deletes the directory afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from agora_cli.bench import Measurement, Options, Report
+from agora_cli.bench.http_load import (
+    HELLO_PATH,
+    LoadResult,
+    hello_server,
+    merge,
+    open_clients,
+    run_load,
+)
+from agora_cli.bench.servers import machine_info, progress, stage, without_credentials
+from agora_cli.ui import format_table
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    import httpx
+    from redis.asyncio import Redis
+
+    Clients = list[httpx.AsyncClient]
+
+DEFAULT_CONCURRENCY = 32
+RATE_LIMIT = "10000000/minute"
+PRODUCT_IDS = 200
+PRODUCTS = "/api/v1/products"
+CATEGORIES = "/api/v1/categories"
+SORTS = tuple((sort, order) for sort in ("newest", "price", "name") for order in ("asc", "desc"))
+PAGE_SIZES = (20, 50)
+PRICE_BANDS = ((0, 25), (25, 100), (100, 1000))
+SEARCHES = (
+    "cast iron skillet",
+    "chef knife",
+    "espresso machine",
+    "wireless mouse",
+    "bluetooth speaker",
+    "oak dining table",
+    "linen cushion",
+    "yoga mat",
+    "garden hose",
+    "mechanical keyboard",
+    "stainles steel wok",
+    "espreso grinder",
+    "wireles keybord",
+    "dinning chair",
+    "velvet armchiar",
+    "bamboo spatual",
+)
+KINDS = {
+    "product": "product by id",
+    "list": "list, page 1",
+    "filtered": "list, filtered",
+    "search": "search",
+}
+LABELS = {**KINDS, "hello": "FastAPI hello-world"}
+TARGET_RATIO = 2.0
+MIN_RATE = 1e-9
+COMMAND_TIMEOUT_SECONDS = 900.0
+OUTPUT_TAIL_LINES = 30
+SCRATCH_MODE = 0o755  # PostgreSQL runs as nobody when the CLI runs as root
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class BenchmarkError(RuntimeError):
+    """The stack could not be booted, seeded or read."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The stack under measurement: gateway, the catalog's own port, its Redis db (cold runs)."""
+
+    gateway_url: str
+    direct_url: str
+    redis_url: str | None
+    origin: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One timed scenario: what was read, how (gateway, direct, uvicorn), the cache, the result."""
+
+    kind: str
+    via: str
+    cache: str
+    result: LoadResult
+
+    @property
+    def key(self) -> str:
+        """``kind.via.cache``, the scenario's name in ``--json``."""
+        return f"{self.kind}.{self.via}.{self.cache}"
+
+    @property
+    def label(self) -> str:
+        """What was read, for a person."""
+        return LABELS.get(self.kind, self.kind)
+
+
+def stack_env(base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` without ``AGORA_*``, plus distinct free ports and a rate limit out of the way."""
+    from agora_cli.config import BLOCK_PORT_VARIABLES, PORT_VARIABLES
+    from agora_cli.infra.ports import free_ports
+    from agora_cli.services import SERVICES
+
+    env = {name: value for name, value in base.items() if not name.startswith("AGORA_")}
+    variables = list(PORT_VARIABLES)
+    counts = [len(SERVICES) if name in BLOCK_PORT_VARIABLES else 1 for name in variables]
+    env.update(zip(variables, map(str, free_ports(counts)), strict=True))
+    env["AGORA_RATE_LIMIT"] = RATE_LIMIT
+    return env
+
+
+def stack_target(env: Mapping[str, str]) -> Target:
+    """Where the stack that ``env``'s ports describe serves the catalog, and its Redis db."""
+    from agora_cli.config import ports_from_env
+    from agora_cli.infra.ports import LOOPBACK
+    from agora_cli.services import CATALOG
+
+    ports = ports_from_env(env)
+    return Target(
+        gateway_url=f"http://{LOOPBACK}:{ports.gateway}",
+        direct_url=f"http://{LOOPBACK}:{ports.service_base + CATALOG.port_offset}",
+        redis_url=f"redis://{LOOPBACK}:{ports.redis}/{CATALOG.redis_db}",
+        origin="private stack",
+    )
+
+
+def agora(data_dir: Path, env: Mapping[str, str], *args: str) -> None:
+    """Run ``agora ARGS --data-dir DATA_DIR`` (this interpreter's CLI) with ``env``.
+
+    Raises:
+        BenchmarkError: With the end of its output when it fails.
+    """
+    argv = [sys.executable, "-m", "agora_cli.main", *args, "--data-dir", str(data_dir)]
+    try:
+        result = subprocess.run(  # noqa: S603 - fixed argv: this interpreter running the CLI
+            argv,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchmarkError(f"agora {args[0]} took over {COMMAND_TIMEOUT_SECONDS:.0f}s") from None
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).splitlines()[-OUTPUT_TAIL_LINES:]
+        raise BenchmarkError(f"agora {args[0]} failed:\n" + "\n".join(output))
+
+
+def _on_signals(handler: Any) -> dict[int, Any]:
+    """Handle SIGINT and SIGTERM with ``handler`` (main thread only); return the previous ones."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+
+
+@contextmanager
+def private_stack(products: int | None) -> Iterator[Target]:
+    """Boot and seed a stack of its own for the block; ``agora down`` and cleanup always run.
+
+    Ctrl-C and SIGTERM end the block through its cleanup, also when the benchmark was started in
+    the background (where SIGINT comes ignored); a second one cannot interrupt ``agora down``.
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="agora-bench-stack-"))
+    data_dir.chmod(SCRATCH_MODE)
+    env = stack_env(os.environ)
+    seed = ["--service", "catalog", *(["--count", str(products)] if products else [])]
+    previous = _on_signals(signal.default_int_handler)  # asyncio.run cancels its task on it
+    try:
+        with stage(f"booting a private stack in {data_dir} (agora up --detach)"):
+            agora(data_dir, env, "up", "--detach")
+        with stage(f"seeding it (agora seed {' '.join(seed)})"):
+            agora(data_dir, env, "seed", *seed)
+        yield stack_target(env)
+    finally:
+        _on_signals(signal.SIG_IGN)
+        try:
+            with stage("stopping it (agora down)"):
+                agora(data_dir, env, "down")
+        except BenchmarkError as error:  # never hide why the run ended
+            progress(f"agora down failed, stop the stack in {data_dir} by hand: {error}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+async def sample_ids(client: httpx.AsyncClient, wanted: int) -> list[str]:
+    """Up to ``wanted`` product ids spread evenly over the catalogue sorted by name."""
+    ids: list[str] = []
+    page, pages = 1, 1
+    while page <= pages:
+        response = await client.get(
+            PRODUCTS, params={"sort": "name", "per_page": 100, "page": page}
+        )
+        response.raise_for_status()
+        body = response.json()
+        ids += [str(item["id"]) for item in body["data"]]
+        page, pages = page + 1, int(body["total_pages"])
+    if not ids:
+        raise BenchmarkError("the catalogue is empty: seed it first (agora seed)")
+    count = min(wanted, len(ids))
+    return [ids[index * len(ids) // count] for index in range(count)]
+
+
+async def category_slugs(client: httpx.AsyncClient) -> list[str]:
+    """Slugs of the top-level categories and of their sub-categories, in the tree's order."""
+    response = await client.get(CATEGORIES)
+    response.raise_for_status()
+    slugs: list[str] = []
+    for top in response.json():
+        slugs += [top["slug"], *(child["slug"] for child in top.get("children", []))]
+    return slugs
+
+
+def query(**parameters: object) -> str:
+    """``/api/v1/products`` with ``parameters`` as its query string."""
+    return f"{PRODUCTS}?{urlencode(parameters)}"
+
+
+async def scenario_paths(client: httpx.AsyncClient) -> dict[str, list[str]]:
+    """The distinct requests of each kind of read, built from the catalogue behind ``client``."""
+    ids = await sample_ids(client, PRODUCT_IDS)
+    slugs = await category_slugs(client)
+    return {
+        "product": [f"{PRODUCTS}/{product_id}" for product_id in ids],
+        "list": [
+            query(page=1, per_page=size, sort=sort, order=order)
+            for size in PAGE_SIZES
+            for sort, order in SORTS
+        ],
+        "filtered": [
+            query(category=slug, in_stock="true", min_price=low, max_price=high)
+            for slug in slugs
+            for low, high in PRICE_BANDS
+        ],
+        "search": [query(q=text) for text in SEARCHES],
+    }
+
+
+def _report_line(row: Row) -> None:
+    result = row.result
+    progress(
+        f"{row.label}, {row.via}, {row.cache}: {result.rate:,.0f} requests/s, "
+        f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms "
+        f"({result.requests} requests, {result.errors} errors)"
+    )
+
+
+class _Run:
+    """The timed scenarios of one run against a stack, printed on stderr as they finish."""
+
+    def __init__(self, options: Options, redis: Redis | None) -> None:
+        self.options = options
+        self.concurrency = options.concurrency_or(DEFAULT_CONCURRENCY)
+        self.redis = redis
+        self.rows: list[Row] = []
+
+    def keep(self, row: Row) -> None:
+        """Keep a finished scenario and print it."""
+        self.rows.append(row)
+        _report_line(row)
+
+    async def open_connections(self, clients: Clients, path: str) -> None:
+        """One request per client (untimed), so a timed run finds every connection open."""
+        await run_load(clients, [path], len(clients))
+
+    async def cold(self, clients: Clients, redis: Redis, paths: list[str]) -> LoadResult:
+        """``cold_passes`` times: flush the catalog's Redis db, then time a pass over ``paths``."""
+        passes = []
+        for _ in range(self.options.cold_passes):
+            await self.open_connections(clients, paths[0])  # before the flush
+            await redis.flushdb()
+            passes.append(await run_load(clients, paths, len(paths)))
+        return merge(passes)
+
+    async def warm(self, clients: Clients, paths: list[str]) -> LoadResult:
+        """An untimed pass over ``paths`` fills the cache; then ``requests`` over them in turn."""
+        await run_load(clients, paths, max(len(paths), len(clients)))
+        return await run_load(clients, paths, self.options.requests)
+
+    async def read(self, kind: str, paths: list[str], vias: dict[str, Clients]) -> None:
+        """Every timed run of one kind of read: cold (with a Redis to flush) then warm, per via."""
+        for via, clients in vias.items():
+            if self.redis is not None:
+                self.keep(Row(kind, via, "cold", await self.cold(clients, self.redis, paths)))
+            self.keep(Row(kind, via, "warm", await self.warm(clients, paths)))
+
+    async def baseline(self) -> None:
+        """The hello-world, measured like a warm scenario (warm-up, then ``requests`` timed)."""
+        progress("baseline: a bare FastAPI hello-world under the stack's uvicorn command line")
+        with hello_server() as url:
+            async with open_clients(url, self.concurrency) as clients:
+                result = await self.warm(clients, [HELLO_PATH])
+        self.keep(Row("hello", "uvicorn", "-", result))
+
+
+@dataclass(frozen=True)
+class CatalogReport(Report):
+    """The report with one row per scenario: requests/s, p50 and p99 latency, errors."""
+
+    rows: tuple[Row, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as plain JSON values; ``results`` by ``kind.via.cache``."""
+        results = {
+            row.key: {"label": row.label, "via": row.via, "cache": row.cache} | row.result.as_json()
+            for row in self.rows
+        }
+        return {
+            "benchmark": self.benchmark,
+            "title": self.title,
+            "environment": self.environment,
+            "results": results,
+            **self.facts,
+        }
+
+    def as_text(self) -> str:
+        """The report for a terminal: settings, the table of scenarios, the derived facts."""
+        facts = {name: _printable(value) for name, value in self.facts.items()}
+        width = max(len(name) for name in [*self.environment, *facts])
+        lines = [self.title, ""]
+        lines += [f"{name.ljust(width)}  {value}" for name, value in self.environment.items()]
+        header = ["scenario", "via", "cache", "requests", "req/s", "p50 ms", "p99 ms", "errors"]
+        rows = [
+            (
+                row.label,
+                row.via,
+                row.cache,
+                row.result.requests,
+                f"{row.result.rate:,.0f}",
+                f"{row.result.p50_ms:.1f}",
+                f"{row.result.p99_ms:.1f}",
+                row.result.errors,
+            )
+            for row in self.rows
+        ]
+        lines += ["", format_table(header, rows), ""]
+        lines += [f"{name.ljust(width)}  {value}" for name, value in facts.items()]
+        return "\n".join(lines)
+
+
+def _printable(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {item}" for key, item in value.items())
+    return str(value)
+
+
+def facts(run: _Run, paths: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The settings of the run and the baseline ratio against the target."""
+    rates = {row.key: row.result.rate for row in run.rows}
+    ratio = rates["hello.uvicorn.-"] / max(rates["product.gateway.warm"], MIN_RATE)
+    return {
+        "concurrency": run.concurrency,
+        "requests_per_warm_scenario": run.options.requests,
+        "cold_passes": run.options.cold_passes if run.redis is not None else 0,
+        "distinct_requests": {kind: len(paths[kind]) for kind in KINDS},
+        "errors": sum(row.result.errors for row in run.rows),
+        "hello_world_vs_cached_product_via_gateway": round(ratio, 2),
+        "target_ratio": TARGET_RATIO,
+        "within_target": ratio <= TARGET_RATIO,
+    }
+
+
+@asynccontextmanager
+async def _redis(url: str | None) -> AsyncIterator[Redis | None]:
+    if url is None:
+        yield None
+        return
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def _environment(target: Target, concurrency: int) -> dict[str, str]:
+    import httpx
+
+    redis = target.redis_url and without_credentials(target.redis_url)
+    cache = f"{redis} (flushed for the cold runs)" if redis else "no cold runs"
+    return {
+        **machine_info(),  # before the runs: the load shows what else the machine ran
+        "stack": target.origin,
+        "gateway": without_credentials(target.gateway_url),
+        "direct": without_credentials(target.direct_url),
+        "cache": cache,
+        "client": f"httpx {httpx.__version__}, {concurrency} in flight (a keep-alive client each)",
+    }
+
+
+async def measure(target: Target, options: Options) -> CatalogReport:
+    """The baseline, then every kind of read via the gateway and direct, cold and warm."""
+    concurrency = options.concurrency_or(DEFAULT_CONCURRENCY)
+    environment = _environment(target, concurrency)
+    async with (
+        _redis(target.redis_url) as redis,
+        open_clients(target.gateway_url, concurrency) as gateway,
+        open_clients(target.direct_url, concurrency) as direct,
+    ):
+        run = _Run(options, redis)
+        await run.baseline()
+        paths = await scenario_paths(direct[0])
+        for kind in KINDS:
+            await run.read(kind, paths[kind], {"gateway": gateway, "direct": direct})
+    passes = options.cold_passes if target.redis_url else 0
+    title = (
+        f"Catalog reads: {concurrency} in flight, {options.requests} requests a warm scenario, "
+        f"{passes} cold pass{'' if passes == 1 else 'es'}"
+    )
+    measurements = [
+        Measurement(row.key, row.label, row.result.requests, (row.result.seconds,))
+        for row in run.rows
+    ]
+    return CatalogReport(
+        "catalog", title, environment, measurements, facts(run, paths), tuple(run.rows)
+    )
+
+
+def run(options: Options) -> Report:
+    """Measure the stack the options name, or a private one booted and seeded for the run.
+
+    Raises:
+        ValueError: When only one of ``--gateway-url`` and ``--direct-url`` is given, or
+            ``--redis-url`` without them.
+    """
+    gateway_url, direct_url = options.gateway_url, options.direct_url
+    if gateway_url and direct_url:
+        target = Target(gateway_url, direct_url, options.redis_url, "external")
+        return asyncio.run(measure(target, options))
+    if gateway_url or direct_url or options.redis_url:
+        raise ValueError("--gateway-url and --direct-url name a running stack together")
+    with private_stack(options.products) as target:
+        return asyncio.run(measure(target, options))

@@ -1,0 +1,401 @@
+"""``agora bench catalog``: the load generator, the scenarios, the report and a tiny real run.
+
+Like every benchmark test these check what was measured (every scenario present, the counts asked
+for, no errors, rates above zero), never how fast: speed is the benchmark's output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agora_cli.bench import Options, Report, options_from
+from agora_cli.bench import catalog as bench
+from agora_cli.bench.http_load import (
+    HELLO_APP,
+    LoadResult,
+    hello_app,
+    hello_argv,
+    hello_server,
+    merge,
+    open_clients,
+    percentile,
+    run_load,
+    succeeded,
+)
+from agora_cli.config import PORT_VARIABLES
+from agora_cli.infra.ports import free_port
+from agora_cli.main import build_parser, main
+
+CATALOGUE = [{"id": f"00000000-0000-0000-0000-{index:012d}"} for index in range(250)]
+TREE = [
+    {"slug": "kitchen", "children": [{"slug": "cookware", "children": []}]},
+    {"slug": "garden"},
+]
+SCENARIOS = {
+    f"{kind}.{via}.{cache}"
+    for kind in bench.KINDS
+    for via in ("gateway", "direct")
+    for cache in ("cold", "warm")
+} | {"hello.uvicorn.-"}
+
+
+def catalogue_page(request: httpx.Request) -> httpx.Response:
+    """A stand-in for the catalog: product pages (100 a page), the category tree, products."""
+    if request.url.path == bench.CATEGORIES:
+        return httpx.Response(200, json=TREE)
+    if request.url.path == bench.PRODUCTS:
+        page, size = int(request.url.params.get("page", 1)), 100
+        data = CATALOGUE[(page - 1) * size : page * size]
+        return httpx.Response(200, json={"data": data, "total_pages": 3})
+    return httpx.Response(200, json={"id": request.url.path.rsplit("/", 1)[-1]})
+
+
+@asynccontextmanager
+async def fake_clients(
+    count: int, handler: Callable[[httpx.Request], httpx.Response] = catalogue_page
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    clients = [
+        httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://catalog")
+        for _ in range(count)
+    ]
+    try:
+        yield clients
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+class FakeRedis:
+    """Counts the flushes the cold runs ask for."""
+
+    def __init__(self) -> None:
+        self.flushes = 0
+
+    async def flushdb(self) -> None:
+        self.flushes += 1
+
+
+def result(rate: float, requests: int = 10) -> LoadResult:
+    return LoadResult(requests, 0, requests / rate, tuple(0.001 * n for n in range(1, 11)))
+
+
+def test_percentiles_take_the_nearest_rank() -> None:
+    values = [float(n) for n in range(1, 101)]
+    assert (percentile(values, 0.5), percentile(values, 0.99), percentile(values, 1.0)) == (
+        50.0,
+        99.0,
+        100.0,
+    )
+    assert percentile([7.0], 0.99) == 7.0
+    assert percentile([], 0.5) == 0.0
+
+
+def test_load_results_report_rates_and_latencies_and_merge() -> None:
+    first = LoadResult(4, 1, 2.0, (0.001, 0.002, 0.003, 0.004))
+    second = LoadResult(2, 0, 1.0, (0.0005, 0.010))
+    assert (first.rate, first.p50_ms, first.p99_ms) == (2.0, 2.0, 4.0)
+    merged = merge([first, second])
+    assert (merged.requests, merged.errors, merged.seconds) == (6, 1, 3.0)
+    assert merged.latencies == (0.0005, 0.001, 0.002, 0.003, 0.004, 0.010)
+    assert first.as_json() == {
+        "requests": 4,
+        "errors": 1,
+        "seconds": 2.0,
+        "requests_per_second": 2.0,
+        "p50_ms": 2.0,
+        "p99_ms": 4.0,
+    }
+
+
+@pytest.mark.parametrize(("status", "served"), [(200, True), (304, True), (404, False)])
+def test_only_2xx_and_304_count_as_served(status: int, served: bool) -> None:
+    assert succeeded(status) is served
+
+
+async def test_hello_app_answers_with_json() -> None:
+    transport = httpx.ASGITransport(app=hello_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://hello") as client:
+        response = await client.get("/")
+    assert response.json() == {"message": "Hello, world"}
+
+
+def test_hello_world_runs_with_the_stacks_uvicorn_command_line() -> None:
+    argv = hello_argv("python", 12345)
+    assert argv[:5] == ["python", "-m", "uvicorn", HELLO_APP, "--factory"]
+    assert {"--no-server-header", "12345", "127.0.0.1"} <= set(argv)
+
+
+def test_stack_env_gives_distinct_free_ports_and_raises_the_rate_limit() -> None:
+    env = bench.stack_env({"PATH": "/bin", "AGORA_DATA_DIR": "/elsewhere", "AGORA_X": "1"})
+    assert "AGORA_DATA_DIR" not in env
+    assert "AGORA_X" not in env
+    assert env["PATH"] == "/bin"
+    assert env["AGORA_RATE_LIMIT"] == bench.RATE_LIMIT
+    ports = [int(env[name]) for name in PORT_VARIABLES]
+    assert len(set(ports)) == len(ports)
+    target = bench.stack_target(env)
+    base = int(env["AGORA_SERVICE_PORT_BASE"])
+    assert target.gateway_url == f"http://127.0.0.1:{env['AGORA_GATEWAY_PORT']}"
+    assert target.direct_url == f"http://127.0.0.1:{base + 2}"
+    assert target.redis_url == f"redis://127.0.0.1:{env['AGORA_REDIS_PORT']}/2"
+
+
+def test_the_catalog_benchmark_is_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--list"]) == 0
+    assert "catalog  product reads via the gateway and direct" in capsys.readouterr().out
+
+
+def test_catalog_options_are_parsed() -> None:
+    argv = ["bench", "catalog", "--requests", "10", "--cold-passes", "2", "--products", "50"]
+    argv += ["--gateway-url", "http://g", "--direct-url", "http://d", "--redis-url", "redis://r"]
+    options = options_from(build_parser().parse_args(argv))
+    assert (options.requests, options.cold_passes, options.products) == (10, 2, 50)
+    assert (options.gateway_url, options.direct_url, options.redis_url) == (
+        "http://g",
+        "http://d",
+        "redis://r",
+    )
+    assert options.concurrency_or(32) == 32
+    assert Options(concurrency=4).concurrency_or(32) == 4
+
+
+@pytest.mark.parametrize(
+    "urls",
+    [["--gateway-url", "http://g"], ["--direct-url", "http://d"], ["--redis-url", "redis://r"]],
+)
+def test_a_running_stack_needs_both_urls(
+    urls: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "catalog", *urls]) == 2
+    assert "--gateway-url and --direct-url" in capsys.readouterr().err
+
+
+def test_given_urls_are_measured_without_booting_a_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bench.Target] = []
+    measured = Report("catalog", "Title", {}, [])
+
+    async def measure(target: bench.Target, options: Options) -> Report:
+        seen.append(target)
+        return measured
+
+    def no_stack(products: int | None) -> None:
+        raise AssertionError("booted a stack")
+
+    monkeypatch.setattr(bench, "measure", measure)
+    monkeypatch.setattr(bench, "private_stack", no_stack)
+    assert bench.run(Options(gateway_url="http://g", direct_url="http://d")) is measured
+    assert seen == [bench.Target("http://g", "http://d", None, "external")]
+
+
+def test_the_private_stack_is_always_stopped_and_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, ...]] = []
+    data_dirs: list[Path] = []
+
+    def agora(data_dir: Path, env: dict[str, str], *args: str) -> None:
+        calls.append(args)
+        data_dirs.append(data_dir)
+        if args[0] == "seed":
+            raise bench.BenchmarkError("agora seed failed")
+
+    monkeypatch.setattr(bench, "agora", agora)
+    with pytest.raises(bench.BenchmarkError, match="seed failed"), bench.private_stack(30):
+        pass
+    assert calls == [
+        ("up", "--detach"),
+        ("seed", "--service", "catalog", "--count", "30"),
+        ("down",),
+    ]
+    assert not data_dirs[0].exists()
+
+
+def terminate_self() -> None:
+    """Send this process SIGTERM; its handler runs before this returns."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(1)  # interrupted by the handler's exception
+
+
+def test_signals_end_the_run_through_agora_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    handlers: dict[str, object] = {}
+
+    def agora(data_dir: Path, env: dict[str, str], *args: str) -> None:
+        handlers[args[0]] = signal.getsignal(signal.SIGTERM)
+
+    monkeypatch.setattr(bench, "agora", agora)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), bench.private_stack(None):
+        terminate_self()
+    assert handlers == {
+        "up": signal.default_int_handler,
+        "seed": signal.default_int_handler,
+        "down": signal.SIG_IGN,  # a second signal cannot abandon a half-stopped stack
+    }
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_an_interrupted_benchmark_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(options: Options) -> Report:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "run", interrupted)
+    assert main(["bench", "catalog"]) == 130
+    assert "agora: interrupted" in capsys.readouterr().err
+
+
+def test_a_failed_down_keeps_the_data_dir_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dirs: list[Path] = []
+
+    def agora(data_dir: Path, env: dict[str, str], *args: str) -> None:
+        data_dirs.append(data_dir)
+        if args[0] == "down":
+            raise bench.BenchmarkError("agora down failed")
+
+    monkeypatch.setattr(bench, "agora", agora)
+    with bench.private_stack(None) as target:
+        assert target.origin == "private stack"
+    assert "stop the stack in" in capsys.readouterr().err
+    assert data_dirs[0].exists()
+    data_dirs[0].rmdir()
+
+
+def test_a_failing_agora_command_reports_its_output(tmp_path: Path) -> None:
+    with pytest.raises(bench.BenchmarkError) as failed:
+        bench.agora(tmp_path, {"PATH": "/usr/bin:/bin"}, "no-such-command")
+    assert str(failed.value).startswith("agora no-such-command failed:\n")
+    assert "invalid choice: 'no-such-command'" in str(failed.value)
+
+
+def test_a_hanging_agora_command_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench, "COMMAND_TIMEOUT_SECONDS", 0.001)
+    with pytest.raises(bench.BenchmarkError, match="agora status took over"):
+        bench.agora(tmp_path, {"PATH": "/usr/bin:/bin"}, "status")
+
+
+async def test_scenarios_read_the_catalogue_and_its_categories() -> None:
+    async with fake_clients(1) as (client,):
+        paths = await bench.scenario_paths(client)
+    assert len(paths["product"]) == bench.PRODUCT_IDS
+    assert paths["product"][1] == f"{bench.PRODUCTS}/{CATALOGUE[1]['id']}"
+    assert len(set(paths["product"])) == bench.PRODUCT_IDS
+    assert len(paths["list"]) == len(bench.SORTS) * len(bench.PAGE_SIZES)
+    assert len(paths["filtered"]) == 3 * len(bench.PRICE_BANDS)
+    assert "category=cookware&in_stock=true&min_price=0&max_price=25" in paths["filtered"][3]
+    assert paths["search"][0] == f"{bench.PRODUCTS}?q=cast+iron+skillet"
+
+
+async def test_an_empty_catalogue_is_refused() -> None:
+    def empty(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": [], "total_pages": 0})
+
+    async with fake_clients(1, empty) as (client,):
+        with pytest.raises(bench.BenchmarkError, match="empty"):
+            await bench.sample_ids(client, 10)
+
+
+async def test_cold_runs_flush_before_each_pass_and_warm_runs_count_requests(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    redis = FakeRedis()
+    run = bench._Run(Options(requests=7, cold_passes=2, concurrency=3), redis)  # type: ignore[arg-type]
+    paths = ["/api/v1/products/a", "/api/v1/products/b"]
+    async with fake_clients(3) as gateway, fake_clients(3) as direct:
+        await run.read("product", paths, {"gateway": gateway, "direct": direct})
+    assert redis.flushes == 4
+    counts = {row.key: (row.result.requests, row.result.errors) for row in run.rows}
+    assert counts == {
+        "product.gateway.cold": (4, 0),
+        "product.gateway.warm": (7, 0),
+        "product.direct.cold": (4, 0),
+        "product.direct.warm": (7, 0),
+    }
+    assert "product by id, direct, warm:" in capsys.readouterr().err
+
+
+async def test_without_redis_there_are_no_cold_runs() -> None:
+    run = bench._Run(Options(requests=3, concurrency=2), None)
+    async with fake_clients(2) as clients:
+        await run.read("search", ["/api/v1/products?q=x"], {"gateway": clients})
+    assert [row.key for row in run.rows] == ["search.gateway.warm"]
+
+
+def test_report_prints_a_table_and_the_ratio_to_the_target() -> None:
+    run = bench._Run(Options(requests=10, concurrency=4), FakeRedis())  # type: ignore[arg-type]
+    run.rows = [
+        bench.Row("hello", "uvicorn", "-", result(900.0)),
+        bench.Row("product", "gateway", "warm", result(300.0)),
+    ]
+    paths = {kind: ["/x"] for kind in bench.KINDS}
+    facts = bench.facts(run, paths)
+    assert facts["hello_world_vs_cached_product_via_gateway"] == 3.0
+    assert facts["within_target"] is False
+    report = bench.CatalogReport("catalog", "Title", {"cpu": "Z80"}, [], facts, tuple(run.rows))
+    text = report.as_text()
+    assert re.search(r"product by id\s+gateway\s+warm\s+10\s+300\s+5\.0\s+10\.0\s+0", text)
+    assert "FastAPI hello-world  uvicorn" in text
+    assert "distinct_requests" in text
+    assert "product 1, list 1" in text
+    as_json = report.as_json()
+    assert as_json["results"]["product.gateway.warm"]["requests_per_second"] == 300.0
+    assert as_json["results"]["hello.uvicorn.-"]["label"] == "FastAPI hello-world"
+    assert as_json["within_target"] is False
+
+
+@pytest.mark.integration
+async def test_load_generator_measures_the_hello_world_over_http() -> None:
+    with hello_server() as url:
+        async with open_clients(url, 4) as clients:
+            served = await run_load(clients, ["/"], 40)
+            missing = await run_load(clients, ["/nowhere"], 6)
+    assert (served.requests, served.errors, len(served.latencies)) == (40, 0, 40)
+    assert served.rate > 0
+    assert served.p50_ms > 0
+    assert served.p99_ms >= served.p50_ms
+    assert (missing.requests, missing.errors) == (6, 6)
+
+
+@pytest.mark.integration
+async def test_refused_connections_count_as_errors() -> None:
+    async with open_clients(f"http://127.0.0.1:{free_port()}", 2) as clients:
+        refused = await run_load(clients, ["/"], 3)
+    assert (refused.requests, refused.errors) == (3, 3)
+
+
+@pytest.mark.system
+def test_bench_catalog_boots_seeds_measures_and_stops_a_private_stack(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["bench", "catalog", "--products", "40", "--requests", "40", "--cold-passes", "1"]
+    assert main([*argv, "--concurrency", "4", "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)["catalog"]
+    assert set(report["results"]) == SCENARIOS
+    distinct = report["distinct_requests"]
+    assert distinct["product"] == 40  # every seeded product, 40 < 200
+    for key, measured in report["results"].items():
+        kind, _via, cache = key.split(".")
+        expected = distinct[kind] if cache == "cold" else 40
+        assert (measured["requests"], measured["errors"]) == (expected, 0), key
+        assert measured["requests_per_second"] > 0
+        assert measured["p99_ms"] >= measured["p50_ms"] > 0
+    assert report["errors"] == 0
+    assert report["hello_world_vs_cached_product_via_gateway"] > 0
+    assert report["environment"]["stack"] == "private stack"
+    assert "stopping it (agora down) ... ok" in captured.err
+    booted = re.search(r"booting a private stack in (\S+)", captured.err)
+    assert booted is not None
+    assert not Path(booted.group(1)).exists()
