@@ -16,12 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agora_cli.config import repo_root
+from agora_cli.generated import GeneratedTree
 from agora_cli.services import SERVICES, ServiceSpec
-from agora_cli.ui import say, warn
+from agora_cli.ui import warn
 
 DOCS_DIR = Path("docs/asyncapi")
 FIX_COMMAND = "./agora asyncapi"
 GENERATOR_MODULE = "agora_chassis.messaging.asyncapi"
+TREE = GeneratedTree("AsyncAPI documents", DOCS_DIR, "*.yaml", FIX_COMMAND)
 
 
 class GenerationError(RuntimeError):
@@ -69,30 +71,21 @@ def generate(root: Path, services: Sequence[ServiceSpec] = SERVICES) -> dict[Pat
     return documents
 
 
+def _encoded(documents: dict[Path, str]) -> dict[Path, bytes]:
+    return {path: text.encode() for path, text in documents.items()}
+
+
 def stale_documents(root: Path, documents: dict[Path, str]) -> list[Path]:
     """The committed documents that are not what the code generates, sorted.
 
     A document is stale when it differs, is missing, or is a ``*.yaml`` no service generates.
     """
-    changed = [
-        path
-        for path, text in documents.items()
-        if not path.is_file() or path.read_text(encoding="utf-8") != text
-    ]
-    orphans = set((root / DOCS_DIR).glob("*.yaml")) - set(documents)
-    return sorted([*changed, *orphans])
+    return TREE.stale(root, _encoded(documents))
 
 
 def write_documents(root: Path, documents: dict[Path, str]) -> list[Path]:
     """Make ``docs/asyncapi`` hold exactly ``documents``; return the files written or removed."""
-    stale = stale_documents(root, documents)
-    (root / DOCS_DIR).mkdir(parents=True, exist_ok=True)
-    for path in stale:
-        if path in documents:
-            path.write_text(documents[path], encoding="utf-8")
-        else:
-            path.unlink()
-    return stale
+    return TREE.write(root, _encoded(documents))
 
 
 def check(root: Path) -> list[Path]:
@@ -102,8 +95,7 @@ def check(root: Path) -> list[Path]:
 
 def stale_message(root: Path, stale: Sequence[Path]) -> str:
     """Name the stale files (relative to ``root``) and the command that fixes them."""
-    names = ", ".join(str(path.relative_to(root)) for path in stale)
-    return f"AsyncAPI documents out of date: {names}; run `{FIX_COMMAND}` and commit the result"
+    return TREE.stale_message(root, stale)
 
 
 def cmd_asyncapi(args: argparse.Namespace) -> int:
@@ -119,15 +111,4 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
     except GenerationError as error:
         warn(f"agora: {error}")
         return 1
-    if args.check:
-        stale = stale_documents(root, documents)
-        if stale:
-            warn(f"agora: {stale_message(root, stale)}")
-            return 1
-        say(f"AsyncAPI documents up to date ({len(documents)} in {DOCS_DIR})")
-        return 0
-    changed = write_documents(root, documents)
-    for path in changed:
-        say(f"{'wrote' if path in documents else 'removed'} {path.relative_to(root)}")
-    say(f"AsyncAPI documents: {len(documents)} in {DOCS_DIR}, {len(changed)} changed")
-    return 0
+    return TREE.command(root, _encoded(documents), check=args.check)

@@ -24,7 +24,8 @@ import tempfile
 from pathlib import Path
 
 from agora_cli.config import repo_root
-from agora_cli.ui import say, warn
+from agora_cli.generated import GeneratedTree
+from agora_cli.ui import warn
 
 PROTO_DIR = Path("proto")
 PROTO_PACKAGE = "agora"
@@ -32,6 +33,7 @@ PROTO_PACKAGE = "agora"
 OUTPUT_DIR = Path("libs/contracts/src/agora_contracts/grpc")
 PYTHON_PACKAGE = "agora_contracts.grpc"
 FIX_COMMAND = "./agora proto"
+TREE = GeneratedTree("gRPC stubs", OUTPUT_DIR, "**/*", FIX_COMMAND)
 INIT_TEXT = '"""Generated gRPC stubs (``./agora proto``); do not edit."""\n'
 MYPY_PLUGINS = ("protoc-gen-mypy", "protoc-gen-mypy_grpc")
 
@@ -116,27 +118,12 @@ def generate(root: Path) -> dict[Path, bytes]:
 def stale_files(root: Path, files: dict[Path, bytes]) -> list[Path]:
     """The committed files that are not what protoc generates: different, missing, or orphaned
     (a file under ``agora_contracts/grpc`` that is no longer generated), sorted."""
-    changed = [
-        path for path, data in files.items() if not path.is_file() or path.read_bytes() != data
-    ]
-    present = {
-        path
-        for path in (root / OUTPUT_DIR).rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
-    }
-    return sorted([*changed, *(present - set(files))])
+    return TREE.stale(root, files)
 
 
 def write_files(root: Path, files: dict[Path, bytes]) -> list[Path]:
     """Make ``agora_contracts/grpc`` hold exactly ``files``; return the paths written or removed."""
-    stale = stale_files(root, files)
-    for path in stale:
-        if path in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(files[path])
-        else:
-            path.unlink()
-    return stale
+    return TREE.write(root, files)
 
 
 def check(root: Path) -> list[Path]:
@@ -146,8 +133,7 @@ def check(root: Path) -> list[Path]:
 
 def stale_message(root: Path, stale: list[Path]) -> str:
     """Name the stale files (relative to ``root``) and the command that fixes them."""
-    names = ", ".join(str(path.relative_to(root)) for path in stale)
-    return f"gRPC stubs out of date: {names}; run `{FIX_COMMAND}` and commit the result"
+    return TREE.stale_message(root, stale)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -170,15 +156,4 @@ def cmd_proto(args: argparse.Namespace) -> int:
     except GenerationError as error:
         warn(f"agora: {error}")
         return 1
-    if args.check:
-        stale = stale_files(root, files)
-        if stale:
-            warn(f"agora: {stale_message(root, stale)}")
-            return 1
-        say(f"gRPC stubs up to date ({len(files)} files in {OUTPUT_DIR})")
-        return 0
-    changed = write_files(root, files)
-    for path in changed:
-        say(f"{'wrote' if path in files else 'removed'} {path.relative_to(root)}")
-    say(f"gRPC stubs: {len(files)} files in {OUTPUT_DIR}, {len(changed)} changed")
-    return 0
+    return TREE.command(root, files, check=args.check)
