@@ -32,8 +32,7 @@ class SeedError(Exception):
 
 def seed_module(spec: ServiceSpec) -> str | None:
     """The module loading ``spec``'s demo data, if it has one."""
-    module = getattr(spec, "seed", None)  # a field services.py may not have yet
-    return module if isinstance(module, str) and module else None
+    return spec.seed or None
 
 
 def seedable_services(name: str | None) -> list[ServiceSpec]:
