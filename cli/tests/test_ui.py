@@ -36,3 +36,12 @@ def test_step_failure_prints_failed_and_reraises(capsys: pytest.CaptureFixture[s
     with pytest.raises(RuntimeError), step("starting nats"):
         raise RuntimeError("boom")
     assert "starting nats ... FAILED" in capsys.readouterr().out
+
+
+def test_step_to_stderr_keeps_stdout_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    with step("booting", to_stderr=True):
+        pass
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("booting ... ok (")

@@ -44,18 +44,22 @@ def warn(message: str) -> None:
 
 
 @contextmanager
-def step(label: str) -> Iterator[None]:
+def step(label: str, *, to_stderr: bool = False) -> Iterator[None]:
     """Print ``label ... ok (0.9s)``, or ``FAILED`` when the block raises.
 
     Args:
         label: What the block does, e.g. ``starting postgres``.
+        to_stderr: Print on stderr (when stdout carries results, e.g. ``--json``).
     """
-    sys.stdout.write(f"{label} ... ")
-    sys.stdout.flush()
+    out = sys.stderr if to_stderr else sys.stdout
+    out.write(f"{label} ... ")
+    out.flush()
     started = time.monotonic()
     try:
         yield
     except BaseException:
-        say(f"FAILED ({time.monotonic() - started:.1f}s)")
+        out.write(f"FAILED ({time.monotonic() - started:.1f}s)\n")
+        out.flush()
         raise
-    say(f"ok ({time.monotonic() - started:.1f}s)")
+    out.write(f"ok ({time.monotonic() - started:.1f}s)\n")
+    out.flush()

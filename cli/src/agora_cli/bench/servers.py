@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -22,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from agora_cli.infra.ports import free_port
 from agora_cli.testdb import ASYNCPG_SCHEME, with_scheme
+from agora_cli.ui import step, warn
 
 SCRATCH_MODE = 0o755  # embedded servers run as nobody when the CLI runs as root
 KIB_PER_GIB = 1024 * 1024
@@ -48,22 +47,12 @@ class _Embedded(Protocol):
 
 def progress(message: str) -> None:
     """Print a progress line on stderr (stdout carries only the results, e.g. ``--json``)."""
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+    warn(message)
 
 
-@contextmanager
-def stage(label: str) -> Iterator[None]:
+def stage(label: str) -> AbstractContextManager[None]:
     """Print ``label ... ok (1.2s)`` on stderr around a slow block, ``FAILED`` when it raises."""
-    sys.stderr.write(f"{label} ... ")
-    sys.stderr.flush()
-    started = time.monotonic()
-    try:
-        yield
-    except BaseException:
-        progress(f"FAILED ({time.monotonic() - started:.1f}s)")
-        raise
-    progress(f"ok ({time.monotonic() - started:.1f}s)")
+    return step(label, to_stderr=True)
 
 
 @contextmanager
