@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections import Counter
 
-from agora_catalog.models import OutboxMessage, Reservation, ReservationState
+from agora_catalog.models import OutboxMessage, Product, Reservation, ReservationState
 from agora_catalog.repositories.products import ProductRepository
 from agora_catalog.repositories.reservations import ReservationRepository
 from agora_catalog.services.cache import ProductCache
@@ -62,7 +62,8 @@ class ReservationService:
             logger.info("order %s already has a %s reservation", order_id, existing.state)
             return existing.state == ReservationState.RESERVED
         wanted = merge_lines(lines)
-        active = {p.id for p in await self.products.get_many(list(wanted)) if p.active}
+        products = await self.products.get_many(list(wanted))
+        active = {product.id for product in products if product.active}
         stock = await self.products.lock_stock(list(wanted))
         short = [
             ShortLine(
@@ -83,7 +84,7 @@ class ReservationService:
             stock[product_id].reserved += units
         self._record(order_id, record, ReservationState.RESERVED)
         self._emit(StockReservedV1(order_id=order_id, lines=lines, reserved_at=now), order_id)
-        await self._invalidate_after_commit(list(wanted))
+        self._invalidate_after_commit(products)
         return True
 
     async def release(self, order_id: uuid.UUID) -> None:
@@ -101,7 +102,7 @@ class ReservationService:
             if product_id in stock:  # a product deleted meanwhile took its stock with it
                 stock[product_id].reserved -= quantity
         reservation.state = ReservationState.RELEASED
-        await self._invalidate_after_commit(list(units))
+        self._invalidate_after_commit(await self.products.get_many(list(units)))
 
     async def commit(self, order_id: uuid.UUID) -> None:
         """A paid order's reserved units leave the shelf (no-op when already committed)."""
@@ -121,7 +122,7 @@ class ReservationService:
                 stock[product_id].reserved -= quantity
                 stock[product_id].on_hand -= quantity
         reservation.state = ReservationState.COMMITTED
-        await self._invalidate_after_commit(list(units))
+        self._invalidate_after_commit(await self.products.get_many(list(units)))
 
     def _record(self, order_id: uuid.UUID, lines: list[dict[str, object]], state: str) -> None:
         self.reservations.add(Reservation(order_id=order_id, lines=lines, state=state))
@@ -130,8 +131,8 @@ class ReservationService:
         event = build_event(payload, source=SOURCE, subject=str(order_id))
         add_event(self.products.session, OutboxMessage, event)
 
-    async def _invalidate_after_commit(self, product_ids: list[uuid.UUID]) -> None:
-        keys = [(p.id, p.sku) for p in await self.products.get_many(product_ids)]
+    def _invalidate_after_commit(self, products: list[Product]) -> None:
+        keys = [(product.id, product.sku) for product in products]
         cache = self.cache
 
         async def invalidate() -> None:
