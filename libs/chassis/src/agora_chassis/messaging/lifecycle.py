@@ -13,7 +13,6 @@ import logging
 
 from fastapi import FastAPI
 
-from agora_chassis.db import create_sessionmaker
 from agora_chassis.messaging.broker import make_broker
 from agora_chassis.messaging.relay import observe_backlog, start_relay
 from agora_chassis.outbox import OutboxMixin
@@ -48,7 +47,7 @@ async def _observe_backlog_while_offline(app: FastAPI) -> None:
         return
     settings: ServiceSettings = app.state.settings
     try:
-        async with create_sessionmaker(app.state.engine)() as session:
+        async with app.state.sessionmaker() as session:
             await observe_backlog(session, app.state.outbox_model, settings.service_name)
     except Exception as exc:  # noqa: BLE001 - metrics must never stop the reconnect loop
         logger.warning("could not read the outbox backlog: %s", exc)
