@@ -1,4 +1,4 @@
-"""``agora bench catalog``: the load generator, the scenarios, the report and a tiny real run.
+"""``agora bench catalog``: the scenarios, the server CPU, the report and a tiny real run.
 
 Like every benchmark test these check what was measured (every scenario present, the counts asked
 for, no errors, rates above zero), never how fast: speed is the benchmark's output.
@@ -6,6 +6,8 @@ for, no errors, rates above zero), never how fast: speed is the benchmark's outp
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import re
@@ -20,20 +22,11 @@ import pytest
 
 from agora_cli.bench import Options, Report, options_from
 from agora_cli.bench import catalog as bench
-from agora_cli.bench.http_load import (
-    HELLO_APP,
-    LoadResult,
-    hello_app,
-    hello_argv,
-    hello_server,
-    merge,
-    open_clients,
-    percentile,
-    run_load,
-    succeeded,
-)
+from agora_cli.bench.catalog_report import KINDS, CatalogReport, Row
+from agora_cli.bench.cpu import CpuUsage
+from agora_cli.bench.http_load import LoadResult, open_clients
 from agora_cli.config import PORT_VARIABLES
-from agora_cli.infra.ports import free_port
+from agora_cli.infra.process import write_pid_file
 from agora_cli.main import build_parser, main
 
 CATALOGUE = [{"id": f"00000000-0000-0000-0000-{index:012d}"} for index in range(250)]
@@ -43,7 +36,7 @@ TREE = [
 ]
 SCENARIOS = {
     f"{kind}.{via}.{cache}"
-    for kind in bench.KINDS
+    for kind in KINDS
     for via in ("gateway", "direct")
     for cache in ("cold", "warm")
 } | {"hello.uvicorn.-"}
@@ -58,6 +51,23 @@ def catalogue_page(request: httpx.Request) -> httpx.Response:
         data = CATALOGUE[(page - 1) * size : page * size]
         return httpx.Response(200, json={"data": data, "total_pages": 3})
     return httpx.Response(200, json={"id": request.url.path.rsplit("/", 1)[-1]})
+
+
+@asynccontextmanager
+async def catalog_port() -> AsyncIterator[str]:
+    """A stand-in for the catalog's own port: a small JSON body for every request; its URL."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{"id": "a"}')
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        server.close_clients()
 
 
 @asynccontextmanager
@@ -89,50 +99,9 @@ def result(rate: float, requests: int = 10) -> LoadResult:
     return LoadResult(requests, 0, requests / rate, tuple(0.001 * n for n in range(1, 11)))
 
 
-def test_percentiles_take_the_nearest_rank() -> None:
-    values = [float(n) for n in range(1, 101)]
-    assert (percentile(values, 0.5), percentile(values, 0.99), percentile(values, 1.0)) == (
-        50.0,
-        99.0,
-        100.0,
-    )
-    assert percentile([7.0], 0.99) == 7.0
-    assert percentile([], 0.5) == 0.0
-
-
-def test_load_results_report_rates_and_latencies_and_merge() -> None:
-    first = LoadResult(4, 1, 2.0, (0.001, 0.002, 0.003, 0.004))
-    second = LoadResult(2, 0, 1.0, (0.0005, 0.010))
-    assert (first.rate, first.p50_ms, first.p99_ms) == (2.0, 2.0, 4.0)
-    merged = merge([first, second])
-    assert (merged.requests, merged.errors, merged.seconds) == (6, 1, 3.0)
-    assert merged.latencies == (0.0005, 0.001, 0.002, 0.003, 0.004, 0.010)
-    assert first.as_json() == {
-        "requests": 4,
-        "errors": 1,
-        "seconds": 2.0,
-        "requests_per_second": 2.0,
-        "p50_ms": 2.0,
-        "p99_ms": 4.0,
-    }
-
-
-@pytest.mark.parametrize(("status", "served"), [(200, True), (304, True), (404, False)])
-def test_only_2xx_and_304_count_as_served(status: int, served: bool) -> None:
-    assert succeeded(status) is served
-
-
-async def test_hello_app_answers_with_json() -> None:
-    transport = httpx.ASGITransport(app=hello_app())
-    async with httpx.AsyncClient(transport=transport, base_url="http://hello") as client:
-        response = await client.get("/")
-    assert response.json() == {"message": "Hello, world"}
-
-
-def test_hello_world_runs_with_the_stacks_uvicorn_command_line() -> None:
-    argv = hello_argv("python", 12345)
-    assert argv[:5] == ["python", "-m", "uvicorn", HELLO_APP, "--factory"]
-    assert {"--no-server-header", "12345", "127.0.0.1"} <= set(argv)
+def cpu(requests: int = 10, **us_per_request: float) -> CpuUsage:
+    """The usage of ``requests`` requests costing so many microseconds each, by role."""
+    return CpuUsage({role: us * requests / 1e6 for role, us in us_per_request.items()})
 
 
 def test_stack_env_gives_distinct_free_ports_and_raises_the_rate_limit() -> None:
@@ -313,7 +282,11 @@ async def test_cold_runs_flush_before_each_pass_and_warm_runs_count_requests(
     redis = FakeRedis()
     run = bench._Run(Options(requests=7, cold_passes=2, concurrency=3), redis)  # type: ignore[arg-type]
     paths = ["/api/v1/products/a", "/api/v1/products/b"]
-    async with fake_clients(3) as gateway, fake_clients(3) as direct:
+    async with (
+        catalog_port() as url,
+        open_clients(url, 3) as gateway,
+        open_clients(url, 3) as direct,
+    ):
         await run.read("product", paths, {"gateway": gateway, "direct": direct})
     assert redis.flushes == 4
     counts = {row.key: (row.result.requests, row.result.errors) for row in run.rows}
@@ -323,56 +296,122 @@ async def test_cold_runs_flush_before_each_pass_and_warm_runs_count_requests(
         "product.direct.cold": (4, 0),
         "product.direct.warm": (7, 0),
     }
+    assert all(row.cpu is None for row in run.rows)  # the processes are unknown
     assert "product by id, direct, warm:" in capsys.readouterr().err
 
 
 async def test_without_redis_there_are_no_cold_runs() -> None:
     run = bench._Run(Options(requests=3, concurrency=2), None)
-    async with fake_clients(2) as clients:
+    async with catalog_port() as url, open_clients(url, 2) as clients:
         await run.read("search", ["/api/v1/products?q=x"], {"gateway": clients})
     assert [row.key for row in run.rows] == ["search.gateway.warm"]
 
 
-def test_report_prints_a_table_and_the_ratio_to_the_target() -> None:
-    run = bench._Run(Options(requests=10, concurrency=4), FakeRedis())  # type: ignore[arg-type]
-    run.rows = [
-        bench.Row("hello", "uvicorn", "-", result(900.0)),
-        bench.Row("product", "gateway", "warm", result(300.0)),
+async def test_runs_read_the_cpu_of_the_processes_serving_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    redis = FakeRedis()
+    pids = {"catalog": os.getpid(), "gateway": os.getpid()}  # the stand-in runs in this process
+    run = bench._Run(Options(requests=50, cold_passes=2, concurrency=2), redis, pids)  # type: ignore[arg-type]
+    async with catalog_port() as url, open_clients(url, 2) as clients:
+        await run.read("product", ["/a", "/b"], {"gateway": clients, "direct": clients})
+    roles = {row.key: sorted(row.cpu.seconds) for row in run.rows if row.cpu is not None}
+    assert roles == {
+        "product.gateway.cold": ["catalog", "gateway"],
+        "product.gateway.warm": ["catalog", "gateway"],
+        "product.direct.cold": ["catalog"],
+        "product.direct.warm": ["catalog"],
+    }
+    assert all((row.cpu_us or 0) >= 0 for row in run.rows)
+    assert "server CPU" in capsys.readouterr().err
+    run = bench._Run(Options(requests=3, concurrency=2), None, {"catalog": os.getpid()})
+    async with catalog_port() as url, open_clients(url, 2) as clients:
+        await run.read("product", ["/a"], {"gateway": clients, "direct": clients})
+    assert [row.cpu is None for row in run.rows] == [True, False]  # no gateway pid: no reading
+
+
+def test_the_environment_says_whose_cpu_is_read() -> None:
+    known = bench.Target("http://g", "http://d", None, "private stack", {"catalog": 12})
+    environment = bench._environment(known, 4)
+    assert environment["server cpu"].startswith("utime + stime from /proc/<pid>/stat: catalog")
+    assert "asyncio streams + httptools" in environment["client"]
+    external = bench.Target("http://g", "http://d", None, "external")
+    assert "processes are unknown" in bench._environment(external, 4)["server cpu"]
+
+
+def test_the_stacks_pids_come_from_its_pid_files(tmp_path: Path) -> None:
+    assert bench.stack_pids(tmp_path) == {}
+    write_pid_file(tmp_path / "run" / "catalog.pid", os.getpid())
+    assert bench.stack_pids(tmp_path) == {"catalog": os.getpid()}
+    write_pid_file(tmp_path / "run" / "gateway.pid", os.getppid())
+    assert bench.stack_pids(tmp_path) == {"catalog": os.getpid(), "gateway": os.getppid()}
+    target = bench.stack_target(bench.stack_env({}), {"gateway": 7})
+    assert target.pids == {"gateway": 7}
+
+
+def measured_rows(with_cpu: bool = True) -> list[Row]:
+    """Hello-world 900 req/s at 300 µs; product 300 (gateway) and 450 (direct) req/s."""
+    return [
+        Row("hello", "uvicorn", "-", result(900.0), cpu(hello=300.0)),
+        Row(
+            "product",
+            "gateway",
+            "warm",
+            result(300.0),
+            cpu(catalog=900.0, gateway=300.0) if with_cpu else None,
+        ),
+        Row("product", "direct", "warm", result(450.0), cpu(catalog=600.0) if with_cpu else None),
     ]
-    paths = {kind: ["/x"] for kind in bench.KINDS}
+
+
+def test_report_prints_a_table_and_the_ratios_to_the_baseline() -> None:
+    run = bench._Run(Options(requests=10, concurrency=4), FakeRedis())  # type: ignore[arg-type]
+    run.rows = measured_rows()
+    paths = {kind: ["/x"] for kind in KINDS}
     facts = bench.facts(run, paths)
     assert facts["hello_world_vs_cached_product_via_gateway"] == 3.0
+    assert facts["hello_world_vs_cached_product_direct"] == 2.0
     assert facts["within_target"] is False
-    report = bench.CatalogReport("catalog", "Title", {"cpu": "Z80"}, [], facts, tuple(run.rows))
+    assert facts["cpu_cached_product_via_gateway_vs_hello_world"] == 4.0
+    assert facts["cpu_cached_product_direct_vs_hello_world"] == 2.0
+    report = CatalogReport("catalog", "Title", {"cpu": "Z80"}, [], facts, tuple(run.rows))
     text = report.as_text()
-    assert re.search(r"product by id\s+gateway\s+warm\s+10\s+300\s+5\.0\s+10\.0\s+0", text)
-    assert "FastAPI hello-world  uvicorn" in text
+    assert re.search(r"product by id\s+gateway\s+warm\s+10\s+300\s+5\.0\s+10\.0\s+1,200\s+0", text)
+    assert re.search(r"FastAPI hello-world\s+uvicorn\s+-\s+10\s+900\s+5\.0\s+10\.0\s+300\s+0", text)
     assert "distinct_requests" in text
     assert "product 1, list 1" in text
-    as_json = report.as_json()
-    assert as_json["results"]["product.gateway.warm"]["requests_per_second"] == 300.0
-    assert as_json["results"]["hello.uvicorn.-"]["label"] == "FastAPI hello-world"
-    assert as_json["within_target"] is False
+    assert re.search(
+        r"via the gateway\s+3\.00  \(900 req/s ÷ 300 req/s\)  \[target 2: missed\]", text
+    )
+    assert re.search(r"direct\s+2\.00  \(900 req/s ÷ 450 req/s\)\n", text)
+    assert re.search(r"\(catalog \+ gateway\)\s+4\.00  \(1,200 µs ÷ 300 µs\)", text)
+    assert re.search(r"direct \(catalog\)\s+2\.00  \(600 µs ÷ 300 µs\)", text)
+    assert "within_target" not in text  # said in the summary instead
+    results = report.as_json()["results"]
+    assert results["product.gateway.warm"]["requests_per_second"] == 300.0
+    assert results["product.gateway.warm"]["cpu_us_per_request"] == 1200.0
+    assert results["product.gateway.warm"]["cpu_us_per_request_by_process"] == {
+        "catalog": 900.0,
+        "gateway": 300.0,
+    }
+    assert results["hello.uvicorn.-"]["label"] == "FastAPI hello-world"
+    assert report.as_json()["within_target"] is False
 
 
-@pytest.mark.integration
-async def test_load_generator_measures_the_hello_world_over_http() -> None:
-    with hello_server() as url:
-        async with open_clients(url, 4) as clients:
-            served = await run_load(clients, ["/"], 40)
-            missing = await run_load(clients, ["/nowhere"], 6)
-    assert (served.requests, served.errors, len(served.latencies)) == (40, 0, 40)
-    assert served.rate > 0
-    assert served.p50_ms > 0
-    assert served.p99_ms >= served.p50_ms
-    assert (missing.requests, missing.errors) == (6, 6)
-
-
-@pytest.mark.integration
-async def test_refused_connections_count_as_errors() -> None:
-    async with open_clients(f"http://127.0.0.1:{free_port()}", 2) as clients:
-        refused = await run_load(clients, ["/"], 3)
-    assert (refused.requests, refused.errors) == (3, 3)
+def test_without_cpu_readings_the_report_shows_dashes_and_no_cpu_ratios() -> None:
+    run = bench._Run(Options(requests=10, concurrency=4), None)
+    run.rows = measured_rows(with_cpu=False)
+    facts = bench.facts(run, {kind: ["/x"] for kind in KINDS})
+    assert facts["cpu_cached_product_via_gateway_vs_hello_world"] is None
+    assert facts["cpu_cached_product_direct_vs_hello_world"] is None
+    report = CatalogReport("catalog", "Title", {"cpu": "Z80"}, [], facts, tuple(run.rows))
+    text = report.as_text()
+    assert re.search(r"product by id\s+direct\s+warm\s+10\s+450\s+5\.0\s+10\.0\s+-\s+0", text)
+    assert re.search(r"direct \(catalog\)\s+-$", text)
+    results = report.as_json()["results"]
+    assert results["product.direct.warm"]["cpu_us_per_request"] is None
+    assert results["product.direct.warm"]["cpu_us_per_request_by_process"] is None
+    assert results["hello.uvicorn.-"]["cpu_us_per_request"] == 300.0
 
 
 @pytest.mark.system
@@ -394,6 +433,11 @@ def test_bench_catalog_boots_seeds_measures_and_stops_a_private_stack(
         assert measured["p99_ms"] >= measured["p50_ms"] > 0
     assert report["errors"] == 0
     assert report["hello_world_vs_cached_product_via_gateway"] > 0
+    assert report["hello_world_vs_cached_product_direct"] > 0
+    assert "cpu_cached_product_via_gateway_vs_hello_world" in report
+    gateway = report["results"]["product.gateway.warm"]["cpu_us_per_request_by_process"]
+    assert set(gateway) == {"catalog", "gateway"}  # read from the private stack's pid files
+    assert "utime + stime" in report["environment"]["server cpu"]
     assert report["environment"]["stack"] == "private stack"
     assert "stopping it (agora down) ... ok" in captured.err
     booted = re.search(r"booting a private stack in (\S+)", captured.err)

@@ -158,7 +158,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark(
             "catalog",
             "product reads via the gateway and direct, warm and cold, next to a FastAPI "
-            "hello-world (requests/s, p50/p99)",
+            "hello-world (requests/s, p50/p99, server CPU per request)",
             _run_catalog,
         ),
     )

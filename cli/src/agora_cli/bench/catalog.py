@@ -8,16 +8,21 @@ Four reads of ``GET /api/v1/products``, each over a fixed set of distinct reques
 * search: ``q`` of two or three words, a few with a typo (the trigram match).
 
 Each is timed through the gateway (Traefik) and against the catalog service's own port, with the
-Redis cache cold (the catalog's Redis database flushed, then one pass over the distinct keys; timed
-``--cold-passes`` times) and warm (after an untimed pass over the keys, ``--requests`` requests
-over them in turn), at ``--concurrency`` requests in flight. The baseline is a bare FastAPI
-hello-world served by the same uvicorn command line, measured with the same load generator; the
-report gives hello-world requests/s over cached product-by-id requests/s through the gateway, next
-to the target of 2.
+cache cold (the catalog's Redis database flushed and its in-process near cache left to expire,
+then one pass over the distinct keys; timed ``--cold-passes`` times) and warm (after an untimed
+pass over the keys, ``--requests`` requests over them in turn), at ``--concurrency`` requests in
+flight, reading the CPU time the serving processes (the catalog service, and the gateway for reads
+through it) used meanwhile. The baseline
+is a bare FastAPI hello-world served by the same uvicorn command line, measured with the same load
+generator; the report (:mod:`agora_cli.bench.catalog_report`) gives hello-world requests/s over
+cached product-by-id requests/s, through the gateway (next to the target of 2) and direct, and the
+catalog's server CPU per cached read over the hello-world's.
 
 Without ``--gateway-url``/``--direct-url`` the benchmark boots a private stack (``agora up
 --detach`` in a scratch data directory on free ports, the API rate limit raised), seeds it with
-``agora seed`` and always runs ``agora down`` and deletes the directory afterwards.
+``agora seed`` and always runs ``agora down`` and deletes the directory afterwards; the pid files
+of its data directory name the processes whose CPU time is read. A stack given by URL is measured
+without CPU times: its processes are unknown.
 """
 
 from __future__ import annotations
@@ -30,16 +35,20 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from agora_cli.bench import Measurement, Options, Report
+from agora_cli.bench import cpu as server_cpu
+from agora_cli.bench.catalog_report import KINDS, VIA_ROLES, CatalogReport, Row, summary
+from agora_cli.bench.cpu import CpuUsage
 from agora_cli.bench.http_load import (
     HELLO_PATH,
+    Connection,
     LoadResult,
     hello_server,
     merge,
@@ -47,7 +56,6 @@ from agora_cli.bench.http_load import (
     run_load,
 )
 from agora_cli.bench.servers import machine_info, progress, stage, without_credentials
-from agora_cli.ui import format_table
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -55,10 +63,14 @@ if TYPE_CHECKING:
     import httpx
     from redis.asyncio import Redis
 
-    Clients = list[httpx.AsyncClient]
+    Clients = list[Connection]
 
 DEFAULT_CONCURRENCY = 32
 RATE_LIMIT = "10000000/minute"
+# The catalog keeps what it read from Redis this long in each process (its near cache): a cold
+# run waits it out after flushing Redis, so it really starts cold.
+NEAR_CACHE_SECONDS = 1.0
+NEAR_CACHE_MARGIN_SECONDS = 0.2
 PRODUCT_IDS = 200
 PRODUCTS = "/api/v1/products"
 CATEGORIES = "/api/v1/categories"
@@ -83,15 +95,7 @@ SEARCHES = (
     "velvet armchiar",
     "bamboo spatual",
 )
-KINDS = {
-    "product": "product by id",
-    "list": "list, page 1",
-    "filtered": "list, filtered",
-    "search": "search",
-}
-LABELS = {**KINDS, "hello": "FastAPI hello-world"}
-TARGET_RATIO = 2.0
-MIN_RATE = 1e-9
+SETUP_TIMEOUT_SECONDS = 60.0
 COMMAND_TIMEOUT_SECONDS = 900.0
 OUTPUT_TAIL_LINES = 30
 SCRATCH_MODE = 0o755  # PostgreSQL runs as nobody when the CLI runs as root
@@ -104,32 +108,16 @@ class BenchmarkError(RuntimeError):
 
 @dataclass(frozen=True)
 class Target:
-    """The stack under measurement: gateway, the catalog's own port, its Redis db (cold runs)."""
+    """The stack under measurement: gateway, the catalog's own port, its Redis db (cold runs).
+
+    ``pids`` are its serving processes by role (``catalog``, ``gateway``), when known.
+    """
 
     gateway_url: str
     direct_url: str
     redis_url: str | None
     origin: str
-
-
-@dataclass(frozen=True)
-class Row:
-    """One timed scenario: what was read, how (gateway, direct, uvicorn), the cache, the result."""
-
-    kind: str
-    via: str
-    cache: str
-    result: LoadResult
-
-    @property
-    def key(self) -> str:
-        """``kind.via.cache``, the scenario's name in ``--json``."""
-        return f"{self.kind}.{self.via}.{self.cache}"
-
-    @property
-    def label(self) -> str:
-        """What was read, for a person."""
-        return LABELS.get(self.kind, self.kind)
+    pids: Mapping[str, int] = field(default_factory=dict)
 
 
 def stack_env(base: Mapping[str, str]) -> dict[str, str]:
@@ -143,11 +131,17 @@ def stack_env(base: Mapping[str, str]) -> dict[str, str]:
     counts = [len(SERVICES) if name in BLOCK_PORT_VARIABLES else 1 for name in variables]
     env.update(zip(variables, map(str, free_ports(counts)), strict=True))
     env["AGORA_RATE_LIMIT"] = RATE_LIMIT
+    env["AGORA_LOCAL_CACHE_SECONDS"] = str(NEAR_CACHE_SECONDS)
     return env
 
 
-def stack_target(env: Mapping[str, str]) -> Target:
-    """Where the stack that ``env``'s ports describe serves the catalog, and its Redis db."""
+def stack_target(env: Mapping[str, str], pids: Mapping[str, int] | None = None) -> Target:
+    """Where the stack that ``env``'s ports describe serves the catalog, and its Redis db.
+
+    Args:
+        env: The stack's environment (its ``AGORA_*_PORT`` variables).
+        pids: Its serving processes by role, when known (:func:`stack_pids`).
+    """
     from agora_cli.config import ports_from_env
     from agora_cli.infra.ports import LOOPBACK
     from agora_cli.services import CATALOG
@@ -158,7 +152,28 @@ def stack_target(env: Mapping[str, str]) -> Target:
         direct_url=f"http://{LOOPBACK}:{ports.service_base + CATALOG.port_offset}",
         redis_url=f"redis://{LOOPBACK}:{ports.redis}/{CATALOG.redis_db}",
         origin="private stack",
+        pids=dict(pids or {}),
     )
+
+
+def stack_pids(data_dir: Path) -> dict[str, int]:
+    """The live processes of the catalog service and the gateway of the stack in ``data_dir``.
+
+    Returns:
+        Their pids by role (``catalog``, ``gateway``), from the pid files ``agora up`` wrote;
+        a process that is not running is left out.
+    """
+    from agora_cli.config import StackConfig
+    from agora_cli.infra.gateway import Gateway
+    from agora_cli.infra.process import read_process
+    from agora_cli.services import CATALOG
+
+    config = StackConfig(data_dir=data_dir)
+    processes = {
+        role: read_process(config.pid_file(name))
+        for role, name in (("catalog", CATALOG.name), ("gateway", Gateway.name))
+    }
+    return {role: process.pid for role, process in processes.items() if process is not None}
 
 
 def agora(data_dir: Path, env: Mapping[str, str], *args: str) -> None:
@@ -209,7 +224,7 @@ def private_stack(products: int | None) -> Iterator[Target]:
             agora(data_dir, env, "up", "--detach")
         with stage(f"seeding it (agora seed {' '.join(seed)})"):
             agora(data_dir, env, "seed", *seed)
-        yield stack_target(env)
+        yield stack_target(env, stack_pids(data_dir))
     finally:
         _on_signals(signal.SIG_IGN)
         try:
@@ -278,21 +293,26 @@ async def scenario_paths(client: httpx.AsyncClient) -> dict[str, list[str]]:
 
 
 def _report_line(row: Row) -> None:
-    result = row.result
+    result, cpu = row.result, row.cpu_us
     progress(
         f"{row.label}, {row.via}, {row.cache}: {result.rate:,.0f} requests/s, "
-        f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms "
-        f"({result.requests} requests, {result.errors} errors)"
+        f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms"
+        + ("" if cpu is None else f", server CPU {cpu:,.0f} µs a request")
+        + f" ({result.requests} requests, {result.errors} errors)"
     )
 
 
 class _Run:
     """The timed scenarios of one run against a stack, printed on stderr as they finish."""
 
-    def __init__(self, options: Options, redis: Redis | None) -> None:
+    def __init__(
+        self, options: Options, redis: Redis | None, pids: Mapping[str, int] | None = None
+    ) -> None:
+        """Prepare a run; ``pids`` are the stack's serving processes by role, when known."""
         self.options = options
         self.concurrency = options.concurrency_or(DEFAULT_CONCURRENCY)
         self.redis = redis
+        self.pids = dict(pids or {})
         self.rows: list[Row] = []
 
     def keep(self, row: Row) -> None:
@@ -300,104 +320,67 @@ class _Run:
         self.rows.append(row)
         _report_line(row)
 
+    async def timed(
+        self, via: str, load: Awaitable[LoadResult]
+    ) -> tuple[LoadResult, CpuUsage | None]:
+        """Run ``load``, reading the CPU time of the processes serving ``via`` (if all known)."""
+        roles = VIA_ROLES.get(via, ())
+        known = all(role in self.pids for role in roles)
+        pids = {role: self.pids[role] for role in roles} if known else {}
+        return await server_cpu.measure(pids, load)
+
     async def open_connections(self, clients: Clients, path: str) -> None:
         """One request per client (untimed), so a timed run finds every connection open."""
         await run_load(clients, [path], len(clients))
 
-    async def cold(self, clients: Clients, redis: Redis, paths: list[str]) -> LoadResult:
+    async def cold(
+        self, clients: Clients, redis: Redis, paths: list[str], via: str
+    ) -> tuple[LoadResult, CpuUsage | None]:
         """``cold_passes`` times: flush the catalog's Redis db, then time a pass over ``paths``."""
-        passes = []
+        passes, usages = [], []
         for _ in range(self.options.cold_passes):
             await self.open_connections(clients, paths[0])  # before the flush
             await redis.flushdb()
-            passes.append(await run_load(clients, paths, len(paths)))
-        return merge(passes)
+            await asyncio.sleep(NEAR_CACHE_SECONDS + NEAR_CACHE_MARGIN_SECONDS)
+            result, usage = await self.timed(via, run_load(clients, paths, len(paths)))
+            passes.append(result)
+            usages.append(usage)
+        return merge(passes), server_cpu.add(usages)
 
-    async def warm(self, clients: Clients, paths: list[str]) -> LoadResult:
+    async def warm(
+        self, clients: Clients, paths: list[str], via: str
+    ) -> tuple[LoadResult, CpuUsage | None]:
         """An untimed pass over ``paths`` fills the cache; then ``requests`` over them in turn."""
         await run_load(clients, paths, max(len(paths), len(clients)))
-        return await run_load(clients, paths, self.options.requests)
+        return await self.timed(via, run_load(clients, paths, self.options.requests))
 
     async def read(self, kind: str, paths: list[str], vias: dict[str, Clients]) -> None:
         """Every timed run of one kind of read: cold (with a Redis to flush) then warm, per via."""
         for via, clients in vias.items():
             if self.redis is not None:
-                self.keep(Row(kind, via, "cold", await self.cold(clients, self.redis, paths)))
-            self.keep(Row(kind, via, "warm", await self.warm(clients, paths)))
+                cold = await self.cold(clients, self.redis, paths, via)
+                self.keep(Row(kind, via, "cold", *cold))
+            self.keep(Row(kind, via, "warm", *await self.warm(clients, paths, via)))
 
     async def baseline(self) -> None:
         """The hello-world, measured like a warm scenario (warm-up, then ``requests`` timed)."""
         progress("baseline: a bare FastAPI hello-world under the stack's uvicorn command line")
-        with hello_server() as url:
-            async with open_clients(url, self.concurrency) as clients:
-                result = await self.warm(clients, [HELLO_PATH])
-        self.keep(Row("hello", "uvicorn", "-", result))
-
-
-@dataclass(frozen=True)
-class CatalogReport(Report):
-    """The report with one row per scenario: requests/s, p50 and p99 latency, errors."""
-
-    rows: tuple[Row, ...] = ()
-
-    def as_json(self) -> dict[str, Any]:
-        """The report as plain JSON values; ``results`` by ``kind.via.cache``."""
-        results = {
-            row.key: {"label": row.label, "via": row.via, "cache": row.cache} | row.result.as_json()
-            for row in self.rows
-        }
-        return {
-            "benchmark": self.benchmark,
-            "title": self.title,
-            "environment": self.environment,
-            "results": results,
-            **self.facts,
-        }
-
-    def as_text(self) -> str:
-        """The report for a terminal: settings, the table of scenarios, the derived facts."""
-        facts = {name: _printable(value) for name, value in self.facts.items()}
-        width = max(len(name) for name in [*self.environment, *facts])
-        lines = [self.title, ""]
-        lines += [f"{name.ljust(width)}  {value}" for name, value in self.environment.items()]
-        header = ["scenario", "via", "cache", "requests", "req/s", "p50 ms", "p99 ms", "errors"]
-        rows = [
-            (
-                row.label,
-                row.via,
-                row.cache,
-                row.result.requests,
-                f"{row.result.rate:,.0f}",
-                f"{row.result.p50_ms:.1f}",
-                f"{row.result.p99_ms:.1f}",
-                row.result.errors,
-            )
-            for row in self.rows
-        ]
-        lines += ["", format_table(header, rows), ""]
-        lines += [f"{name.ljust(width)}  {value}" for name, value in facts.items()]
-        return "\n".join(lines)
-
-
-def _printable(value: object) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{key} {item}" for key, item in value.items())
-    return str(value)
+        with hello_server() as server:
+            self.pids["hello"] = server.pid
+            async with open_clients(server.url, self.concurrency) as clients:
+                result, usage = await self.warm(clients, [HELLO_PATH], "uvicorn")
+        self.keep(Row("hello", "uvicorn", "-", result, usage))
 
 
 def facts(run: _Run, paths: Mapping[str, list[str]]) -> dict[str, Any]:
-    """The settings of the run and the baseline ratio against the target."""
-    rates = {row.key: row.result.rate for row in run.rows}
-    ratio = rates["hello.uvicorn.-"] / max(rates["product.gateway.warm"], MIN_RATE)
+    """The settings of the run, and the ratios to the baseline (:func:`summary`)."""
     return {
         "concurrency": run.concurrency,
         "requests_per_warm_scenario": run.options.requests,
         "cold_passes": run.options.cold_passes if run.redis is not None else 0,
         "distinct_requests": {kind: len(paths[kind]) for kind in KINDS},
         "errors": sum(row.result.errors for row in run.rows),
-        "hello_world_vs_cached_product_via_gateway": round(ratio, 2),
-        "target_ratio": TARGET_RATIO,
-        "within_target": ratio <= TARGET_RATIO,
+        **summary(run.rows),
     }
 
 
@@ -415,8 +398,17 @@ async def _redis(url: str | None) -> AsyncIterator[Redis | None]:
         await client.aclose()
 
 
+def _cpu_source(pids: Mapping[str, int]) -> str:
+    if not server_cpu.PROC.is_dir():
+        return "not measured: no /proc"
+    if not pids:
+        return "the hello-world's only: the catalog's and the gateway's processes are unknown"
+    processes = ", ".join(f"{role} (pid {pid})" for role, pid in sorted(pids.items()))
+    return f"utime + stime from /proc/<pid>/stat: {processes}, the hello-world's uvicorn"
+
+
 def _environment(target: Target, concurrency: int) -> dict[str, str]:
-    import httpx
+    import httptools
 
     redis = target.redis_url and without_credentials(target.redis_url)
     cache = f"{redis} (flushed for the cold runs)" if redis else "no cold runs"
@@ -426,22 +418,27 @@ def _environment(target: Target, concurrency: int) -> dict[str, str]:
         "gateway": without_credentials(target.gateway_url),
         "direct": without_credentials(target.direct_url),
         "cache": cache,
-        "client": f"httpx {httpx.__version__}, {concurrency} in flight (a keep-alive client each)",
+        "client": f"asyncio streams + httptools {httptools.__version__}, {concurrency} in flight "
+        "(a keep-alive HTTP/1.1 connection each)",
+        "server cpu": _cpu_source(target.pids),
     }
 
 
 async def measure(target: Target, options: Options) -> CatalogReport:
     """The baseline, then every kind of read via the gateway and direct, cold and warm."""
+    import httpx
+
     concurrency = options.concurrency_or(DEFAULT_CONCURRENCY)
     environment = _environment(target, concurrency)
     async with (
         _redis(target.redis_url) as redis,
+        httpx.AsyncClient(base_url=target.direct_url, timeout=SETUP_TIMEOUT_SECONDS) as setup,
         open_clients(target.gateway_url, concurrency) as gateway,
         open_clients(target.direct_url, concurrency) as direct,
     ):
-        run = _Run(options, redis)
+        run = _Run(options, redis, target.pids)
         await run.baseline()
-        paths = await scenario_paths(direct[0])
+        paths = await scenario_paths(setup)
         for kind in KINDS:
             await run.read(kind, paths[kind], {"gateway": gateway, "direct": direct})
     passes = options.cold_passes if target.redis_url else 0

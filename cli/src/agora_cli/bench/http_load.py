@@ -1,13 +1,18 @@
 """An HTTP load generator for the benchmarks, and the bare FastAPI hello-world they compare with.
 
 :func:`run_load` sends a fixed number of GETs over a set of paths with a fixed number in flight:
-one worker per client of :func:`open_clients`, each a keep-alive ``httpx.AsyncClient`` holding one
-connection, taking the next request from a shared counter, so exactly ``requests`` are sent. (One
-client shared by every worker costs about four times the CPU per request: its connection pool
-is scanned on every request.) Every request's latency is kept; a response other than 2xx or 304,
-or a transport error, counts as an error. The generator runs in the benchmark's own process, so on
-a small machine it competes with the servers for the CPUs: the rates are those of this client and
-the server together.
+one worker per :class:`Connection` of :func:`open_clients`, each a keep-alive HTTP/1.1 connection
+on asyncio streams, taking the next request from a shared counter, so exactly ``requests`` are
+sent. Every request's latency is kept; a response other than 2xx or 304, a transport error, a
+malformed response or a timeout counts as an error (the connection is then dropped and the next
+request opens a new one, as it does after a ``Connection: close``).
+
+The client is a raw one (the request bytes written as they are, the response parsed by
+``httptools``, the parser uvicorn uses, and its body dropped) because it runs in the benchmark's
+own process, on the CPUs the servers use: httpx spent about 0.6 ms of CPU per request, twice what
+the hello-world server itself spends, so the hello-world's rate was the client's and the ratio to
+the catalog's flattered the catalog. This client costs a fraction of that; the servers' own CPU
+time per request (:mod:`agora_cli.bench.cpu`) does not depend on the client at all.
 
 :func:`hello_server` runs :func:`hello_app` (one route returning a small JSON object) with the
 uvicorn command line ``agora up`` gives every service, on a free port, as the baseline.
@@ -16,6 +21,7 @@ uvicorn command line ``agora up`` gives every service, on a free port, as the ba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import shutil
@@ -23,12 +29,13 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import httpx
+import httptools
 
 from agora_cli.bench import MIN_SECONDS
 
@@ -40,12 +47,23 @@ HELLO_PATH = "/"
 START_TIMEOUT_SECONDS = 60.0
 REQUEST_TIMEOUT_SECONDS = 60.0
 NOT_MODIFIED = 304
+SUCCESS = range(200, 300)
 MILLISECONDS = 1000.0
 SCRATCH_MODE = 0o755
+READ_SIZE = 64 * 1024
+HTTP_PORT = 80
 
 
 class LoadError(RuntimeError):
     """The load could not be generated (the server did not start)."""
+
+
+class RequestFailed(Exception):
+    """A request got no complete response: refused, reset, cut short, malformed or timed out."""
+
+
+class _StaleConnection(ConnectionError):
+    """A reused connection was closed by the server before any byte of the response."""
 
 
 def hello_app() -> FastAPI:
@@ -115,28 +133,167 @@ def merge(results: Sequence[LoadResult]) -> LoadResult:
     )
 
 
+class _Response:
+    """The ``httptools`` callbacks of one connection: whether the response is complete."""
+
+    __slots__ = ("complete", "keep_alive", "parser")
+
+    def __init__(self) -> None:
+        self.complete = False
+        self.keep_alive = True
+        self.parser = httptools.HttpResponseParser(self)
+
+    def on_message_complete(self) -> None:
+        """The body is in (framed by Content-Length or chunks, or none, as for a 304)."""
+        self.complete = True
+        self.keep_alive = self.parser.should_keep_alive()  # reset once this returns
+
+
+class Connection:
+    """One worker's keep-alive HTTP/1.1 connection: opened on first use and after a failure.
+
+    Each request is ``GET <path> HTTP/1.1`` with ``Host`` and ``Accept-Encoding: gzip`` (browsers
+    send it, and the servers compress what they would compress for them). The response is read to
+    its end and its body dropped; one that ends with the connection (no length, not chunked)
+    counts as cut short: neither uvicorn nor Traefik sends one.
+    """
+
+    def __init__(
+        self, host: str, port: int, prefix: str = "", timeout: float = REQUEST_TIMEOUT_SECONDS
+    ) -> None:
+        """Describe the connection; nothing is opened before the first request.
+
+        Args:
+            host: The server's host name or address.
+            port: Its port.
+            prefix: A path put before every requested path (a base URL's path).
+            timeout: Seconds a request may take, connecting included.
+        """
+        self.host, self.port, self.prefix, self.timeout = host, port, prefix, timeout
+        authority = host if port == HTTP_PORT else f"{host}:{port}"
+        self._headers = f"Host: {authority}\r\nAccept-Encoding: gzip\r\n\r\n".encode("ascii")
+        self._requests: dict[str, bytes] = {}
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._response = _Response()
+        self.opened = 0
+
+    @property
+    def is_open(self) -> bool:
+        """Whether a connection is open, kept alive for the next request."""
+        return self._streams is not None
+
+    def _request(self, path: str) -> bytes:
+        encoded = self._requests.get(path)
+        if encoded is None:
+            line = f"GET {self.prefix}{path} HTTP/1.1\r\n".encode("ascii")
+            encoded = self._requests[path] = line + self._headers
+        return encoded
+
+    async def get(self, path: str) -> int:
+        """GET ``path`` and read the whole response.
+
+        Returns:
+            The response's status code.
+
+        Raises:
+            RequestFailed: When no complete response came in time (the connection is dropped).
+        """
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._exchange(self._request(path))
+        except (OSError, httptools.HttpParserError) as error:  # TimeoutError is an OSError
+            self.close()
+            raise RequestFailed(f"GET {path} on {self.host}:{self.port}: {error!r}") from error
+
+    async def _exchange(self, request: bytes) -> int:
+        """Send ``request`` and read its response, once more when a kept connection was stale."""
+        reused = self._streams is not None and not self._streams[0].at_eof()
+        if not reused:
+            await self._open()
+        try:
+            return await self._round_trip(request)
+        except _StaleConnection:
+            if not reused:
+                raise
+        await self._open()  # the server closed the idle connection as the request went out
+        return await self._round_trip(request)
+
+    async def _open(self) -> None:
+        self.close()
+        self._streams = await asyncio.open_connection(self.host, self.port)
+        self._response = _Response()
+        self.opened += 1
+
+    async def _round_trip(self, request: bytes) -> int:
+        if self._streams is None:  # pragma: no cover - _exchange opens it first
+            raise ConnectionError("not connected")
+        reader, writer = self._streams
+        response = self._response
+        writer.write(request)
+        try:
+            data = await reader.read(READ_SIZE)
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            raise _StaleConnection("the connection was closed before the response")
+        response.parser.feed_data(data)
+        while not response.complete:
+            data = await reader.read(READ_SIZE)
+            if not data:
+                raise ConnectionError("the connection was closed in the middle of the response")
+            response.parser.feed_data(data)
+        response.complete = False
+        status = response.parser.get_status_code()
+        if not response.keep_alive:
+            self.close()
+        return status
+
+    def close(self) -> None:
+        """Drop the connection, if open (the next request opens a new one)."""
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
+
+    async def aclose(self) -> None:
+        """Drop the connection and wait until it is closed."""
+        if self._streams is not None:
+            writer = self._streams[1]
+            self.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
 @asynccontextmanager
-async def open_clients(base_url: str, concurrency: int) -> AsyncIterator[list[httpx.AsyncClient]]:
-    """``concurrency`` keep-alive clients of ``base_url``, one connection each, for the block."""
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with AsyncExitStack() as stack:
-        yield [
-            await stack.enter_async_context(
-                httpx.AsyncClient(base_url=base_url, limits=limits, timeout=REQUEST_TIMEOUT_SECONDS)
-            )
-            for _ in range(concurrency)
-        ]
+async def open_clients(base_url: str, concurrency: int) -> AsyncIterator[list[Connection]]:
+    """``concurrency`` keep-alive connections to ``base_url``, closed after the block.
+
+    Args:
+        base_url: ``http://host[:port][/prefix]``; the connections open on their first request.
+        concurrency: How many.
+
+    Raises:
+        ValueError: When ``base_url`` is not a plain ``http://`` URL (the stacks serve no TLS).
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"the load generator speaks plain http://, not {base_url!r}")
+    port, prefix = parts.port or HTTP_PORT, parts.path.rstrip("/")
+    connections = [Connection(parts.hostname, port, prefix) for _ in range(concurrency)]
+    try:
+        yield connections
+    finally:
+        await asyncio.gather(*(connection.aclose() for connection in connections))
 
 
 def succeeded(status_code: int) -> bool:
     """Whether a response counts as served: 2xx, or 304 Not Modified."""
-    return httpx.codes.is_success(status_code) or status_code == NOT_MODIFIED
+    return status_code in SUCCESS or status_code == NOT_MODIFIED
 
 
 async def run_load(
-    clients: Sequence[httpx.AsyncClient], paths: Sequence[str], requests: int
+    clients: Sequence[Connection], paths: Sequence[str], requests: int
 ) -> LoadResult:
-    """GET ``paths`` in turn, ``requests`` times in all, one request in flight per client.
+    """GET ``paths`` in turn, ``requests`` times in all, one request in flight per connection.
 
     Args:
         clients: One per worker (from :func:`open_clients`); fewer work when ``requests`` is
@@ -151,22 +308,21 @@ async def run_load(
     latencies: list[float] = []
     errors = 0
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(connection: Connection) -> None:
         nonlocal errors
         for turn in turns:
             started = time.perf_counter()
             try:
-                response = await client.get(paths[turn % len(paths)])
-                served = succeeded(response.status_code)
-            except httpx.HTTPError:
+                served = succeeded(await connection.get(paths[turn % len(paths)]))
+            except RequestFailed:
                 served = False
             latencies.append(time.perf_counter() - started)
             errors += not served
 
     started = time.perf_counter()
     async with asyncio.TaskGroup() as group:
-        for client in clients[:requests]:
-            group.create_task(worker(client))
+        for connection in clients[:requests]:
+            group.create_task(worker(connection))
     seconds = time.perf_counter() - started
     return LoadResult(requests, errors, seconds, tuple(sorted(latencies)))
 
@@ -179,9 +335,17 @@ def hello_argv(python: str, port: int) -> list[str]:
     return uvicorn_argv(python, replace(CATALOG, name="hello", app=HELLO_APP), port)
 
 
+@dataclass(frozen=True)
+class HelloServer:
+    """The running baseline: its base URL and the pid of its uvicorn process."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
-def hello_server() -> Iterator[str]:
-    """Run :func:`hello_app` under uvicorn on a free loopback port; yield its base URL.
+def hello_server() -> Iterator[HelloServer]:
+    """Run :func:`hello_app` under uvicorn on a free loopback port for the block.
 
     Raises:
         LoadError: With the tail of its log when it does not answer in time.
@@ -198,10 +362,12 @@ def hello_server() -> Iterator[str]:
     log_file, pid_file = scratch / "hello.log", scratch / "hello.pid"
     try:
         argv = hello_argv(sys.executable, port)
-        spawn(argv, log_file=log_file, pid_file=pid_file, env=dict(os.environ), cwd=repo_root())
+        pid = spawn(
+            argv, log_file=log_file, pid_file=pid_file, env=dict(os.environ), cwd=repo_root()
+        )
         if not wait_until(lambda: http_ok(url + HELLO_PATH), START_TIMEOUT_SECONDS):
             raise LoadError(f"the hello-world server did not answer on {url}:\n{tail(log_file)}")
-        yield url
+        yield HelloServer(url, pid)
     finally:
         stop_group(pid_file)
         shutil.rmtree(scratch, ignore_errors=True)

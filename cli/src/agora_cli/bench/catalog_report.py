@@ -1,0 +1,240 @@
+"""The report of ``agora bench catalog``: a row per timed scenario, the ratios to the baseline.
+
+Each row gives the client's view (requests/s, p50 and p99 latency, errors) and the servers' own
+cost: the CPU time per request of the processes that served it (:mod:`agora_cli.bench.cpu`), the
+catalog service's for a direct read, the catalog's and the gateway's for a read through the
+gateway, uvicorn's for the hello-world. The summary sets cached product-by-id reads against the
+hello-world twice: by throughput (hello-world requests/s over the catalog's, the target being 2
+through the gateway) and by server CPU per request (the catalog's over the hello-world's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agora_cli.bench import Report
+from agora_cli.bench.cpu import MICROSECONDS, CpuUsage
+from agora_cli.bench.http_load import LoadResult
+from agora_cli.ui import format_table
+
+KINDS = {
+    "product": "product by id",
+    "list": "list, page 1",
+    "filtered": "list, filtered",
+    "search": "search",
+}
+LABELS = {**KINDS, "hello": "FastAPI hello-world"}
+VIA_ROLES = {"uvicorn": ("hello",), "direct": ("catalog",), "gateway": ("catalog", "gateway")}
+HELLO = "hello.uvicorn.-"
+PRODUCT_VIA_GATEWAY = "product.gateway.warm"
+PRODUCT_DIRECT = "product.direct.warm"
+TARGET_RATIO = 2.0
+MIN_RATE = 1e-9
+THROUGHPUT_VIA_GATEWAY = "hello_world_vs_cached_product_via_gateway"
+THROUGHPUT_DIRECT = "hello_world_vs_cached_product_direct"
+CPU_VIA_GATEWAY = "cpu_cached_product_via_gateway_vs_hello_world"
+CPU_DIRECT = "cpu_cached_product_direct_vs_hello_world"
+SUMMARY_KEYS = frozenset(
+    {
+        THROUGHPUT_VIA_GATEWAY,
+        THROUGHPUT_DIRECT,
+        CPU_VIA_GATEWAY,
+        CPU_DIRECT,
+        "target_ratio",
+        "within_target",
+    }
+)
+HEADER = [
+    "scenario",
+    "via",
+    "cache",
+    "requests",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "cpu µs/req",
+    "errors",
+]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One timed scenario: what was read, how (gateway, direct, uvicorn), the cache, the result.
+
+    ``cpu`` is the CPU time of the processes that served it (:data:`VIA_ROLES`), None when it
+    was not measured.
+    """
+
+    kind: str
+    via: str
+    cache: str
+    result: LoadResult
+    cpu: CpuUsage | None = None
+
+    @property
+    def key(self) -> str:
+        """``kind.via.cache``, the scenario's name in ``--json``."""
+        return f"{self.kind}.{self.via}.{self.cache}"
+
+    @property
+    def label(self) -> str:
+        """What was read, for a person."""
+        return LABELS.get(self.kind, self.kind)
+
+    @property
+    def cpu_us(self) -> float | None:
+        """Microseconds of server CPU per request, every serving process together (or None)."""
+        if self.cpu is None:
+            return None
+        return self.cpu.total * MICROSECONDS / max(self.result.requests, 1)
+
+    def as_json(self) -> dict[str, Any]:
+        """The scenario as plain JSON values (CPU None when not measured)."""
+        cpu = self.cpu_us
+        by_process = self.cpu.per_request_us(self.result.requests) if self.cpu else None
+        return (
+            {"label": self.label, "via": self.via, "cache": self.cache}
+            | self.result.as_json()
+            | {
+                "cpu_us_per_request": None if cpu is None else round(cpu, 1),
+                "cpu_us_per_request_by_process": by_process
+                and {role: round(us, 1) for role, us in by_process.items()},
+            }
+        )
+
+    def cells(self) -> tuple[object, ...]:
+        """The scenario's line of the text table."""
+        cpu = self.cpu_us
+        return (
+            self.label,
+            self.via,
+            self.cache,
+            self.result.requests,
+            f"{self.result.rate:,.0f}",
+            f"{self.result.p50_ms:.1f}",
+            f"{self.result.p99_ms:.1f}",
+            "-" if cpu is None else f"{cpu:,.0f}",
+            self.result.errors,
+        )
+
+
+def _rate_ratio(hello: Row | None, read: Row | None) -> float | None:
+    if hello is None or read is None:
+        return None
+    return round(hello.result.rate / max(read.result.rate, MIN_RATE), 2)
+
+
+def _cpu_ratio(read: Row | None, hello: Row | None) -> float | None:
+    read_us = read.cpu_us if read else None
+    hello_us = hello.cpu_us if hello else None
+    if read_us is None or not hello_us:
+        return None
+    return round(read_us / hello_us, 2)
+
+
+def summary(rows: Sequence[Row]) -> dict[str, Any]:
+    """The ratios of cached product-by-id reads (warm) to the hello-world, None when not measured.
+
+    Throughput: hello-world requests/s over the read's, through the gateway (against
+    :data:`TARGET_RATIO`) and direct. CPU: the read's server CPU per request over the
+    hello-world's, the catalog's and the gateway's together through the gateway.
+    """
+    by_key = {row.key: row for row in rows}
+    hello, via_gateway, direct = (
+        by_key.get(key) for key in (HELLO, PRODUCT_VIA_GATEWAY, PRODUCT_DIRECT)
+    )
+    throughput = _rate_ratio(hello, via_gateway)
+    return {
+        THROUGHPUT_VIA_GATEWAY: throughput,
+        THROUGHPUT_DIRECT: _rate_ratio(hello, direct),
+        "target_ratio": TARGET_RATIO,
+        "within_target": throughput is not None and throughput <= TARGET_RATIO,
+        CPU_VIA_GATEWAY: _cpu_ratio(via_gateway, hello),
+        CPU_DIRECT: _cpu_ratio(direct, hello),
+    }
+
+
+def _ratio_text(ratio: object, numerator: str, denominator: str) -> str:
+    if not isinstance(ratio, float):
+        return "-"
+    return f"{ratio:.2f}  ({numerator} ÷ {denominator})"
+
+
+def summary_lines(rows: Sequence[Row], facts: dict[str, Any]) -> list[str]:
+    """The :func:`summary` ratios in ``facts`` for a person, with what they divide."""
+    by_key = {row.key: row for row in rows}
+
+    def rate(key: str) -> str:
+        row = by_key.get(key)
+        return f"{row.result.rate:,.0f} req/s" if row else "-"
+
+    def cpu(key: str) -> str:
+        row = by_key.get(key)
+        us = row.cpu_us if row else None
+        return "-" if us is None else f"{us:,.0f} µs"
+
+    ratios = [
+        ("via the gateway", THROUGHPUT_VIA_GATEWAY, rate(HELLO), rate(PRODUCT_VIA_GATEWAY)),
+        ("direct", THROUGHPUT_DIRECT, rate(HELLO), rate(PRODUCT_DIRECT)),
+        (
+            "via the gateway (catalog + gateway)",
+            CPU_VIA_GATEWAY,
+            cpu(PRODUCT_VIA_GATEWAY),
+            cpu(HELLO),
+        ),
+        ("direct (catalog)", CPU_DIRECT, cpu(PRODUCT_DIRECT), cpu(HELLO)),
+    ]
+    width = max(len(label) for label, *_ in ratios)
+    lines = [
+        f"  {label.ljust(width)}  {_ratio_text(facts.get(key), numerator, denominator)}"
+        for label, key, numerator, denominator in ratios
+    ]
+    if isinstance(facts.get(THROUGHPUT_VIA_GATEWAY), float):
+        verdict = "within it" if facts.get("within_target") else "missed"
+        lines[0] += f"  [target {facts.get('target_ratio', TARGET_RATIO):g}: {verdict}]"
+    return [
+        "throughput, hello-world req/s ÷ cached product by id req/s:",
+        *lines[:2],
+        "server CPU per request, cached product by id ÷ hello-world:",
+        *lines[2:],
+    ]
+
+
+def _printable(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {item}" for key, item in value.items())
+    return str(value)
+
+
+@dataclass(frozen=True)
+class CatalogReport(Report):
+    """The report with one row per scenario: requests/s, latencies, server CPU, errors."""
+
+    rows: tuple[Row, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as plain JSON values; ``results`` by ``kind.via.cache``."""
+        return {
+            "benchmark": self.benchmark,
+            "title": self.title,
+            "environment": self.environment,
+            "results": {row.key: row.as_json() for row in self.rows},
+            **self.facts,
+        }
+
+    def as_text(self) -> str:
+        """The report for a terminal: settings, the table of scenarios, the facts, the ratios."""
+        facts = {
+            name: _printable(value)
+            for name, value in self.facts.items()
+            if name not in SUMMARY_KEYS
+        }
+        width = max(len(name) for name in [*self.environment, *facts])
+        lines = [self.title, ""]
+        lines += [f"{name.ljust(width)}  {value}" for name, value in self.environment.items()]
+        table = format_table(HEADER, [row.cells() for row in self.rows])
+        lines += ["", table, ""]
+        lines += [f"{name.ljust(width)}  {value}" for name, value in facts.items()]
+        return "\n".join([*lines, "", *summary_lines(self.rows, self.facts)])
