@@ -12,13 +12,21 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from agora_chassis.logging import PiiMaskingFilter, configure_logging, correlation_id, mask_pii
+from agora_chassis import logging as agora_logging
+from agora_chassis.logging import (
+    JsonFormatter,
+    PiiMaskingFilter,
+    configure_logging,
+    correlation_id,
+    mask_pii,
+)
 
 SERVICE = "test-service"
 LOGGER_NAME = "agora.tests.logging"
 EMAIL = "alice.smith@agora.local"
 PASSWORD = "Sup3r-S3cret-Pa55"
 JWT = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlLWJ5dGVz"
+APP_AND_ERROR_LOGS = ("app.log", "error.log")
 
 
 @pytest.fixture(autouse=True)
@@ -235,3 +243,60 @@ def test_logging_stack_info_is_included_and_masked(tmp_path: Path) -> None:
     [record] = read_lines(tmp_path / "app.log")
     assert "test_logging_stack_info_is_included_and_masked" in record["stack"]
     assert record["note"] == "for a***@agora.local"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("X-Api-Key: k3y-V4lue-123", "X-Api-Key: ***"),
+        ("GET /v1?api_key=k3y-V4lue-123&q=mug", "GET /v1?api_key=***&q=mug"),
+        ('{"apiKey": "k3y-V4lue-123"}', '{"apiKey": "***"}'),
+        ("PASSWORD=Hunter2 rejected", "PASSWORD=*** rejected"),
+        ("passwd=Hunter2 rejected", "passwd=*** rejected"),
+        ("passphrase: correct-horse", "passphrase: ***"),
+        ("Cookie: session=abc123", "Cookie: ***"),
+        ("Authorization: Basic dXNlcjpwdw==", "Authorization: ***"),
+        ("retrying with Bearer abc.def-ghi now", "retrying with Bearer *** now"),
+        ("redis://:Hunter2@cache:6379/0 is down", "redis://:***@cache:6379/0 is down"),
+        ("mail BOB.Jones@Example.COM", "mail B***@Example.COM"),
+    ],
+)
+def test_mask_pii_each_kind_of_secret_is_masked(text: str, masked: str) -> None:
+    assert mask_pii(text) == masked
+
+
+def test_logging_record_for_three_handlers_is_masked_once_and_rendered_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    masked: list[str] = []
+
+    def counting_mask_pii(text: str) -> str:
+        masked.append(text)
+        return mask_pii(text)
+
+    monkeypatch.setattr(agora_logging, "mask_pii", counting_mask_pii)
+    logger = log_to_files(tmp_path)  # console, app.log and error.log
+
+    logger.error("login for %s failed", EMAIL)
+
+    console = capsys.readouterr().err.strip().splitlines()[-1]
+    app_line, error_line = (
+        (tmp_path / name).read_text(encoding="utf-8").strip() for name in APP_AND_ERROR_LOGS
+    )
+    assert masked == [f"login for {EMAIL} failed"]
+    assert console == app_line == error_line
+    record = json.loads(console)
+    assert record["message"] == "login for a***@agora.local failed"
+    assert not {"_agora_masked", "_agora_json"} & record.keys()
+
+
+def test_json_formatter_other_service_name_renders_its_own_line() -> None:
+    record = logging.LogRecord(LOGGER_NAME, logging.INFO, __file__, 1, "hello", None, None)
+    PiiMaskingFilter().filter(record)
+
+    first = json.loads(JsonFormatter("first-service").format(record))
+    second = json.loads(JsonFormatter("second-service").format(record))
+
+    assert (first["service"], second["service"]) == ("first-service", "second-service")
+    assert second["message"] == "hello"
+    assert not {"_agora_masked", "_agora_json"} & second.keys()

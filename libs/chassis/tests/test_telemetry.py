@@ -19,11 +19,21 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.trace.span import TraceState
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from agora_chassis import telemetry
-from agora_chassis.telemetry import _otlp_endpoint, current_trace_id, setup_telemetry
+from agora_chassis.telemetry import (
+    RecordWhenExported,
+    TraceContextMiddleware,
+    _otlp_endpoint,
+    current_trace_id,
+    export_spans,
+    fastapi_telemetry,
+    setup_telemetry,
+)
 
 SERVICE = "telemetry-test"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -32,13 +42,17 @@ TRACE_ID_HEX_DIGITS = 32
 
 
 def make_app() -> FastAPI:
-    app = FastAPI()
+    app = FastAPI(telemetry=fastapi_telemetry())
 
     @app.get("/items/{item_id}")
     async def read_item(item_id: int) -> dict[str, str | None]:
         return {"trace_id": current_trace_id()}
 
-    setup_telemetry(app, service_name=SERVICE, exporter="none", endpoint=None)
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    setup_telemetry(service_name=SERVICE, exporter="none", endpoint=None)
     return app
 
 
@@ -48,7 +62,7 @@ def spans() -> InMemorySpanExporter:
     provider = trace.get_tracer_provider()
     assert isinstance(provider, TracerProvider)
     exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    export_spans(SimpleSpanProcessor(exporter))
     return exporter
 
 
@@ -68,9 +82,9 @@ async def test_setup_telemetry_no_exporter_request_still_has_trace_id() -> None:
 def test_setup_telemetry_provider_has_service_name_resource() -> None:
     # The provider is process-wide and other tests may have set it first: use a fresh process.
     script = (
-        "from fastapi import FastAPI; from opentelemetry import trace;"
+        "from opentelemetry import trace;"
         "from agora_chassis.telemetry import setup_telemetry;"
-        f"setup_telemetry(FastAPI(), service_name={SERVICE!r}, exporter='none', endpoint=None);"
+        f"setup_telemetry(service_name={SERVICE!r}, exporter='none', endpoint=None);"
         "print(trace.get_tracer_provider().resource.attributes['service.name'])"
     )
     result = subprocess.run(
@@ -94,6 +108,98 @@ async def test_setup_telemetry_server_span_is_named_by_route_template(
         await client.get("/items/7")
 
     assert "GET /items/{item_id}" in [span.name for span in spans.get_finished_spans()]
+
+
+async def test_setup_telemetry_health_probes_get_no_span(spans: InMemorySpanExporter) -> None:
+    spans.clear()
+    async with client_for(make_app()) as client:
+        await client.get("/health")
+        await client.get("/items/3")
+
+    assert [span.name for span in spans.get_finished_spans()] == ["GET /items/{item_id}"]
+
+
+def make_untraced_app() -> FastAPI:
+    """A service app whose spans go nowhere: ids from ``TraceContextMiddleware`` only."""
+    app = FastAPI(telemetry=fastapi_telemetry(tracing=False))
+
+    @app.get("/ids")
+    async def ids() -> dict[str, str | None]:
+        span = trace.get_current_span().get_span_context()
+        return {"trace_id": current_trace_id(), "span_id": f"{span.span_id:016x}"}
+
+    app.add_middleware(TraceContextMiddleware)
+    setup_telemetry(service_name=SERVICE, exporter="none", endpoint=None)
+    return app
+
+
+async def test_trace_context_middleware_continues_the_callers_trace() -> None:
+    async with client_for(make_untraced_app()) as client:
+        answer = (await client.get("/ids", headers={"traceparent": TRACEPARENT})).json()
+
+    assert answer["trace_id"] == TRACE_ID
+    assert answer["span_id"] not in {"00f067aa0ba902b7", "0" * 16}  # a child, not the caller
+
+
+async def test_trace_context_middleware_starts_a_trace_per_request() -> None:
+    async with client_for(make_untraced_app()) as client:
+        first = (await client.get("/ids")).json()["trace_id"]
+        second = (await client.get("/ids")).json()["trace_id"]
+
+    assert first is not None
+    assert second is not None
+    assert first != second
+    assert int(first, 16) != 0
+
+
+async def test_fastapi_telemetry_without_tracing_records_no_request_span(
+    spans: InMemorySpanExporter,
+) -> None:
+    app = FastAPI(telemetry=fastapi_telemetry(tracing=False))
+
+    @app.get("/plain")
+    async def plain() -> None:
+        return None
+
+    spans.clear()
+    async with client_for(app) as client:
+        await client.get("/plain")
+
+    assert [span.name for span in spans.get_finished_spans()] == []
+
+
+def test_record_when_exported_keeps_ids_but_records_nothing_until_exported() -> None:
+    provider = TracerProvider(sampler=RecordWhenExported())
+    exporter = InMemorySpanExporter()
+    tracer = provider.get_tracer(__name__)
+
+    with tracer.start_as_current_span("unexported") as dropped:
+        trace_id = current_trace_id()
+    export_spans(SimpleSpanProcessor(exporter), provider)
+    with tracer.start_as_current_span("exported") as kept:
+        pass
+
+    assert not dropped.is_recording()
+    assert trace_id == f"{dropped.get_span_context().trace_id:032x}"
+    assert int(trace_id, 16) != 0
+    assert kept.get_span_context().trace_flags.sampled
+    assert [span.name for span in exporter.get_finished_spans()] == ["exported"]
+
+
+def test_record_when_exported_keeps_the_parent_trace_state() -> None:
+    sampler = RecordWhenExported()
+    state = TraceState([("vendor", "value")])
+    parent = trace.set_span_in_context(
+        trace.NonRecordingSpan(
+            trace.SpanContext(int(TRACE_ID, 16), 1, is_remote=True, trace_state=state)
+        )
+    )
+
+    result = sampler.should_sample(parent, int(TRACE_ID, 16), "child")
+
+    assert result.decision == Decision.DROP
+    assert result.trace_state == state
+    assert sampler.get_description() == "RecordWhenExported"
 
 
 async def test_setup_telemetry_second_app_in_process_is_traced_too(
@@ -149,7 +255,7 @@ async def engine(postgres_server: str) -> AsyncIterator[AsyncEngine]:
 async def test_setup_telemetry_with_engine_traces_sql_statements(
     spans: InMemorySpanExporter, engine: AsyncEngine
 ) -> None:
-    setup_telemetry(FastAPI(), service_name=SERVICE, exporter="none", endpoint=None, engine=engine)
+    setup_telemetry(service_name=SERVICE, exporter="none", endpoint=None, engine=engine)
     spans.clear()
 
     async with engine.connect() as connection:
@@ -166,14 +272,14 @@ async def test_setup_telemetry_console_exporter_prints_each_span_once(
     provider = TracerProvider()
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
     monkeypatch.setattr(telemetry, "_exporters_added", set())
-    app = FastAPI()
+    app = FastAPI(telemetry=fastapi_telemetry())
 
     @app.get("/things/{thing_id}")
     async def read_thing(thing_id: int) -> None:
         return None
 
-    setup_telemetry(app, service_name=SERVICE, exporter="console", endpoint=None)
-    setup_telemetry(app, service_name=SERVICE, exporter="console", endpoint=None)
+    setup_telemetry(service_name=SERVICE, exporter="console", endpoint=None)
+    setup_telemetry(service_name=SERVICE, exporter="console", endpoint=None)
     async with client_for(app) as client:
         await client.get("/things/1")
 
@@ -189,7 +295,7 @@ def test_setup_telemetry_otlp_exporter_adds_a_batch_processor(
     added: list[SpanProcessor] = []
     monkeypatch.setattr(provider, "add_span_processor", added.append)
 
-    setup_telemetry(FastAPI(), service_name=SERVICE, exporter="otlp", endpoint="http://c:4318")
+    setup_telemetry(service_name=SERVICE, exporter="otlp", endpoint="http://c:4318")
 
     [processor] = added
     assert isinstance(processor, BatchSpanProcessor)

@@ -16,9 +16,9 @@ from agora_chassis.messaging.lifecycle import attach_messaging, start_messaging,
 from agora_chassis.metrics import install_metrics
 from agora_chassis.middleware import install_http_middleware
 from agora_chassis.outbox import OutboxMixin
-from agora_chassis.ratelimit import RateLimiter, rate_limit
+from agora_chassis.ratelimit import LocalRateLimiter, RateLimiter, rate_limit
 from agora_chassis.settings import ServiceSettings
-from agora_chassis.telemetry import setup_telemetry
+from agora_chassis.telemetry import TraceContextMiddleware, fastapi_telemetry, setup_telemetry
 
 Hook = Callable[[FastAPI], Awaitable[None]]
 
@@ -70,6 +70,7 @@ def _attach_state(
         app.state.keys_source, issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
     app.state.rate_limiter = RateLimiter(settings.redis_url)
+    app.state.local_rate_limiter = LocalRateLimiter()
     attach_messaging(app, settings, outbox)
 
 
@@ -93,12 +94,13 @@ def _install_cross_cutting(app: FastAPI, settings: ServiceSettings) -> None:
     )
     install_metrics(app, settings.service_name)  # outermost, so 413s and 504s are counted too
     setup_telemetry(
-        app,
         service_name=settings.service_name,
         exporter=settings.otel_exporter,
         endpoint=settings.otel_endpoint,
         engine=app.state.engine,
     )
+    if settings.otel_exporter == "none":
+        app.add_middleware(TraceContextMiddleware)  # ids for the logs, no span recorded
 
 
 def create_service_app(
@@ -121,7 +123,7 @@ def create_service_app(
         settings: The service's settings (built once, by its factory).
         title: OpenAPI title.
         routers: The service's API routers (each carries its own ``/api/v1`` prefix); all of
-            them share one per-client budget, ``settings.rate_limit``.
+            them share one per-client budget, ``settings.rate_limit``, per replica.
         startup: Coroutines run at start-up, after the chassis is ready (e.g. seeding).
         shutdown: Coroutines run at shutdown, after messaging stopped (e.g. closing a cache).
         keys: Where verification keys come from; defaults to ``settings.jwks_url``.
@@ -138,11 +140,13 @@ def create_service_app(
         docs_url="/docs" if settings.debug else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.debug else None,
+        telemetry=fastapi_telemetry(tracing=settings.otel_exporter != "none"),
     )
     _attach_state(app, settings, keys, outbox)
     install_error_handlers(app)
-    # One budget per client for the whole API (not per route); health and metrics stay unlimited.
-    api_limit = Depends(rate_limit(settings.rate_limit, scope="api"))
+    # One budget per client for the whole API (not per route), counted in each replica's memory;
+    # health and metrics stay unlimited.
+    api_limit = Depends(rate_limit(settings.rate_limit, scope="api", shared=False))
     for router in routers:
         app.include_router(router, dependencies=[api_limit])
     _install_cross_cutting(app, settings)

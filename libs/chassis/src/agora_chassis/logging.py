@@ -54,14 +54,22 @@ _PLAIN_PAIR_RE = re.compile(
 _BEARER_RE = re.compile(r"\b(?P<scheme>Bearer)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _URL_PASSWORD_RE = re.compile(r"(?P<prefix>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@")
 _JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# Every pattern above needs one of these; text without any (most lines) is returned untouched.
+_MAYBE_SENSITIVE_RE = re.compile(
+    r"@|eyJ|bearer|passw|passphrase|token|secret|authorization|api[_-]?key|cookie", re.IGNORECASE
+)
 _EMAIL_RE = re.compile(
     r"\b(?P<first>[A-Za-z0-9_%+-])[A-Za-z0-9._%+-]*@(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
 )
 
+# Set on a record once masked and once rendered: each handler runs its own filter and formatter,
+# and the work is the same for all of them.
+_MASKED = "_agora_masked"
+_RENDERED = "_agora_json"
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RECORD_ATTRIBUTES = frozenset(
     logging.LogRecord("", logging.NOTSET, "", 0, "", (), None).__dict__
-) | {"message", "asctime", "correlation_id", "trace_id", "span_id"}
+) | {"message", "asctime", "correlation_id", "trace_id", "span_id", _MASKED, _RENDERED}
 
 
 def mask_pii(text: str) -> str:
@@ -77,6 +85,8 @@ def mask_pii(text: str) -> str:
     Returns:
         The text with sensitive parts replaced.
     """
+    if not _MAYBE_SENSITIVE_RE.search(text):
+        return text
     text = _QUOTED_PAIR_RE.sub(lambda m: f"{m['key']}{m['vq']}{MASK}{m['vq']}", text)
     text = _PLAIN_PAIR_RE.sub(lambda m: f"{m['key']}{MASK}", text)
     text = _BEARER_RE.sub(lambda m: f"{m['scheme']} {MASK}", text)
@@ -115,6 +125,8 @@ class PiiMaskingFilter(logging.Filter):
 
     @override
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.__dict__.get(_MASKED):
+            return True  # another handler's filter did it
         record.msg = mask_pii(_message_of(record))
         record.args = None
         for key in record.__dict__.keys() - _RECORD_ATTRIBUTES:
@@ -126,6 +138,7 @@ class PiiMaskingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = mask_pii(record.stack_info)
         _stamp_context(record)
+        setattr(record, _MASKED, True)
         return True
 
 
@@ -152,6 +165,9 @@ class JsonFormatter(logging.Formatter):
 
     @override
     def format(self, record: logging.LogRecord) -> str:
+        rendered = record.__dict__.get(_RENDERED)
+        if isinstance(rendered, tuple) and rendered[0] == self.service_name:
+            return str(rendered[1])  # the same line another handler already rendered
         timestamp = datetime.fromtimestamp(record.created, tz=UTC)
         payload: dict[str, Any] = {
             "timestamp": timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -174,7 +190,9 @@ class JsonFormatter(logging.Formatter):
             payload["stack"] = record.stack_info
         for key in record.__dict__.keys() - _RECORD_ATTRIBUTES:
             payload.setdefault(key, record.__dict__[key])
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        line = json.dumps(payload, default=str, ensure_ascii=False)
+        setattr(record, _RENDERED, (self.service_name, line))
+        return line
 
 
 def _handler(handler: logging.Handler, name: str, service_name: str) -> logging.Handler:

@@ -65,6 +65,8 @@ class HttpMetrics:
             buckets=DURATION_BUCKETS_SECONDS,
             registry=self.registry,
         )
+        # Bounded: methods x route templates (or "unmatched") x statuses.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one finished request.
@@ -75,8 +77,16 @@ class HttpMetrics:
             status: Response status code.
             seconds: Duration of the request.
         """
-        self.requests.labels(self.service_name, method, route, str(status)).inc()
-        self.duration.labels(self.service_name, method, route).observe(seconds)
+        key = (method, route, status)
+        if (children := self._children.get(key)) is None:
+            # ``labels()`` takes a lock and builds the label tuple each time: keep the children.
+            children = self._children[key] = (
+                self.requests.labels(self.service_name, method, route, str(status)),
+                self.duration.labels(self.service_name, method, route),
+            )
+        counter, histogram = children
+        counter.inc()
+        histogram.observe(seconds)
 
 
 def _route_template(scope: Scope, routes: Iterable[BaseRoute]) -> str:

@@ -14,12 +14,11 @@ body, which bounds slow uploads too.
 
 from __future__ import annotations
 
-import math
+import asyncio
 import re
 from collections.abc import Sequence
 from http import HTTPStatus
 
-import anyio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers, MutableHeaders
@@ -130,16 +129,16 @@ class SecurityHeadersMiddleware:
         self.app = app
         self.debug = debug
         self.docs_paths = tuple(docs_paths)
+        # Encoded once: (docs page?, https?) -> the raw headers to add.
+        self._variants = {
+            (docs, https): _encoded(_security_headers(docs=docs, https=https))
+            for docs in (False, True)
+            for https in (False, True)
+        }
 
-    def _headers_for(self, scope: Scope) -> dict[str, str]:
-        headers = dict(SECURITY_HEADERS)
+    def _headers_for(self, scope: Scope) -> list[tuple[bytes, bytes]]:
         is_docs = self.debug and str(scope["path"]).startswith(self.docs_paths)
-        headers["Content-Security-Policy"] = DOCS_CSP if is_docs else STRICT_CSP
-        if scope.get("scheme") == "https":
-            headers["Strict-Transport-Security"] = (
-                f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains"
-            )
-        return headers
+        return self._variants[is_docs, scope.get("scheme") == "https"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -150,12 +149,27 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in extra.items():
-                    headers.setdefault(name, value)
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(item for item in extra if item[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _security_headers(*, docs: bool, https: bool) -> dict[str, str]:
+    headers = dict(SECURITY_HEADERS)
+    headers["Content-Security-Policy"] = DOCS_CSP if docs else STRICT_CSP
+    if https:
+        headers["Strict-Transport-Security"] = f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains"
+    return headers
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
 
 
 class _BodyTooLargeError(Exception):
@@ -225,9 +239,14 @@ class BodySizeLimitMiddleware:
         if not _is_http(scope):
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             await _too_large(scope, self.max_bytes)(scope, receive, send)
+            return
+        if not declared and "transfer-encoding" not in headers:
+            # HTTP/1.1 has no body without either header (a GET, say): nothing to count.
+            await self.app(scope, receive, send)
             return
         guard = _BodyGuard(receive, send, self.max_bytes)
         try:
@@ -261,17 +280,21 @@ class RequestTimeoutMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
-        with anyio.move_on_after(self.seconds) as deadline:
+        try:
+            async with asyncio.timeout(self.seconds) as deadline:
 
-            async def send_lifting_deadline(message: Message) -> None:
-                nonlocal started
-                if message["type"] == "http.response.start":
-                    started = True
-                    deadline.deadline = math.inf
-                await send(message)
+                async def send_lifting_deadline(message: Message) -> None:
+                    nonlocal started
+                    if message["type"] == "http.response.start":
+                        started = True
+                        deadline.reschedule(None)
+                    await send(message)
 
-            await self.app(scope, receive, send_lifting_deadline)
-        if deadline.cancelled_caught and not started:
+                await self.app(scope, receive, send_lifting_deadline)
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # the app's own timeout, not ours
+        if deadline.expired() and not started:
             response = problem(
                 HTTPStatus.GATEWAY_TIMEOUT,
                 "Request timed out",

@@ -12,8 +12,12 @@ never lapse (account lockout) belongs in the database, not here.
 Wiring, in a service's app factory (and ``await app.state.rate_limiter.aclose()`` on shutdown)::
 
     app.state.rate_limiter = RateLimiter(settings.redis_url)
+    app.state.local_rate_limiter = LocalRateLimiter()
 
-and on a route: ``dependencies=[Depends(rate_limit("5/minute"))]``.
+and on a route: ``dependencies=[Depends(rate_limit("5/minute"))]``. Budgets that guard something
+(login guessing) are counted in Redis, exactly across replicas; the coarse per-client budget of the
+whole API is a token bucket in each process (``shared=False``, :class:`LocalRateLimiter`): a Redis
+round trip on every request would cost a cached read more than a third of its CPU.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ REDIS_COMMAND_TIMEOUT_SECONDS = 1.0
 FAIL_OPEN_LOG_INTERVAL_SECONDS = 60.0
 DEFAULT_TRUSTED_PROXY_HOPS = 1
 UNKNOWN_CLIENT = "unknown"
+NANOSECONDS = 1_000_000_000
 
 _SCHEMES = {
     "memory": "async+memory",
@@ -184,6 +189,57 @@ class RateLimiter:
             )
 
 
+class LocalRateLimiter:
+    """A token bucket per limit and key in this process's memory: no I/O on the request's path.
+
+    ``"300/minute"`` allows a burst of 300 hits, refilled at 300 per minute (GCRA, the generic
+    cell rate algorithm: one "theoretical arrival time" per key, so each hit is O(1)). Unlike the
+    moving window it can let nearly twice the amount through in one period, after a full bucket;
+    that suits a coarse flood guard, not a guard against guessing. Keys whose bucket is full again
+    are forgotten, so memory follows the clients seen in the last period.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """Start with every bucket full.
+
+        Args:
+            clock: Seconds, monotonic (tests pass a fake one).
+        """
+        self._clock = clock
+        self._arrivals: dict[tuple[str, ...], int] = {}  # per key, in nanoseconds
+        self._next_sweep = 0
+
+    async def hit(self, limit: str, *keys: str) -> None:
+        """Take one token for ``keys`` from the bucket of ``limit``.
+
+        Args:
+            limit: A ``limits`` expression such as ``"300/minute"``.
+            *keys: What the limit is per.
+
+        Raises:
+            TooManyRequests: The bucket is empty; ``retry_after`` says when a token is back.
+        """
+        item = _parse(limit)
+        # Integer nanoseconds: a burst adds ``interval`` up N times, which floats do inexactly.
+        period = item.get_expiry() * NANOSECONDS
+        interval = period // item.amount
+        now = round(self._clock() * NANOSECONDS)
+        self._sweep(now, period)
+        key = (limit, *keys)
+        arrival = max(self._arrivals.get(key, now), now)
+        wait = arrival + interval - now - period  # > 0: the bucket is empty
+        if wait > 0:
+            retry_after = max(math.ceil(wait / NANOSECONDS), 1)
+            raise TooManyRequests(retry_after, "Too many requests; try again later.")
+        self._arrivals[key] = arrival + interval
+
+    def _sweep(self, now: int, period: int) -> None:
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + period
+        self._arrivals = {key: at for key, at in self._arrivals.items() if at > now}
+
+
 def client_ip(request: Request, trusted_proxy_hops: int = DEFAULT_TRUSTED_PROXY_HOPS) -> str:
     """Return the caller's IP address, looking through ``trusted_proxy_hops`` reverse proxies.
 
@@ -219,26 +275,35 @@ def client_ip(request: Request, trusted_proxy_hops: int = DEFAULT_TRUSTED_PROXY_
 
 
 def rate_limit(
-    limit: str, key: Callable[[Request], str] = client_ip, *, scope: str | None = None
+    limit: str,
+    key: Callable[[Request], str] = client_ip,
+    *,
+    scope: str | None = None,
+    shared: bool = True,
 ) -> Callable[[Request], Awaitable[None]]:
     """Build a dependency that counts one hit per request against ``limit``.
 
     Hits are counted per ``scope`` (default: the route's path template, so two routes never share
     a budget) and per ``key(request)`` (default: :func:`client_ip`). The limiter is
-    ``request.app.state.rate_limiter``.
+    ``request.app.state.rate_limiter`` (Redis: one budget across the service's replicas), or with
+    ``shared=False`` ``request.app.state.local_rate_limiter`` (a :class:`LocalRateLimiter`: a
+    budget per replica, but no round trip to Redis on the request's path).
 
     Args:
         limit: A ``limits`` expression such as ``"5/minute"``; checked here, at import time.
         key: What the limit is per.
         scope: Name of the budget; routes sharing a scope share the budget.
+        shared: Count in Redis (exact across replicas) rather than in this process.
 
     Returns:
         The dependency; it raises :class:`TooManyRequests` (429 with ``Retry-After``).
     """
     _parse(limit)
 
+    state_name = "rate_limiter" if shared else "local_rate_limiter"
+
     async def _rate_limit(request: Request) -> None:
-        limiter: RateLimiter = request.app.state.rate_limiter
+        limiter: RateLimiter | LocalRateLimiter = getattr(request.app.state, state_name)
         route = request.scope.get("route")
         budget = scope or getattr(route, "path", None) or request.url.path
         await limiter.hit(limit, budget, key(request))

@@ -39,7 +39,7 @@ class ServiceSettings(BaseSettings):
         cors_origins: Origins allowed to call the API from a browser (never ``*``).
         max_body_bytes: Largest request body accepted.
         request_timeout_seconds: Time budget of one request before it gets a 504.
-        rate_limit: Default per-client limit for the whole API (``limits`` syntax).
+        rate_limit: Per-client limit for the whole API, per replica (``limits`` syntax).
         log_dir: Where ``app.log`` and ``error.log`` rotate; ``None`` logs to the console only.
         log_level: Root log level.
         otel_exporter: ``none`` (default), ``console`` or ``otlp``.

@@ -65,6 +65,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         settings.redis_url,
         product_ttl=settings.product_cache_seconds,
         list_ttl=settings.list_cache_seconds,
+        local_ttl=settings.local_cache_seconds,
     )
     app.state.consumer = build_consumer(
         app.state.broker, app.state.sessionmaker, app.state.product_cache

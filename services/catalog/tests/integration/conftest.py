@@ -79,6 +79,7 @@ async def clean(app: FastAPI, catalog_redis_url: str) -> None:
     redis = Redis.from_url(catalog_redis_url)
     await redis.flushdb()
     await redis.aclose()
+    app.state.product_cache.forget_local()
 
 
 @pytest.fixture

@@ -14,8 +14,10 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from redis.asyncio import Redis
 
 from agora_catalog.main import create_app
+from agora_catalog.services.cache import GENERATION_KEY
 from agora_catalog.settings import CatalogSettings
 from agora_chassis.auth import TokenVerifier
 from agora_chassis.testing import StaticKeys
@@ -71,6 +73,54 @@ async def test_get_product_after_api_write_is_read_fresh(
 
     fresh = (await client.get(url)).json()
     assert (fresh["name"], fresh["price"]) == ("Renamed in SQL", "1.00")
+
+
+@pytest.fixture
+async def redis(catalog_redis_url: str) -> AsyncIterator[Redis]:
+    """The service's Redis, for changing it behind the service's back."""
+    client = Redis.from_url(catalog_redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_get_product_after_api_price_change_is_not_served_from_near_cache(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    mug: dict[str, Any],
+    sql: Callable[..., Any],
+    redis: Redis,
+) -> None:
+    url = f"{PRODUCTS}/{mug['id']}"
+    await client.get(url)  # from PostgreSQL, stored in Redis
+    await client.get(url)  # from Redis, kept in this process's near cache
+    await redis.flushdb()
+    await _rename_behind_the_service(sql, mug)
+    near = (await client.get(url)).json()  # only the near cache still knows "Mug"
+
+    await client.patch(url, json={"price": "1.00", "version": 1}, headers=admin)
+
+    fresh = (await client.get(url)).json()
+    assert near["name"] == "Mug"
+    assert (fresh["name"], fresh["price"]) == ("Renamed in SQL", "1.00")
+
+
+async def test_list_products_new_product_is_listed_at_once_despite_near_generation(
+    client: httpx.AsyncClient,
+    mug: dict[str, Any],
+    sql: Callable[..., Any],
+    make_category: Callable[..., Any],
+    make_product: Callable[..., Any],
+    redis: Redis,
+) -> None:
+    await _names(client)  # the generation is read from Redis and kept near
+    await redis.incr(GENERATION_KEY)  # as if another replica wrote
+    await _rename_behind_the_service(sql, mug)
+    near = await _names(client)  # still the list of the near generation
+
+    await make_product(await make_category("garden"), sku="RAKE-1", name="Rake")
+
+    assert near == ["Mug"]
+    assert await _names(client) == ["Rake", "Renamed in SQL"]
 
 
 async def test_list_products_second_read_is_served_from_cache(

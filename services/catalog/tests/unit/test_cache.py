@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import uuid
 from types import TracebackType
 from typing import Any, cast
 
 import pytest
+from cachetools import TTLCache
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from agora_catalog.services import cache as cache_module
 from agora_catalog.services.cache import GENERATION_KEY, ProductCache, product_key, sku_key
 
 PRODUCT_ID = uuid.UUID(int=1)
@@ -58,8 +62,10 @@ class FakeRedis:
         self.expiries: dict[str, int] = {}
         self.pipelined: list[list[tuple[str, tuple[Any, ...]]]] = []
         self.closed = False
+        self.reads = 0
 
     async def get(self, key: str) -> Any:
+        self.reads += 1
         if self.broken:
             raise RedisConnectionError("connection refused")
         return self.values.get(key)
@@ -204,3 +210,184 @@ async def test_product_cache_aclose_closes_client() -> None:
     await _cache(redis).aclose()
 
     assert redis.closed
+
+
+# --- The near cache in front of Redis -----------------------------------------------------------
+
+LOCAL_TTL = 1.0
+KEY = "catalog:product:x"
+
+
+class Clock:
+    """The near cache's timer: seconds that move only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class GatedRedis(FakeRedis):
+    """A ``GET`` that reads its value, then waits for ``release``: a read still in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def get(self, key: str) -> Any:
+        value = await super().get(key)
+        self.entered.set()
+        await self.release.wait()
+        return value
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Near caches built from now on expire by this clock."""
+    clock = Clock()
+    monkeypatch.setattr(cache_module, "TTLCache", functools.partial(TTLCache, timer=clock))
+    return clock
+
+
+def _near_cache(redis: FakeRedis, *, entries: int = 100) -> ProductCache:
+    return ProductCache(
+        cast(Redis, redis), product_ttl=300, list_ttl=60, local_ttl=LOCAL_TTL, local_entries=entries
+    )
+
+
+async def test_product_cache_near_second_get_is_served_without_redis(clock: Clock) -> None:
+    redis = FakeRedis()
+    redis.values[KEY] = b"v1"
+    cache = _near_cache(redis)
+    first = await cache.get(KEY)
+    redis.values[KEY] = b"v2"  # changed behind the near cache's back
+
+    second = await cache.get(KEY)
+
+    assert (first, second, redis.reads) == (b"v1", b"v1", 1)
+
+
+async def test_product_cache_near_value_expires_after_local_ttl(clock: Clock) -> None:
+    redis = FakeRedis()
+    redis.values[KEY] = b"v1"
+    cache = _near_cache(redis)
+    await cache.get(KEY)
+    redis.values[KEY] = b"v2"
+
+    clock.now = LOCAL_TTL - 0.01
+    before = await cache.get(KEY)
+    clock.now = LOCAL_TTL + 0.01
+    after = await cache.get(KEY)
+
+    assert (before, after) == (b"v1", b"v2")
+
+
+async def test_product_cache_near_miss_is_not_kept(clock: Clock) -> None:
+    redis = FakeRedis()
+    cache = _near_cache(redis)
+    missed = await cache.get(KEY)
+    redis.values[KEY] = b"v1"
+
+    assert (missed, await cache.get(KEY)) == (None, b"v1")
+
+
+async def test_product_cache_near_holds_at_most_local_entries(clock: Clock) -> None:
+    redis = FakeRedis()
+    redis.values |= {"a": b"a1", "b": b"b1"}
+    cache = _near_cache(redis, entries=1)
+    await cache.get("a")
+    await cache.get("b")  # pushes "a" out
+    redis.values["a"] = b"a2"
+
+    assert await cache.get("a") == b"a2"
+
+
+async def test_product_cache_invalidate_drops_near_values(clock: Clock) -> None:
+    redis = FakeRedis()
+    redis.values[KEY] = b"v1"
+    cache = _near_cache(redis)
+    await cache.get(KEY)
+    redis.values[KEY] = b"v2"  # a key the invalidation below leaves alone in Redis
+
+    await cache.invalidate(None, None)
+
+    assert await cache.get(KEY) == b"v2"
+
+
+async def test_product_cache_invalidate_broken_redis_still_drops_near_values(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis = FakeRedis()
+    redis.values[KEY] = b"v1"
+    cache = _near_cache(redis)
+    await cache.get(KEY)
+    redis.values[KEY], redis.broken = b"v2", True
+
+    with caplog.at_level(logging.WARNING, logger="agora_catalog.services.cache"):
+        await cache.invalidate(PRODUCT_ID, "MUG-1")
+    redis.broken = False
+
+    assert await cache.get(KEY) == b"v2"
+    assert [r.message for r in caplog.records] == ["cache invalidation failed: connection refused"]
+
+
+async def test_product_cache_read_racing_invalidation_is_served_but_not_kept(
+    clock: Clock,
+) -> None:
+    redis = GatedRedis()
+    redis.values[KEY] = b"old"
+    cache = _near_cache(redis)
+    reading = asyncio.create_task(cache.get(KEY))
+    await redis.entered.wait()  # the read has the old value and is still waiting on Redis
+
+    await cache.invalidate(None, None)
+    redis.values[KEY] = b"new"
+    redis.release.set()
+
+    assert await reading == b"old"
+    assert await cache.get(KEY) == b"new"
+
+
+async def test_product_cache_list_key_uses_near_generation_until_a_write(clock: Clock) -> None:
+    redis = FakeRedis()
+    redis.values[GENERATION_KEY] = b"4"
+    cache = _near_cache(redis)
+    first = await cache.list_key("hash")
+    redis.values[GENERATION_KEY] = b"7"  # another replica wrote
+    second = await cache.list_key("hash")
+
+    await cache.invalidate(None, None)  # this replica writes: 8
+
+    assert (first, second, await cache.list_key("hash")) == (
+        "catalog:list:4:hash",
+        "catalog:list:4:hash",
+        "catalog:list:8:hash",
+    )
+
+
+async def test_product_cache_local_ttl_zero_keeps_nothing_near() -> None:
+    redis = FakeRedis()
+    redis.values |= {KEY: b"v1", GENERATION_KEY: b"1"}
+    cache = _cache(redis)
+    first = (await cache.get(KEY), await cache.list_key("hash"))
+    redis.values |= {KEY: b"v2", GENERATION_KEY: b"2"}
+
+    second = (await cache.get(KEY), await cache.list_key("hash"))
+
+    assert (first, second) == ((b"v1", "catalog:list:1:hash"), (b"v2", "catalog:list:2:hash"))
+    assert redis.reads == 4
+
+
+async def test_product_cache_near_broken_redis_list_key_returns_none_and_keeps_nothing(
+    clock: Clock,
+) -> None:
+    redis = FakeRedis(broken=True)
+    redis.values[GENERATION_KEY] = b"3"
+    cache = _near_cache(redis)
+    failed = await cache.list_key("hash")
+
+    redis.broken = False
+
+    assert (failed, await cache.list_key("hash")) == (None, "catalog:list:3:hash")

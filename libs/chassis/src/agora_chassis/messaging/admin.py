@@ -102,7 +102,7 @@ class ReplayReport(BaseModel):
     next_after: uuid.UUID | None = None
 
 
-def get_consumer(request: Request) -> EventConsumer:
+async def get_consumer(request: Request) -> EventConsumer:
     """The service's consumer, which owns the dead-letter table and the handlers."""
     consumer: EventConsumer | None = getattr(request.app.state, "consumer", None)
     if consumer is None:

@@ -11,6 +11,7 @@ from agora_catalog.repositories.products import ProductRepository
 from agora_catalog.services.cache import ProductCache
 from agora_catalog.services.categories import CategoryService
 from agora_catalog.services.products import ProductService
+from agora_catalog.services.reads import ProductReads
 from agora_chassis.db import DbSession
 
 
@@ -19,15 +20,21 @@ def _cache(request: Request) -> ProductCache:
     return cache
 
 
-def product_service(request: Request, session: DbSession) -> ProductService:
+async def product_service(request: Request, session: DbSession) -> ProductService:
     """The product use cases for this request."""
     return ProductService(ProductRepository(session), CategoryRepository(session), _cache(request))
 
 
-def category_service(request: Request, session: DbSession) -> CategoryService:
+async def product_reads(request: Request) -> ProductReads:
+    """Shoppers' cached product reads (no database session unless the cache misses)."""
+    return ProductReads(request.app.state.sessionmaker, _cache(request))
+
+
+async def category_service(request: Request, session: DbSession) -> CategoryService:
     """The category use cases for this request."""
     return CategoryService(CategoryRepository(session), _cache(request))
 
 
 Products = Annotated[ProductService, Depends(product_service)]
+Reads = Annotated[ProductReads, Depends(product_reads)]
 Categories = Annotated[CategoryService, Depends(category_service)]

@@ -27,7 +27,7 @@ PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 router = APIRouter(prefix="/images", tags=["images"])
 
 
-def image_service(session: DbSession) -> ImageService:
+async def image_service(session: DbSession) -> ImageService:
     """The image use cases for this request."""
     return ImageService(ProductRepository(session), CategoryRepository(session))
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from agora_catalog.api.deps import Products
+from agora_catalog.api.deps import Products, Reads
 from agora_catalog.schemas.product import (
     ProductCreate,
     ProductRead,
@@ -22,7 +22,8 @@ from agora_catalog.schemas.product import (
     StockRead,
 )
 from agora_catalog.schemas.query import ProductQuery
-from agora_catalog.services.products import fingerprint, render
+from agora_catalog.services.products import fingerprint
+from agora_catalog.services.reads import render
 from agora_chassis.auth import require_roles
 from agora_chassis.errors import ValidationFailed
 from agora_chassis.pagination import Page, Pagination
@@ -37,7 +38,7 @@ admin_only = [Depends(require_roles(ADMIN_ROLE))]
 ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
 
 
-def _reject_unknown_parameters(request: Request) -> None:
+async def _reject_unknown_parameters(request: Request) -> None:
     allowed = [*ProductQuery.parameter_names(), *PAGE_PARAMETERS]
     unknown = sorted(set(request.query_params) - set(allowed))
     if unknown:
@@ -67,25 +68,25 @@ def _max_age(request: Request) -> int:
 )
 async def list_products(
     request: Request,
-    products: Products,
+    reads: Reads,
     page: Pagination,
     query: Annotated[ProductQuery, Query()],
 ) -> Response:
     """Active products: filters, full-text search ``q`` (typo tolerant), sort, stable pages."""
-    body = await products.search(query, page)
+    body = await reads.search(query, page)
     return _cached_json(request, body, _max_age(request))
 
 
 @router.get("/by-sku/{sku}", response_model=ProductRead, responses={304: {}, 404: PROBLEM})
-async def get_product_by_sku(request: Request, sku: Sku, products: Products) -> Response:
+async def get_product_by_sku(request: Request, sku: Sku, reads: Reads) -> Response:
     """One active product by SKU (``ETag``; ``If-None-Match`` gives 304)."""
-    return _cached_json(request, await products.read_by_sku(sku), _max_age(request))
+    return _cached_json(request, await reads.read_by_sku(sku), _max_age(request))
 
 
 @router.get("/{product_id}", response_model=ProductRead, responses={304: {}, 404: PROBLEM})
-async def get_product(request: Request, product_id: uuid.UUID, products: Products) -> Response:
+async def get_product(request: Request, product_id: uuid.UUID, reads: Reads) -> Response:
     """One active product (``ETag``; ``If-None-Match`` gives 304)."""
-    return _cached_json(request, await products.read(product_id), _max_age(request))
+    return _cached_json(request, await reads.read(product_id), _max_age(request))
 
 
 @router.post(

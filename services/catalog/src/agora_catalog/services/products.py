@@ -1,7 +1,6 @@
-"""Product use cases: cached reads for shoppers, and admin writes with optimistic concurrency.
+"""Product use cases for admins: writes with optimistic concurrency (reads: ``services.reads``).
 
-Reads return the JSON body itself (``bytes``), exactly as cached, so a cache hit costs no
-serialisation and the ETag is the hash of the bytes sent. Writes refuse to run without a
+Writes refuse to run without a
 precondition (``If-Match`` with the ETag, or ``version`` in the body): an update based on a stale
 read is refused (412 or 409) instead of silently overwriting someone else's change, and a race
 between two writers that both passed the check is caught by the row's ``version_id``.
@@ -13,7 +12,6 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from agora_catalog.models import OutboxMessage, Product, Stock
@@ -21,13 +19,11 @@ from agora_catalog.repositories.categories import CategoryRepository
 from agora_catalog.repositories.products import ProductRepository
 from agora_catalog.schemas.product import (
     ProductCreate,
-    ProductRead,
     ProductUpdate,
     StockAdjustment,
     StockRead,
 )
-from agora_catalog.schemas.query import ProductQuery
-from agora_catalog.services.cache import ProductCache, product_key, sku_key
+from agora_catalog.services.cache import ProductCache
 from agora_catalog.services.errors import (
     InsufficientStock,
     PreconditionRequired,
@@ -37,11 +33,10 @@ from agora_catalog.services.errors import (
     StalePrecondition,
     StaleVersion,
     UnknownCategory,
-    UnknownCategoryFilter,
 )
+from agora_catalog.services.reads import render
 from agora_chassis.db import after_commit
 from agora_chassis.outbox import add_event, build_event
-from agora_chassis.pagination import Page, PageParams
 from agora_contracts.catalog import ProductPriceChangedV1
 
 logger = logging.getLogger(__name__)
@@ -55,11 +50,6 @@ def fingerprint(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:ETAG_LENGTH] + '"'
 
 
-def render(product: Product) -> bytes:
-    """The JSON body of a product, as shoppers and the cache see it."""
-    return ProductRead.model_validate(product).model_dump_json().encode()
-
-
 class ProductService:
     """Products and stock, for one transaction."""
 
@@ -70,50 +60,6 @@ class ProductService:
         self.products = products
         self.categories = categories
         self.cache = cache
-
-    async def read(self, product_id: uuid.UUID) -> bytes:
-        """The product's JSON (cached); inactive products are not found."""
-        return await self._read_cached(
-            product_key(product_id),
-            lambda: self.products.get(product_id),
-            f"no product {product_id}",
-        )
-
-    async def read_by_sku(self, sku: str) -> bytes:
-        """The JSON of the product with this SKU (cached); inactive products are not found."""
-        return await self._read_cached(
-            sku_key(sku), lambda: self.products.get_by_sku(sku), f"no product with SKU {sku!r}"
-        )
-
-    async def _read_cached(
-        self, key: str, load: Callable[[], Awaitable[Product | None]], missing: str
-    ) -> bytes:
-        if (cached := await self.cache.get(key)) is not None:
-            return cached
-        generation = await self.cache.generation()  # before the read: see ProductCache
-        product = await load()
-        if product is None or not product.active:
-            raise ProductNotFound(missing)
-        body = render(product)
-        await self.cache.put_if_generation(key, body, self.cache.product_ttl, generation)
-        return body
-
-    async def search(self, query: ProductQuery, page: PageParams) -> bytes:
-        """One page of matching products as a JSON pagination envelope (cached)."""
-        key = await self.cache.list_key(query.cache_key(page.page, page.per_page))
-        if key is not None and (cached := await self.cache.get(key)) is not None:
-            return cached
-        if query.category is not None and not await self.categories.get_by_slug(query.category):
-            allowed = await self.categories.slugs()
-            raise UnknownCategoryFilter(
-                f"unknown category {query.category!r}", extra={"allowed": allowed}
-            )
-        items, total = await self.products.search(query, offset=page.offset, limit=page.per_page)
-        reads = [ProductRead.model_validate(item) for item in items]
-        body = Page[ProductRead].of(reads, total, page).model_dump_json().encode()
-        if key is not None:
-            await self.cache.put(key, body, self.cache.list_ttl)
-        return body
 
     async def create(self, data: ProductCreate) -> Product:
         """Add a product with its starting stock."""

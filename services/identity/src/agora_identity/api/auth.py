@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, status
 
 from agora_identity.api.deps import Auth
-from agora_identity.schemas.auth import RefreshRequest, TokenPair
+from agora_identity.schemas.auth import PasswordGrant, RefreshRequest, TokenPair
 from agora_identity.schemas.user import UserCreate, UserRead
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -28,7 +27,7 @@ async def register(data: UserCreate, auth: Auth) -> object:
 
 
 @router.post("/token", response_model=TokenPair, responses={401: PROBLEM, 429: PROBLEM})
-async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], auth: Auth) -> TokenPair:
+async def token(form: Annotated[PasswordGrant, Form()], auth: Auth) -> TokenPair:
     """OAuth2 password grant: exchange e-mail (``username``) and password for tokens."""
     return await auth.login(form.username, form.password, form.scopes)
 

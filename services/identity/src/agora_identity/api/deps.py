@@ -24,7 +24,7 @@ def _auditor(request: Request, session: DbSession, actor: Principal | None = Non
     return Auditor(AuditRepository(session), RequestContext(client_ip(request), actor_id))
 
 
-def auth_service(request: Request, session: DbSession) -> AuthService:
+async def auth_service(request: Request, session: DbSession) -> AuthService:
     """The authentication use cases for this request."""
     settings: IdentitySettings = request.app.state.settings
     return AuthService(
@@ -37,7 +37,9 @@ def auth_service(request: Request, session: DbSession) -> AuthService:
     )
 
 
-def user_service(request: Request, session: DbSession, principal: CurrentPrincipal) -> UserService:
+async def user_service(
+    request: Request, session: DbSession, principal: CurrentPrincipal
+) -> UserService:
     """The user use cases for this request, audited as done by the caller."""
     return UserService(UserRepository(session), _auditor(request, session, principal))
 

@@ -1,10 +1,30 @@
-"""Token DTOs (OAuth2 token response, refresh and logout requests)."""
+"""Token DTOs (OAuth2 password grant form, token response, refresh and logout requests)."""
 
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 REFRESH_TOKEN_MAX = 256
+
+
+class PasswordGrant(BaseModel):
+    """The OAuth2 password grant form (RFC 6749 §4.3.2), as ``OAuth2PasswordRequestForm`` reads it.
+
+    A form *model* (``Annotated[PasswordGrant, Form()]``) is parsed on the event loop; FastAPI's
+    form class is a class dependency, which it would call in its thread pool.
+    """
+
+    grant_type: str | None = Field(default=None, pattern="^password$")
+    username: str = Field(description="The account's e-mail")
+    password: str = Field(json_schema_extra={"format": "password"})
+    scope: str = Field(default="", description="Space-separated scopes")
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, json_schema_extra={"format": "password"})
+
+    @property
+    def scopes(self) -> list[str]:
+        """The requested scopes."""
+        return self.scope.split()
 
 
 class TokenPair(BaseModel):
