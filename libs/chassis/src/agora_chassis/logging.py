@@ -11,7 +11,6 @@ that propagate from its children, a handler's filter sees every record it writes
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, override
 
 from opentelemetry import trace
+from pydantic_core import to_json
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 """The id of the request (or message) being handled; ``None`` outside one."""
@@ -54,9 +54,21 @@ _PLAIN_PAIR_RE = re.compile(
 _BEARER_RE = re.compile(r"\b(?P<scheme>Bearer)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _URL_PASSWORD_RE = re.compile(r"(?P<prefix>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@")
 _JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-# Every pattern above needs one of these; text without any (most lines) is returned untouched.
-_MAYBE_SENSITIVE_RE = re.compile(
-    r"@|eyJ|bearer|passw|passphrase|token|secret|authorization|api[_-]?key|cookie", re.IGNORECASE
+# Every pattern above and below needs one of these (lower-cased); text without any (most lines)
+# is returned untouched. Substring tests: a case-insensitive regex alternation costs ten times more.
+_TRIGGERS = (
+    "@",
+    "eyj",
+    "bearer",
+    "passw",
+    "passphrase",
+    "token",
+    "secret",
+    "authorization",
+    "apikey",
+    "api_key",
+    "api-key",
+    "cookie",
 )
 _EMAIL_RE = re.compile(
     r"\b(?P<first>[A-Za-z0-9_%+-])[A-Za-z0-9._%+-]*@(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
@@ -85,7 +97,8 @@ def mask_pii(text: str) -> str:
     Returns:
         The text with sensitive parts replaced.
     """
-    if not _MAYBE_SENSITIVE_RE.search(text):
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
         return text
     text = _QUOTED_PAIR_RE.sub(lambda m: f"{m['key']}{m['vq']}{MASK}{m['vq']}", text)
     text = _PLAIN_PAIR_RE.sub(lambda m: f"{m['key']}{MASK}", text)
@@ -190,7 +203,7 @@ class JsonFormatter(logging.Formatter):
             payload["stack"] = record.stack_info
         for key in record.__dict__.keys() - _RECORD_ATTRIBUTES:
             payload.setdefault(key, record.__dict__[key])
-        line = json.dumps(payload, default=str, ensure_ascii=False)
+        line = to_json(payload, fallback=str).decode()  # a quarter of json.dumps's time
         setattr(record, _RENDERED, (self.service_name, line))
         return line
 
