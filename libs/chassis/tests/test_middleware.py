@@ -351,3 +351,65 @@ async def test_body_limit_app_reading_again_after_limit_gets_413() -> None:
         response = await client.post("/", content=chunked(1000, chunk=60))
 
     assert response.status_code == 413
+
+
+def _scope(http_version: str, headers: list[tuple[bytes, bytes]]) -> Scope:
+    return {
+        "type": "http",
+        "http_version": http_version,
+        "method": "POST",
+        "path": "/",
+        "headers": headers,
+    }
+
+
+async def _drive(
+    guarded: BodySizeLimitMiddleware, scope: Scope, body: list[bytes]
+) -> tuple[list[int], list[int]]:
+    """Run ``guarded`` on ``scope`` with ``body`` chunks; return what the app read and statuses."""
+    chunks = [
+        {"type": "http.request", "body": part, "more_body": i < len(body) - 1}
+        for i, part in enumerate(body)
+    ]
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, object]:
+        return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(int(str(message["status"])))
+
+    read: list[int] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            read.append(len(message.get("body", b"")))
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    guarded.app = app
+    await guarded(scope, receive, send)  # type: ignore[arg-type]
+    return read, statuses
+
+
+async def test_body_limit_http1_request_without_length_or_encoding_is_not_guarded() -> None:
+    guarded = BodySizeLimitMiddleware(make_app(), max_bytes=10)
+
+    read, statuses = await _drive(guarded, _scope("1.1", []), [b"x" * 50])
+
+    # No framing header means no body in HTTP/1.1; the app gets the server's receive untouched.
+    assert read == [50]
+    assert statuses == [200]
+
+
+async def test_body_limit_http2_body_without_length_is_still_counted() -> None:
+    guarded = BodySizeLimitMiddleware(make_app(), max_bytes=10)
+
+    read, statuses = await _drive(guarded, _scope("2", []), [b"x" * 8, b"x" * 8])
+
+    assert sum(read) <= 10
+    assert statuses == [413]

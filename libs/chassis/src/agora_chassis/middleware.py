@@ -74,6 +74,10 @@ def _is_http(scope: Scope) -> bool:
     return bool(scope["type"] == "http")
 
 
+def _http1(scope: Scope) -> bool:
+    return scope.get("http_version") in {"1.0", "1.1"}
+
+
 class CorrelationIdMiddleware:
     """Give every request an id, expose it to logs and echo it as ``X-Request-ID``.
 
@@ -244,8 +248,9 @@ class BodySizeLimitMiddleware:
         if declared.isdigit() and int(declared) > self.max_bytes:
             await _too_large(scope, self.max_bytes)(scope, receive, send)
             return
-        if not declared and "transfer-encoding" not in headers:
-            # HTTP/1.1 has no body without either header (a GET, say): nothing to count.
+        if not declared and "transfer-encoding" not in headers and _http1(scope):
+            # HTTP/1.x has no body without either header (a GET, say): nothing to count. (HTTP/2
+            # frames a body without them, so there the guard always runs.)
             await self.app(scope, receive, send)
             return
         guard = _BodyGuard(receive, send, self.max_bytes)
