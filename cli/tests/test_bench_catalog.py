@@ -333,7 +333,7 @@ async def test_runs_read_the_cpu_of_the_processes_serving_them(
 def test_the_environment_says_whose_cpu_is_read() -> None:
     known = bench.Target("http://g", "http://d", None, "private stack", {"catalog": 12})
     environment = bench._environment(known, 4)
-    assert environment["server cpu"].startswith("utime + stime from /proc/<pid>/stat: catalog")
+    assert environment["server cpu"].startswith("user + system CPU time (psutil): catalog")
     assert "asyncio streams + httptools" in environment["client"]
     external = bench.Target("http://g", "http://d", None, "external")
     assert "processes are unknown" in bench._environment(external, 4)["server cpu"]

@@ -1,38 +1,16 @@
-"""The CPU time of the serving processes, read from ``/proc/<pid>/stat`` (a fake one mostly)."""
+"""The CPU time of the serving processes: psutil's reading, and runs measured with a script."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 
-from agora_cli.bench.cpu import PROC, CpuUsage, add, clock_ticks, cpu_seconds, measure
-
-# pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
-STAT = "{pid} (odd) name (x)) S 1 {pid} {pid} 0 -1 4194560 100 0 0 0 {utime} {stime} 7 9 20 0 3"
+from agora_cli.bench.cpu import CpuUsage, add, available, cpu_seconds, measure
 
 
-def write_stat(proc: Path, pid: int, utime: int, stime: int) -> None:
-    (proc / str(pid)).mkdir(parents=True, exist_ok=True)
-    (proc / str(pid) / "stat").write_text(STAT.format(pid=pid, utime=utime, stime=stime) + "\n")
-
-
-def test_user_and_system_ticks_are_added_in_seconds(tmp_path: Path) -> None:
-    write_stat(tmp_path, 42, utime=300, stime=150)
-    assert cpu_seconds(42, tmp_path) == pytest.approx(450 / clock_ticks())
-
-
-def test_no_process_or_an_unreadable_stat_gives_no_reading(tmp_path: Path) -> None:
-    assert cpu_seconds(42, tmp_path) is None
-    (tmp_path / "43").mkdir()
-    (tmp_path / "43" / "stat").write_text("43 (short) S 1 2 3\n")
-    assert cpu_seconds(43, tmp_path) is None
-    (tmp_path / "43" / "stat").write_text(STAT.format(pid=43, utime="x", stime=1))
-    assert cpu_seconds(43, tmp_path) is None
-
-
-@pytest.mark.skipif(not PROC.is_dir(), reason="no /proc")
 def test_this_process_has_used_cpu() -> None:
     before = cpu_seconds(os.getpid())
     sum(n * n for n in range(2_000_000))
@@ -40,18 +18,33 @@ def test_this_process_has_used_cpu() -> None:
     assert before is not None
     assert after is not None
     assert after > before
+    assert available()
 
 
-async def test_measure_reads_the_processes_before_and_after_the_load(tmp_path: Path) -> None:
-    write_stat(tmp_path, 10, utime=100, stime=100)
-    write_stat(tmp_path, 20, utime=0, stime=0)
+def test_a_process_that_is_gone_gives_no_reading() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert cpu_seconds(child.pid) is None
+
+
+class Script:
+    """A reader answering each pid's readings in turn."""
+
+    def __init__(self, readings: dict[int, list[float | None]]) -> None:
+        self.readings = {pid: list(values) for pid, values in readings.items()}
+
+    def __call__(self, pid: int) -> float | None:
+        values = self.readings.get(pid)
+        return values.pop(0) if values else None
+
+
+async def test_measure_reads_the_processes_before_and_after_the_load() -> None:
+    reader = Script({10: [2.0, 4.0], 20: [0.0, 0.5]})
 
     async def load() -> str:
-        write_stat(tmp_path, 10, utime=100 + clock_ticks(), stime=100 + clock_ticks())
-        write_stat(tmp_path, 20, utime=clock_ticks() // 2, stime=0)
         return "done"
 
-    result, usage = await measure({"catalog": 10, "gateway": 20}, load(), tmp_path)
+    result, usage = await measure({"catalog": 10, "gateway": 20}, load(), reader)
     assert result == "done"
     assert usage is not None
     assert usage.seconds == {"catalog": pytest.approx(2.0), "gateway": pytest.approx(0.5)}
@@ -62,19 +55,16 @@ async def test_measure_reads_the_processes_before_and_after_the_load(tmp_path: P
     }
 
 
-async def test_unknown_or_vanished_processes_give_no_usage(tmp_path: Path) -> None:
+async def test_unknown_or_vanished_processes_give_no_usage() -> None:
     async def load() -> int:
         return 7
 
-    assert await measure({}, load(), tmp_path) == (7, None)
-    write_stat(tmp_path, 10, utime=1, stime=1)
-    assert await measure({"catalog": 10, "gateway": 99}, load(), tmp_path) == (7, None)
-
-    async def exits() -> int:
-        (tmp_path / "10" / "stat").unlink()
-        return 8
-
-    assert await measure({"catalog": 10}, exits(), tmp_path) == (8, None)
+    assert await measure({}, load(), Script({})) == (7, None)
+    assert await measure({"catalog": 10, "gateway": 99}, load(), Script({10: [1.0, 2.0]})) == (
+        7,
+        None,
+    )
+    assert await measure({"catalog": 10}, load(), Script({10: [1.0]})) == (7, None)
 
 
 def test_usages_add_up_by_role_and_none_spoils_the_sum() -> None:

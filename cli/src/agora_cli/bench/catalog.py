@@ -399,12 +399,12 @@ async def _redis(url: str | None) -> AsyncIterator[Redis | None]:
 
 
 def _cpu_source(pids: Mapping[str, int]) -> str:
-    if not server_cpu.PROC.is_dir():
-        return "not measured: no /proc"
+    if not server_cpu.available():
+        return "not measured: this platform does not report it"
     if not pids:
         return "the hello-world's only: the catalog's and the gateway's processes are unknown"
     processes = ", ".join(f"{role} (pid {pid})" for role, pid in sorted(pids.items()))
-    return f"utime + stime from /proc/<pid>/stat: {processes}, the hello-world's uvicorn"
+    return f"user + system CPU time (psutil): {processes}, the hello-world's uvicorn"
 
 
 def _environment(target: Target, concurrency: int) -> dict[str, str]:
