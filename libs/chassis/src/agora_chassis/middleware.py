@@ -35,6 +35,9 @@ REQUEST_ID_MAX_LENGTH = 128
 _REQUEST_ID_RE = re.compile(rf"^[A-Za-z0-9._-]{{1,{REQUEST_ID_MAX_LENGTH}}}$")
 
 GZIP_MINIMUM_BYTES = 1000
+# zlib's own default. Starlette's 9 spent half as much CPU again on a page of 50 products (0.41 ms
+# against 0.27 ms) for an output 1% smaller.
+GZIP_LEVEL = 6
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
 HSTS_MAX_AGE_SECONDS = 2 * 365 * 24 * 60 * 60
 CORS_MAX_AGE_SECONDS = 600
@@ -333,7 +336,7 @@ def install_http_middleware(
     if "*" in cors_origins:
         raise ValueError("CORS origins must be explicit; '*' is not allowed")
     # add_middleware puts each new middleware outside the previous ones: innermost first.
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestTimeoutMiddleware, seconds=request_timeout_seconds)
     app.add_middleware(
