@@ -437,7 +437,7 @@ def test_bench_catalog_boots_seeds_measures_and_stops_a_private_stack(
     assert "cpu_cached_product_via_gateway_vs_hello_world" in report
     gateway = report["results"]["product.gateway.warm"]["cpu_us_per_request_by_process"]
     assert set(gateway) == {"catalog", "gateway"}  # read from the private stack's pid files
-    assert "utime + stime" in report["environment"]["server cpu"]
+    assert "user + system CPU time" in report["environment"]["server cpu"]
     assert report["environment"]["stack"] == "private stack"
     assert "stopping it (agora down) ... ok" in captured.err
     booted = re.search(r"booting a private stack in (\S+)", captured.err)
