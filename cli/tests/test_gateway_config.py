@@ -55,6 +55,11 @@ def test_static_config_binds_loopback_and_separates_ping(tmp_path: Path) -> None
     assert entrypoints["traefik"]["address"] == "127.0.0.1:18080"
     assert config["ping"] == {"entryPoint": "traefik"}
     assert config["accessLog"]["filePath"] == str(tmp_path / "access.log")
+    # The request id is the one header logged: it joins the line to the service's own logs.
+    assert config["accessLog"]["fields"]["headers"] == {
+        "defaultMode": "drop",
+        "names": {"X-Request-Id": "keep"},
+    }
     assert config["providers"]["file"]["filename"] == str(tmp_path / "dynamic.yaml")
     assert config["global"]["sendAnonymousUsage"] is False
 

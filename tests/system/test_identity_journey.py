@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -47,11 +51,44 @@ def _admin_flow(api: httpx.Client, user_id: str) -> None:
     assert (patched.status_code, patched.json()["is_active"]) == (200, False)
 
 
+def _access_lines(log_dir: Path, request_id: str) -> tuple[list[dict[str, object]], list[str]]:
+    """The gateway's access-log entries for ``request_id``, and identity's log lines naming it."""
+    gateway = [
+        json.loads(line)
+        for line in (log_dir / "gateway-access.log").read_text().splitlines()
+        if request_id in line
+    ]
+    service = [
+        line
+        for name in ("identity.log", "identity/app.log")
+        if (log_dir / name).exists()
+        for line in (log_dir / name).read_text().splitlines()
+        if request_id in line
+    ]
+    return gateway, service
+
+
+def _request_logged_once_by_the_gateway(api: httpx.Client, log_dir: Path) -> None:
+    request_id = "journey-access-log-1"
+    assert api.get("/identity/health", headers={"X-Request-ID": request_id}).status_code == 200
+    gateway, service = _access_lines(log_dir, request_id)
+    # Traefik writes its line after the response: give it a moment.
+    for _ in range(50):
+        if gateway:
+            break
+        time.sleep(0.1)
+        gateway, service = _access_lines(log_dir, request_id)
+    assert [entry["downstream_X-Request-Id"] for entry in gateway] == [request_id]
+    assert [entry["DownstreamStatus"] for entry in gateway] == [200]
+    assert service == []  # no second access line in the service's own logs
+
+
 def test_identity_journey_through_gateway_survives_restart(agora: AgoraRun) -> None:
     up = agora("up", "--detach")
     assert up.returncode == 0, up.stdout + up.stderr
     gateway = f"http://127.0.0.1:{agora.port('AGORA_GATEWAY_PORT')}"
     with httpx.Client(base_url=gateway, timeout=30) as api:
+        _request_logged_once_by_the_gateway(api, agora.data_dir / "logs")
         tokens = _customer_flow(api)
         _admin_flow(api, tokens["user_id"])
         processes = stack_processes(agora.data_dir)

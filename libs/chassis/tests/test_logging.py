@@ -300,3 +300,16 @@ def test_json_formatter_other_service_name_renders_its_own_line() -> None:
     assert (first["service"], second["service"]) == ("first-service", "second-service")
     assert second["message"] == "hello"
     assert not {"_agora_masked", "_agora_json"} & second.keys()
+
+
+@pytest.mark.parametrize(("access_log", "written"), [(False, 0), (True, 1)])
+def test_configure_logging_access_lines_only_when_asked(
+    tmp_path: Path, access_log: bool, written: int
+) -> None:
+    configure_logging(SERVICE, log_dir=tmp_path, level="INFO", access_log=access_log)
+    logging.getLogger("uvicorn.access").info('%s - "%s %s" %d', "1.2.3.4:5", "GET", "/x", 200)
+    logging.getLogger("uvicorn.error").info("started")
+
+    lines = read_lines(tmp_path / "app.log")
+    assert len([line for line in lines if line["logger"] == "uvicorn.access"]) == written
+    assert [line["message"] for line in lines if line["logger"] == "uvicorn.error"] == ["started"]

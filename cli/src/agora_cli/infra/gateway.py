@@ -86,8 +86,17 @@ def static_config(
         "api": {"dashboard": True, "insecure": True},
         "providers": {"file": {"filename": str(dynamic_file), "watch": True}},
         "log": {"level": "INFO", "noColor": True},
-        "accessLog": {"filePath": str(access_log), "format": "json"},
+        "accessLog": {
+            "filePath": str(access_log),
+            "format": "json",
+            # The services log no line per request: this one is it, and the request id (logged
+            # as downstream_X-Request-Id) leads to the service's own lines for that request.
+            "fields": {"headers": {"defaultMode": "drop", "names": {REQUEST_ID_HEADER: "keep"}}},
+        },
     }
+
+
+REQUEST_ID_HEADER = "X-Request-Id"
 
 
 def _header_policy() -> dict[str, str]:

@@ -132,7 +132,12 @@ def create_service_app(
     Returns:
         The application, ready for uvicorn.
     """
-    configure_logging(settings.service_name, log_dir=settings.log_dir, level=settings.log_level)
+    configure_logging(
+        settings.service_name,
+        log_dir=settings.log_dir,
+        level=settings.log_level,
+        access_log=settings.access_log,
+    )
     app = FastAPI(
         title=title,
         version=settings.version,

@@ -42,6 +42,7 @@ class ServiceSettings(BaseSettings):
         rate_limit: Per-client limit for the whole API, per replica (``limits`` syntax).
         log_dir: Where ``app.log`` and ``error.log`` rotate; ``None`` logs to the console only.
         log_level: Root log level.
+        access_log: Log a line per request (off: the gateway's access log has every request).
         otel_exporter: ``none`` (default), ``console`` or ``otlp``.
         otel_endpoint: OTLP/HTTP endpoint when ``otel_exporter`` is ``otlp``.
         version: Release version reported by ``/health/ready``.
@@ -70,6 +71,7 @@ class ServiceSettings(BaseSettings):
     rate_limit: str = "300/minute"
     log_dir: Path | None = None
     log_level: str = "INFO"
+    access_log: bool = False
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str | None = None
     version: str = "0.1.0"
