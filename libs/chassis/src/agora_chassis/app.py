@@ -103,6 +103,23 @@ def _install_cross_cutting(app: FastAPI, settings: ServiceSettings) -> None:
         app.add_middleware(TraceContextMiddleware)  # ids for the logs, no span recorded
 
 
+def _new_app(
+    settings: ServiceSettings,
+    title: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+) -> FastAPI:
+    """The bare app: docs only in debug, FastAPI's request tracing only when spans are exported."""
+    return FastAPI(
+        title=title,
+        version=settings.version,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.debug else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.debug else None,
+        telemetry=fastapi_telemetry(tracing=settings.otel_exporter != "none"),
+    )
+
+
 def create_service_app(
     settings: ServiceSettings,
     *,
@@ -138,15 +155,7 @@ def create_service_app(
         level=settings.log_level,
         access_log=settings.access_log,
     )
-    app = FastAPI(
-        title=title,
-        version=settings.version,
-        lifespan=_lifespan(startup, shutdown),
-        docs_url="/docs" if settings.debug else None,
-        redoc_url=None,
-        openapi_url="/openapi.json" if settings.debug else None,
-        telemetry=fastapi_telemetry(tracing=settings.otel_exporter != "none"),
-    )
+    app = _new_app(settings, title, _lifespan(startup, shutdown))
     _attach_state(app, settings, keys, outbox)
     install_error_handlers(app)
     # One budget per client for the whole API (not per route), counted in each replica's memory;

@@ -1,9 +1,9 @@
 """Product use cases for admins: writes with optimistic concurrency (reads: ``services.reads``).
 
-Writes refuse to run without a
-precondition (``If-Match`` with the ETag, or ``version`` in the body): an update based on a stale
-read is refused (412 or 409) instead of silently overwriting someone else's change, and a race
-between two writers that both passed the check is caught by the row's ``version_id``.
+Writes refuse to run without a precondition (``If-Match`` with the ETag, or ``version`` in the
+body): an update based on a stale read is refused (412 or 409) instead of silently overwriting
+someone else's change, and a race between two writers that both passed the check is caught by the
+row's ``version_id``.
 """
 
 from __future__ import annotations
