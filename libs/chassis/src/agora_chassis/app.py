@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 
 from agora_chassis.auth import JWKSCache, KeySource, TokenVerifier
 from agora_chassis.db import create_engine, create_sessionmaker
@@ -16,7 +16,7 @@ from agora_chassis.messaging.lifecycle import attach_messaging, start_messaging,
 from agora_chassis.metrics import install_metrics
 from agora_chassis.middleware import install_http_middleware
 from agora_chassis.outbox import OutboxMixin
-from agora_chassis.ratelimit import LocalRateLimiter, RateLimiter, rate_limit
+from agora_chassis.ratelimit import ApiBudgetMiddleware, LocalRateLimiter, RateLimiter
 from agora_chassis.settings import ServiceSettings
 from agora_chassis.telemetry import TraceContextMiddleware, fastapi_telemetry, setup_telemetry
 
@@ -158,10 +158,13 @@ def create_service_app(
     app = _new_app(settings, title, _lifespan(startup, shutdown))
     _attach_state(app, settings, keys, outbox)
     install_error_handlers(app)
-    # One budget per client for the whole API (not per route), counted in each replica's memory;
-    # health and metrics stay unlimited.
-    api_limit = Depends(rate_limit(settings.rate_limit, scope="api", shared=False))
     for router in routers:
-        app.include_router(router, dependencies=[api_limit])
+        app.include_router(router)
+    # One budget per client for the whole API, counted in each replica's memory; health and
+    # metrics stay unlimited. Added first, so it sits innermost: inside the request id, the
+    # security headers and CORS, which its 429s carry too.
+    app.add_middleware(
+        ApiBudgetMiddleware, limit=settings.rate_limit, limiter=app.state.local_rate_limiter
+    )
     _install_cross_cutting(app, settings)
     return app

@@ -177,11 +177,14 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+def problem_for(exc: AgoraError, instance: str) -> JSONResponse:
+    """The Problem Details response of a domain error that happened on path ``instance``."""
+    return problem(exc.status, exc.title, exc.detail, instance, headers=exc.headers, **exc.extra)
+
+
 async def _agora_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AgoraError)  # noqa: S101 - registered for AgoraError only
-    return problem(
-        exc.status, exc.title, exc.detail, request.url.path, headers=exc.headers, **exc.extra
-    )
+    return problem_for(exc, request.url.path)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

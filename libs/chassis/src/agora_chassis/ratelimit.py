@@ -15,9 +15,10 @@ Wiring, in a service's app factory (and ``await app.state.rate_limiter.aclose()`
     app.state.local_rate_limiter = LocalRateLimiter()
 
 and on a route: ``dependencies=[Depends(rate_limit("5/minute"))]``. Budgets that guard something
-(login guessing) are counted in Redis, exactly across replicas; the coarse per-client budget of the
-whole API is a token bucket in each process (``shared=False``, :class:`LocalRateLimiter`): a Redis
-round trip on every request would cost a cached read more than a third of its CPU.
+(login guessing) are counted in Redis, exactly across replicas. The coarse per-client budget of the
+whole API is :class:`ApiBudgetMiddleware`: a token bucket in each process
+(:class:`LocalRateLimiter`), since a Redis round trip on every request would cost a cached read more
+than a third of its CPU, checked before routing, since a route dependency costs more than the check.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 
 import limits
@@ -35,8 +36,9 @@ from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from redis.exceptions import RedisError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agora_chassis.errors import TooManyRequests
+from agora_chassis.errors import TooManyRequests, problem_for
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,9 @@ FAIL_OPEN_LOG_INTERVAL_SECONDS = 60.0
 DEFAULT_TRUSTED_PROXY_HOPS = 1
 UNKNOWN_CLIENT = "unknown"
 NANOSECONDS = 1_000_000_000
+API_BUDGET = "api"
+# Health, metrics and the docs stay reachable when a client has spent its budget.
+UNLIMITED_PATHS = ("/health", "/metrics", "/docs", "/redoc", "/openapi.json")
 
 _SCHEMES = {
     "memory": "async+memory",
@@ -309,3 +314,51 @@ def rate_limit(
         await limiter.hit(limit, budget, key(request))
 
     return _rate_limit
+
+
+def _unlimited(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes)
+
+
+class ApiBudgetMiddleware:
+    """Count every request but the operational ones against one budget per client.
+
+    The whole API shares the budget ``limit`` (per :func:`client_ip`, in ``limiter``); requests to
+    ``unlimited`` paths and their sub-paths are not counted. Over budget, the answer is the same
+    429 Problem Details (with ``Retry-After``) a :func:`rate_limit` dependency gives; it is built
+    here because the app's exception handlers sit inside the middleware stack. A pure ASGI
+    middleware rather than a dependency on every router: FastAPI spends more resolving a
+    dependency than the token bucket spends counting (ADR 0007).
+
+    Args:
+        app: The ASGI application to wrap.
+        limit: A ``limits`` expression such as ``"300/minute"``; checked here.
+        limiter: Where hits are counted (a :class:`LocalRateLimiter`: no I/O per request).
+        unlimited: Path prefixes that are not counted.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: str,
+        limiter: LocalRateLimiter | RateLimiter,
+        unlimited: Sequence[str] = UNLIMITED_PATHS,
+    ) -> None:
+        _parse(limit)
+        self.app = app
+        self.limit = limit
+        self.limiter = limiter
+        self.unlimited = tuple(unlimited)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if scope["type"] != "http" or _unlimited(scope["path"], self.unlimited):
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.limiter.hit(self.limit, API_BUDGET, client_ip(Request(scope)))
+        except TooManyRequests as exc:
+            await problem_for(exc, scope["path"])(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
