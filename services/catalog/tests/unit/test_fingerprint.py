@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from agora_catalog.services.products import fingerprint
+import hashlib
+
+from agora_catalog.services.products import ETAGS_REMEMBERED, fingerprint
 
 
 def test_fingerprint_is_quoted_hash_of_bytes() -> None:
@@ -19,3 +21,20 @@ def test_fingerprint_same_bytes_same_tag() -> None:
 
 def test_fingerprint_other_bytes_other_tag() -> None:
     assert fingerprint(b'{"price":"9.99"}') != fingerprint(b'{"price":"9.90"}')
+
+
+def test_fingerprint_is_the_sha256_of_the_bytes_also_when_remembered() -> None:
+    body = b'{"sku":"MUG-1"}'
+    expected = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+    first, again = fingerprint(body), fingerprint(body)
+
+    assert first == again == expected
+    assert fingerprint.cache_info().hits >= 1
+
+
+def test_fingerprint_remembers_a_bounded_number_of_bodies() -> None:
+    for number in range(ETAGS_REMEMBERED + 10):
+        fingerprint(f"body {number}".encode())
+
+    assert fingerprint.cache_info().currsize == ETAGS_REMEMBERED

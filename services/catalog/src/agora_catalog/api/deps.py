@@ -25,8 +25,12 @@ async def product_service(request: Request, session: DbSession) -> ProductServic
     return ProductService(ProductRepository(session), CategoryRepository(session), _cache(request))
 
 
-async def product_reads(request: Request) -> ProductReads:
-    """Shoppers' cached product reads (no database session unless the cache misses)."""
+def product_reads(request: Request) -> ProductReads:
+    """Shoppers' cached product reads (no database session unless the cache misses).
+
+    The read endpoints call this themselves instead of declaring it with ``Depends``: on a cached
+    read, FastAPI resolving one more dependency costs about a tenth of the request (ADR 0007).
+    """
     return ProductReads(request.app.state.sessionmaker, _cache(request))
 
 
@@ -36,5 +40,4 @@ async def category_service(request: Request, session: DbSession) -> CategoryServ
 
 
 Products = Annotated[ProductService, Depends(product_service)]
-Reads = Annotated[ProductReads, Depends(product_reads)]
 Categories = Annotated[CategoryService, Depends(category_service)]

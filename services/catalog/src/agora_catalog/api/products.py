@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from agora_catalog.api.deps import Products, Reads
+from agora_catalog.api.deps import Products, product_reads
 from agora_catalog.schemas.product import (
     ProductCreate,
     ProductRead,
@@ -68,25 +68,26 @@ def _max_age(request: Request) -> int:
 )
 async def list_products(
     request: Request,
-    reads: Reads,
     page: Pagination,
     query: Annotated[ProductQuery, Query()],
 ) -> Response:
     """Active products: filters, full-text search ``q`` (typo tolerant), sort, stable pages."""
-    body = await reads.search(query, page)
+    body = await product_reads(request).search(query, page)
     return _cached_json(request, body, _max_age(request))
 
 
 @router.get("/by-sku/{sku}", response_model=ProductRead, responses={304: {}, 404: PROBLEM})
-async def get_product_by_sku(request: Request, sku: Sku, reads: Reads) -> Response:
+async def get_product_by_sku(request: Request, sku: Sku) -> Response:
     """One active product by SKU (``ETag``; ``If-None-Match`` gives 304)."""
-    return _cached_json(request, await reads.read_by_sku(sku), _max_age(request))
+    body = await product_reads(request).read_by_sku(sku)
+    return _cached_json(request, body, _max_age(request))
 
 
 @router.get("/{product_id}", response_model=ProductRead, responses={304: {}, 404: PROBLEM})
-async def get_product(request: Request, product_id: uuid.UUID, reads: Reads) -> Response:
+async def get_product(request: Request, product_id: uuid.UUID) -> Response:
     """One active product (``ETag``; ``If-None-Match`` gives 304)."""
-    return _cached_json(request, await reads.read(product_id), _max_age(request))
+    body = await product_reads(request).read(product_id)
+    return _cached_json(request, body, _max_age(request))
 
 
 @router.post(

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import uuid
 from decimal import Decimal
+from functools import lru_cache
 
 from agora_catalog.models import OutboxMessage, Product, Stock
 from agora_catalog.repositories.categories import CategoryRepository
@@ -43,10 +44,16 @@ logger = logging.getLogger(__name__)
 
 SOURCE = "/agora/catalog"
 ETAG_LENGTH = 32
+ETAGS_REMEMBERED = 512
 
 
+@lru_cache(maxsize=ETAGS_REMEMBERED)
 def fingerprint(body: bytes) -> str:
-    """The entity tag of a representation: a hash of its bytes (quoted, as HTTP sends it)."""
+    """The entity tag of a representation: a hash of its bytes (quoted, as HTTP sends it).
+
+    Remembered for the most recent bodies: a cached read hands over the same ``bytes`` object each
+    time, whose own hash Python keeps, so its tag costs a lookup instead of a SHA-256.
+    """
     return '"' + hashlib.sha256(body).hexdigest()[:ETAG_LENGTH] + '"'
 
 
