@@ -10,6 +10,7 @@ from agora_cli.infra.gateway import (
     Upstream,
     dynamic_config,
     static_config,
+    traefik_env,
     write_config,
 )
 from agora_cli.services import IDENTITY
@@ -83,3 +84,8 @@ def test_dynamic_config_mail_upstream_routes_mail_unstripped_without_ops() -> No
     }
     assert "middlewares" not in http
     assert upstream.router_names() == {"mail-api@file"}
+
+
+def test_traefik_collects_garbage_less_often_unless_told_otherwise() -> None:
+    assert traefik_env({"PATH": "/bin"}) == {"PATH": "/bin", "GOGC": "400"}
+    assert traefik_env({"GOGC": "off"})["GOGC"] == "off"

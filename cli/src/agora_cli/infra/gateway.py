@@ -7,7 +7,8 @@ is quoted correctly.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,15 @@ def static_config(
 
 
 REQUEST_ID_HEADER = "X-Request-Id"
+# Go collects garbage when the heap has grown by GOGC percent since the last collection; Traefik's
+# live heap is small, so at the default of 100 it collects very often under load. At 400 it spent
+# about a tenth less CPU per proxied request (ADR 0007), for a heap of tens of megabytes.
+GO_GC_PERCENT = "400"
+
+
+def traefik_env(base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` with :data:`GO_GC_PERCENT` as ``GOGC``, unless ``base`` sets its own."""
+    return {"GOGC": GO_GC_PERCENT, **base}
 
 
 def _header_policy() -> dict[str, str]:
@@ -232,7 +242,8 @@ class Gateway(PidFileTracked):
         static_file = self.write_configs()
         argv = [str(venv_binary("traefik")), f"--configFile={static_file}"]
         since = log_size(self.log_file)
-        spawn(argv, log_file=self.log_file, pid_file=self.pid_file, cwd=self.config_dir)
+        env = traefik_env(os.environ)
+        spawn(argv, log_file=self.log_file, pid_file=self.pid_file, env=env, cwd=self.config_dir)
         if not wait_until(lambda: self.ready() or not self.is_running(), START_TIMEOUT_SECONDS):
             self.stop()
             log = tail(self.log_file, since=since)
