@@ -330,6 +330,67 @@ async def test_runs_read_the_cpu_of_the_processes_serving_them(
     assert [row.cpu is None for row in run.rows] == [True, False]  # no gateway pid: no reading
 
 
+async def test_target_rounds_time_the_hello_world_then_cached_reads_in_a_row(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = bench._Run(Options(requests=5, rounds=3, concurrency=2), None)
+    async with (
+        catalog_port() as url,
+        open_clients(url, 2) as hello,
+        open_clients(url, 2) as gateway,
+        open_clients(url, 2) as direct,
+    ):
+        await run.target_rounds(hello, ["/a", "/b"], {"gateway": gateway, "direct": direct})
+
+    keys = [[row.key for row in rows] for rows in run.rounds]
+    assert keys == [["hello.uvicorn.-", "product.gateway.warm", "product.direct.warm"]] * 3
+    assert {(row.result.requests, row.result.errors) for rows in run.rounds for row in rows} == {
+        (5, 0)
+    }
+    assert run.rows == []  # the table keeps the scenarios; the rounds feed the ratios
+    assert "target round 3/3: hello-world ÷ cached product by id" in capsys.readouterr().err
+
+
+def rounds_of(*gateway_rates: float) -> list[list[Row]]:
+    """Rounds of a 900 req/s hello-world against cached reads at these rates via the gateway."""
+    return [
+        [
+            Row("hello", "uvicorn", "-", result(900.0), cpu(hello=300.0)),
+            Row("product", "gateway", "warm", result(rate), cpu(catalog=600.0, gateway=300.0)),
+            Row("product", "direct", "warm", result(600.0), cpu(catalog=450.0)),
+        ]
+        for rate in gateway_rates
+    ]
+
+
+def test_the_ratios_are_medians_over_the_rounds() -> None:
+    run = bench._Run(Options(requests=10, concurrency=4), None)
+    run.rows = measured_rows()  # a single run missing the target, 3.0
+    run.rounds = rounds_of(300.0, 600.0, 500.0)  # 3.0, 1.5, 1.8
+
+    facts = bench.facts(run, {kind: ["/x"] for kind in KINDS})
+
+    assert facts["hello_world_vs_cached_product_via_gateway"] == 1.8
+    assert facts["hello_world_vs_cached_product_direct"] == 1.5
+    assert facts["cpu_cached_product_via_gateway_vs_hello_world"] == 3.0
+    assert facts["within_target"] is True
+    assert [ratios["hello_world_vs_cached_product_via_gateway"] for ratios in facts["rounds"]] == [
+        3.0,
+        1.5,
+        1.8,
+    ]
+    report = CatalogReport("catalog", "Title", {"cpu": "Z80"}, [], facts, tuple(run.rows))
+    text = report.as_text()
+    assert re.search(
+        r"via the gateway\s+1\.80  \(median of 3 interleaved rounds: 3\.00, 1\.50, 1\.80\)"
+        r"  \[target 2: within it\]",
+        text,
+    )
+    assert re.search(r"direct \(catalog\)\s+1\.50  \(median of 3 interleaved rounds", text)
+    assert "rounds" not in text.split("throughput,")[0]  # not repeated among the settings
+    assert report.as_json()["within_target"] is True
+
+
 def test_the_environment_says_whose_cpu_is_read() -> None:
     known = bench.Target("http://g", "http://d", None, "private stack", {"catalog": 12})
     environment = bench._environment(known, 4)

@@ -12,11 +12,12 @@ cache cold (the catalog's Redis database flushed and its in-process near cache l
 then one pass over the distinct keys; timed ``--cold-passes`` times) and warm (after an untimed
 pass over the keys, ``--requests`` requests over them in turn), at ``--concurrency`` requests in
 flight, reading the CPU time the serving processes (the catalog service, and the gateway for reads
-through it) used meanwhile. The baseline
-is a bare FastAPI hello-world served by the same uvicorn command line, measured with the same load
-generator; the report (:mod:`agora_cli.bench.catalog_report`) gives hello-world requests/s over
-cached product-by-id requests/s, through the gateway (next to the target of 2) and direct, and the
-catalog's server CPU per cached read over the hello-world's.
+through it) used meanwhile. The baseline is a bare FastAPI hello-world served by the same
+uvicorn command line, measured with the same load generator. Last come ``--rounds`` rounds of the
+hello-world then cached product-by-id reads via the gateway and direct, one right after another;
+the report (:mod:`agora_cli.bench.catalog_report`) gives the median over the rounds of hello-world
+requests/s over cached product-by-id requests/s, via the gateway (next to the target of 2) and
+direct, and of the catalog's server CPU per cached read over the hello-world's.
 
 Without ``--gateway-url``/``--direct-url`` the benchmark boots a private stack (``agora up
 --detach`` in a scratch data directory on free ports, the API rate limit raised), seeds it with
@@ -38,13 +39,23 @@ import threading
 from collections.abc import Awaitable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from agora_cli.bench import Measurement, Options, Report
 from agora_cli.bench import cpu as server_cpu
-from agora_cli.bench.catalog_report import KINDS, VIA_ROLES, CatalogReport, Row, summary
+from agora_cli.bench.catalog_report import (
+    KINDS,
+    THROUGHPUT_DIRECT,
+    THROUGHPUT_VIA_GATEWAY,
+    VIA_ROLES,
+    CatalogReport,
+    Row,
+    median_summary,
+    summary,
+)
 from agora_cli.bench.cpu import CpuUsage
 from agora_cli.bench.http_load import (
     HELLO_PATH,
@@ -292,16 +303,6 @@ async def scenario_paths(client: httpx.AsyncClient) -> dict[str, list[str]]:
     }
 
 
-def _report_line(row: Row) -> None:
-    result, cpu = row.result, row.cpu_us
-    progress(
-        f"{row.label}, {row.via}, {row.cache}: {result.rate:,.0f} requests/s, "
-        f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms"
-        + ("" if cpu is None else f", server CPU {cpu:,.0f} µs a request")
-        + f" ({result.requests} requests, {result.errors} errors)"
-    )
-
-
 class _Run:
     """The timed scenarios of one run against a stack, printed on stderr as they finish."""
 
@@ -314,11 +315,12 @@ class _Run:
         self.redis = redis
         self.pids = dict(pids or {})
         self.rows: list[Row] = []
+        self.rounds: list[list[Row]] = []
 
     def keep(self, row: Row) -> None:
         """Keep a finished scenario and print it."""
         self.rows.append(row)
-        _report_line(row)
+        progress(row.line())
 
     async def timed(
         self, via: str, load: Awaitable[LoadResult]
@@ -362,14 +364,26 @@ class _Run:
                 self.keep(Row(kind, via, "cold", *cold))
             self.keep(Row(kind, via, "warm", *await self.warm(clients, paths, via)))
 
-    async def baseline(self) -> None:
+    async def baseline(self, hello: Clients) -> None:
         """The hello-world, measured like a warm scenario (warm-up, then ``requests`` timed)."""
         progress("baseline: a bare FastAPI hello-world under the stack's uvicorn command line")
-        with hello_server() as server:
-            self.pids["hello"] = server.pid
-            async with open_clients(server.url, self.concurrency) as clients:
-                result, usage = await self.warm(clients, [HELLO_PATH], "uvicorn")
-        self.keep(Row("hello", "uvicorn", "-", result, usage))
+        self.keep(Row("hello", "uvicorn", "-", *await self.warm(hello, [HELLO_PATH], "uvicorn")))
+
+    async def target_rounds(
+        self, hello: Clients, paths: list[str], vias: dict[str, Clients]
+    ) -> None:
+        """``rounds`` times: the hello-world, then cached reads by id through each via, in a row."""
+        for number in range(1, self.options.rounds + 1):
+            rows = [Row("hello", "uvicorn", "-", *await self.warm(hello, [HELLO_PATH], "uvicorn"))]
+            for via, clients in vias.items():
+                rows.append(Row("product", via, "warm", *await self.warm(clients, paths, via)))
+            self.rounds.append(rows)
+            ratios = summary(rows)
+            progress(
+                f"target round {number}/{self.options.rounds}: hello-world ÷ cached product by "
+                f"id, {ratios[THROUGHPUT_VIA_GATEWAY]} via the gateway, "
+                f"{ratios[THROUGHPUT_DIRECT]} direct"
+            )
 
 
 def facts(run: _Run, paths: Mapping[str, list[str]]) -> dict[str, Any]:
@@ -379,8 +393,8 @@ def facts(run: _Run, paths: Mapping[str, list[str]]) -> dict[str, Any]:
         "requests_per_warm_scenario": run.options.requests,
         "cold_passes": run.options.cold_passes if run.redis is not None else 0,
         "distinct_requests": {kind: len(paths[kind]) for kind in KINDS},
-        "errors": sum(row.result.errors for row in run.rows),
-        **summary(run.rows),
+        "errors": sum(row.result.errors for row in [*run.rows, *chain(*run.rounds)]),
+        **(median_summary(run.rounds) if run.rounds else summary(run.rows)),
     }
 
 
@@ -430,17 +444,21 @@ async def measure(target: Target, options: Options) -> CatalogReport:
 
     concurrency = options.concurrency_or(DEFAULT_CONCURRENCY)
     environment = _environment(target, concurrency)
-    async with (
-        _redis(target.redis_url) as redis,
-        httpx.AsyncClient(base_url=target.direct_url, timeout=SETUP_TIMEOUT_SECONDS) as setup,
-        open_clients(target.gateway_url, concurrency) as gateway,
-        open_clients(target.direct_url, concurrency) as direct,
-    ):
-        run = _Run(options, redis, target.pids)
-        await run.baseline()
-        paths = await scenario_paths(setup)
-        for kind in KINDS:
-            await run.read(kind, paths[kind], {"gateway": gateway, "direct": direct})
+    with hello_server() as server:
+        async with (
+            _redis(target.redis_url) as redis,
+            httpx.AsyncClient(base_url=target.direct_url, timeout=SETUP_TIMEOUT_SECONDS) as setup,
+            open_clients(server.url, concurrency) as hello,
+            open_clients(target.gateway_url, concurrency) as gateway,
+            open_clients(target.direct_url, concurrency) as direct,
+        ):
+            run = _Run(options, redis, {**target.pids, "hello": server.pid})
+            await run.baseline(hello)
+            paths = await scenario_paths(setup)
+            vias = {"gateway": gateway, "direct": direct}
+            for kind in KINDS:
+                await run.read(kind, paths[kind], vias)
+            await run.target_rounds(hello, paths["product"], vias)
     passes = options.cold_passes if target.redis_url else 0
     title = (
         f"Catalog reads: {concurrency} in flight, {options.requests} requests a warm scenario, "
