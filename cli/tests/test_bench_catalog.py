@@ -39,7 +39,7 @@ SCENARIOS = {
     for kind in KINDS
     for via in ("gateway", "direct")
     for cache in ("cold", "warm")
-} | {"hello.uvicorn.-"}
+} | {"hello.uvicorn.-", "hello.gateway.-"}
 
 
 def catalogue_page(request: httpx.Request) -> httpx.Response:
@@ -337,25 +337,37 @@ async def test_target_rounds_time_the_hello_world_then_cached_reads_in_a_row(
     async with (
         catalog_port() as url,
         open_clients(url, 2) as hello,
+        open_clients(url, 2) as hello_via_gateway,
         open_clients(url, 2) as gateway,
         open_clients(url, 2) as direct,
     ):
-        await run.target_rounds(hello, ["/a", "/b"], {"gateway": gateway, "direct": direct})
+        await run.target_rounds(
+            {"uvicorn": hello, "gateway": hello_via_gateway},
+            ["/a", "/b"],
+            {"gateway": gateway, "direct": direct},
+        )
 
     keys = [[row.key for row in rows] for rows in run.rounds]
-    assert keys == [["hello.uvicorn.-", "product.gateway.warm", "product.direct.warm"]] * 3
+    assert (
+        keys
+        == [["hello.uvicorn.-", "hello.gateway.-", "product.gateway.warm", "product.direct.warm"]]
+        * 3
+    )
     assert {(row.result.requests, row.result.errors) for rows in run.rounds for row in rows} == {
         (5, 0)
     }
     assert run.rows == []  # the table keeps the scenarios; the rounds feed the ratios
     assert "target round 3/3: hello-world ÷ cached product by id" in capsys.readouterr().err
+    assert all(row.cpu is None for rows in run.rounds for row in rows)  # no pids known
 
 
 def rounds_of(*gateway_rates: float) -> list[list[Row]]:
-    """Rounds of a 900 req/s hello-world against cached reads at these rates via the gateway."""
+    """Rounds of a 900 req/s hello-world (720 via the gateway) against cached reads at these rates
+    via the gateway."""
     return [
         [
             Row("hello", "uvicorn", "-", result(900.0), cpu(hello=300.0)),
+            Row("hello", "gateway", "-", result(720.0), cpu(hello=300.0, hello_gateway=200.0)),
             Row("product", "gateway", "warm", result(rate), cpu(catalog=600.0, gateway=300.0)),
             Row("product", "direct", "warm", result(600.0), cpu(catalog=450.0)),
         ]
@@ -372,6 +384,7 @@ def test_the_ratios_are_medians_over_the_rounds() -> None:
 
     assert facts["hello_world_vs_cached_product_via_gateway"] == 1.8
     assert facts["hello_world_vs_cached_product_direct"] == 1.5
+    assert facts["hello_world_via_gateway_vs_cached_product_via_gateway"] == 1.44  # 720 ÷ 500
     assert facts["cpu_cached_product_via_gateway_vs_hello_world"] == 3.0
     assert facts["within_target"] is True
     assert [ratios["hello_world_vs_cached_product_via_gateway"] for ratios in facts["rounds"]] == [
@@ -387,6 +400,7 @@ def test_the_ratios_are_medians_over_the_rounds() -> None:
         text,
     )
     assert re.search(r"direct \(catalog\)\s+1\.50  \(median of 3 interleaved rounds", text)
+    assert re.search(r"both via the gateway\s+1\.44  \(median of 3 interleaved rounds", text)
     assert "rounds" not in text.split("throughput,")[0]  # not repeated among the settings
     assert report.as_json()["within_target"] is True
 
@@ -411,9 +425,11 @@ def test_the_stacks_pids_come_from_its_pid_files(tmp_path: Path) -> None:
 
 
 def measured_rows(with_cpu: bool = True) -> list[Row]:
-    """Hello-world 900 req/s at 300 µs; product 300 (gateway) and 450 (direct) req/s."""
+    """Hello-world 900 req/s at 300 µs (720 via the gateway); product 300 (gateway) and 450
+    (direct) req/s."""
     return [
         Row("hello", "uvicorn", "-", result(900.0), cpu(hello=300.0)),
+        Row("hello", "gateway", "-", result(720.0), cpu(hello=300.0, hello_gateway=200.0)),
         Row(
             "product",
             "gateway",
@@ -445,6 +461,8 @@ def test_report_prints_a_table_and_the_ratios_to_the_baseline() -> None:
         r"via the gateway\s+3\.00  \(900 req/s ÷ 300 req/s\)  \[target 2: missed\]", text
     )
     assert re.search(r"direct\s+2\.00  \(900 req/s ÷ 450 req/s\)\n", text)
+    assert re.search(r"both via the gateway\s+2\.40  \(720 req/s ÷ 300 req/s\)\n", text)
+    assert facts["hello_world_via_gateway_vs_cached_product_via_gateway"] == 2.4
     assert re.search(r"\(catalog \+ gateway\)\s+4\.00  \(1,200 µs ÷ 300 µs\)", text)
     assert re.search(r"direct \(catalog\)\s+2\.00  \(600 µs ÷ 300 µs\)", text)
     assert "within_target" not in text  # said in the summary instead
@@ -498,6 +516,10 @@ def test_bench_catalog_boots_seeds_measures_and_stops_a_private_stack(
     assert "cpu_cached_product_via_gateway_vs_hello_world" in report
     gateway = report["results"]["product.gateway.warm"]["cpu_us_per_request_by_process"]
     assert set(gateway) == {"catalog", "gateway"}  # read from the private stack's pid files
+    hello = report["results"]["hello.gateway.-"]["cpu_us_per_request_by_process"]
+    assert set(hello) == {"hello", "hello_gateway"}
+    assert len(report["rounds"]) == 3
+    assert report["hello_world_via_gateway_vs_cached_product_via_gateway"] > 0
     assert "user + system CPU time" in report["environment"]["server cpu"]
     assert report["environment"]["stack"] == "private stack"
     assert "stopping it (agora down) ... ok" in captured.err

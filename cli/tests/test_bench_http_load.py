@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import psutil
 import pytest
 
 from agora_cli.bench.cpu import cpu_seconds
@@ -20,6 +22,7 @@ from agora_cli.bench.http_load import (
     Connection,
     LoadResult,
     RequestFailed,
+    behind_gateway,
     hello_app,
     hello_argv,
     hello_server,
@@ -272,3 +275,18 @@ async def test_load_generator_measures_the_hello_world_over_http() -> None:
     assert served.p50_ms > 0
     assert served.p99_ms >= served.p50_ms
     assert (missing.requests, missing.errors) == (6, 6)
+
+
+@pytest.mark.integration
+async def test_a_gateway_like_the_stacks_proxies_to_the_hello_world() -> None:
+    with hello_server() as hello, behind_gateway(hello) as gateway:
+        async with open_clients(gateway.url, 2) as clients:
+            served = await run_load(clients, ["/"], 10)
+        traefik = psutil.Process(gateway.pid)
+        assert traefik.name() == "traefik"
+        assert traefik.environ()["GOGC"] == "400"
+        access_log = Path(traefik.cwd()) / "gateway-access.log"
+        assert len(access_log.read_text(encoding="utf-8").splitlines()) >= 10
+    assert gateway.url != hello.url
+    assert (served.requests, served.errors) == (10, 0)
+    assert not psutil.pid_exists(gateway.pid) or psutil.Process(gateway.pid).status() == "zombie"

@@ -48,12 +48,11 @@ from agora_cli.bench import Measurement, Options, Report
 from agora_cli.bench import cpu as server_cpu
 from agora_cli.bench.catalog_report import (
     KINDS,
-    THROUGHPUT_DIRECT,
-    THROUGHPUT_VIA_GATEWAY,
-    VIA_ROLES,
     CatalogReport,
     Row,
     median_summary,
+    round_line,
+    serving_roles,
     summary,
 )
 from agora_cli.bench.cpu import CpuUsage
@@ -61,6 +60,7 @@ from agora_cli.bench.http_load import (
     HELLO_PATH,
     Connection,
     LoadResult,
+    behind_gateway,
     hello_server,
     merge,
     open_clients,
@@ -323,10 +323,10 @@ class _Run:
         progress(row.line())
 
     async def timed(
-        self, via: str, load: Awaitable[LoadResult]
+        self, kind: str, via: str, load: Awaitable[LoadResult]
     ) -> tuple[LoadResult, CpuUsage | None]:
-        """Run ``load``, reading the CPU time of the processes serving ``via`` (if all known)."""
-        roles = VIA_ROLES.get(via, ())
+        """Run ``load``, reading the CPU time of the processes serving it (if all known)."""
+        roles = serving_roles(kind, via)
         known = all(role in self.pids for role in roles)
         pids = {role: self.pids[role] for role in roles} if known else {}
         return await server_cpu.measure(pids, load)
@@ -336,7 +336,7 @@ class _Run:
         await run_load(clients, [path], len(clients))
 
     async def cold(
-        self, clients: Clients, redis: Redis, paths: list[str], via: str
+        self, kind: str, clients: Clients, redis: Redis, paths: list[str], via: str
     ) -> tuple[LoadResult, CpuUsage | None]:
         """``cold_passes`` times: flush the catalog's Redis db, then time a pass over ``paths``."""
         passes, usages = [], []
@@ -344,46 +344,50 @@ class _Run:
             await self.open_connections(clients, paths[0])  # before the flush
             await redis.flushdb()
             await asyncio.sleep(NEAR_CACHE_SECONDS + NEAR_CACHE_MARGIN_SECONDS)
-            result, usage = await self.timed(via, run_load(clients, paths, len(paths)))
+            result, usage = await self.timed(kind, via, run_load(clients, paths, len(paths)))
             passes.append(result)
             usages.append(usage)
         return merge(passes), server_cpu.add(usages)
 
     async def warm(
-        self, clients: Clients, paths: list[str], via: str
+        self, kind: str, clients: Clients, paths: list[str], via: str
     ) -> tuple[LoadResult, CpuUsage | None]:
         """An untimed pass over ``paths`` fills the cache; then ``requests`` over them in turn."""
         await run_load(clients, paths, max(len(paths), len(clients)))
-        return await self.timed(via, run_load(clients, paths, self.options.requests))
+        return await self.timed(kind, via, run_load(clients, paths, self.options.requests))
 
     async def read(self, kind: str, paths: list[str], vias: dict[str, Clients]) -> None:
         """Every timed run of one kind of read: cold (with a Redis to flush) then warm, per via."""
         for via, clients in vias.items():
             if self.redis is not None:
-                cold = await self.cold(clients, self.redis, paths, via)
+                cold = await self.cold(kind, clients, self.redis, paths, via)
                 self.keep(Row(kind, via, "cold", *cold))
-            self.keep(Row(kind, via, "warm", *await self.warm(clients, paths, via)))
+            self.keep(Row(kind, via, "warm", *await self.warm(kind, clients, paths, via)))
 
-    async def baseline(self, hello: Clients) -> None:
-        """The hello-world, measured like a warm scenario (warm-up, then ``requests`` timed)."""
+    async def hello(self, vias: dict[str, Clients]) -> list[Row]:
+        """The hello-world through each via, measured like a warm scenario."""
+        return [
+            Row("hello", via, "-", *await self.warm("hello", clients, [HELLO_PATH], via))
+            for via, clients in vias.items()
+        ]
+
+    async def baseline(self, hello: dict[str, Clients]) -> None:
+        """The hello-world on its own (``uvicorn``) and behind a gateway like the stack's."""
         progress("baseline: a bare FastAPI hello-world under the stack's uvicorn command line")
-        self.keep(Row("hello", "uvicorn", "-", *await self.warm(hello, [HELLO_PATH], "uvicorn")))
+        for row in await self.hello(hello):
+            self.keep(row)
 
     async def target_rounds(
-        self, hello: Clients, paths: list[str], vias: dict[str, Clients]
+        self, hello: dict[str, Clients], paths: list[str], vias: dict[str, Clients]
     ) -> None:
         """``rounds`` times: the hello-world, then cached reads by id through each via, in a row."""
         for number in range(1, self.options.rounds + 1):
-            rows = [Row("hello", "uvicorn", "-", *await self.warm(hello, [HELLO_PATH], "uvicorn"))]
+            rows = await self.hello(hello)
             for via, clients in vias.items():
-                rows.append(Row("product", via, "warm", *await self.warm(clients, paths, via)))
+                read = await self.warm("product", clients, paths, via)
+                rows.append(Row("product", via, "warm", *read))
             self.rounds.append(rows)
-            ratios = summary(rows)
-            progress(
-                f"target round {number}/{self.options.rounds}: hello-world ÷ cached product by "
-                f"id, {ratios[THROUGHPUT_VIA_GATEWAY]} via the gateway, "
-                f"{ratios[THROUGHPUT_DIRECT]} direct"
-            )
+            progress(round_line(number, self.options.rounds, rows))
 
 
 def facts(run: _Run, paths: Mapping[str, list[str]]) -> dict[str, Any]:
@@ -444,15 +448,18 @@ async def measure(target: Target, options: Options) -> CatalogReport:
 
     concurrency = options.concurrency_or(DEFAULT_CONCURRENCY)
     environment = _environment(target, concurrency)
-    with hello_server() as server:
+    with hello_server() as server, behind_gateway(server) as fronted:
         async with (
             _redis(target.redis_url) as redis,
             httpx.AsyncClient(base_url=target.direct_url, timeout=SETUP_TIMEOUT_SECONDS) as setup,
-            open_clients(server.url, concurrency) as hello,
+            open_clients(server.url, concurrency) as hello_alone,
+            open_clients(fronted.url, concurrency) as hello_via_gateway,
             open_clients(target.gateway_url, concurrency) as gateway,
             open_clients(target.direct_url, concurrency) as direct,
         ):
-            run = _Run(options, redis, {**target.pids, "hello": server.pid})
+            pids = {**target.pids, "hello": server.pid, "hello_gateway": fronted.pid}
+            run = _Run(options, redis, pids)
+            hello = {"uvicorn": hello_alone, "gateway": hello_via_gateway}
             await run.baseline(hello)
             paths = await scenario_paths(setup)
             vias = {"gateway": gateway, "direct": direct}

@@ -29,16 +29,25 @@ KINDS = {
 }
 LABELS = {**KINDS, "hello": "FastAPI hello-world"}
 VIA_ROLES = {"uvicorn": ("hello",), "direct": ("catalog",), "gateway": ("catalog", "gateway")}
+HELLO_VIA_ROLES = {"uvicorn": ("hello",), "gateway": ("hello", "hello_gateway")}
 HELLO = "hello.uvicorn.-"
+HELLO_VIA_GATEWAY = "hello.gateway.-"
 PRODUCT_VIA_GATEWAY = "product.gateway.warm"
 PRODUCT_DIRECT = "product.direct.warm"
 TARGET_RATIO = 2.0
 MIN_RATE = 1e-9
 THROUGHPUT_VIA_GATEWAY = "hello_world_vs_cached_product_via_gateway"
 THROUGHPUT_DIRECT = "hello_world_vs_cached_product_direct"
+THROUGHPUT_BOTH_VIA_GATEWAY = "hello_world_via_gateway_vs_cached_product_via_gateway"
 CPU_VIA_GATEWAY = "cpu_cached_product_via_gateway_vs_hello_world"
 CPU_DIRECT = "cpu_cached_product_direct_vs_hello_world"
-RATIO_KEYS = (THROUGHPUT_VIA_GATEWAY, THROUGHPUT_DIRECT, CPU_VIA_GATEWAY, CPU_DIRECT)
+RATIO_KEYS = (
+    THROUGHPUT_VIA_GATEWAY,
+    THROUGHPUT_DIRECT,
+    THROUGHPUT_BOTH_VIA_GATEWAY,
+    CPU_VIA_GATEWAY,
+    CPU_DIRECT,
+)
 ROUNDS = "rounds"
 SUMMARY_KEYS = frozenset({*RATIO_KEYS, "target_ratio", "within_target", ROUNDS})
 HEADER = [
@@ -58,7 +67,7 @@ HEADER = [
 class Row:
     """One timed scenario: what was read, how (gateway, direct, uvicorn), the cache, the result.
 
-    ``cpu`` is the CPU time of the processes that served it (:data:`VIA_ROLES`), None when it
+    ``cpu`` is the CPU time of the processes that served it (:func:`serving_roles`), None when it
     was not measured.
     """
 
@@ -125,6 +134,12 @@ class Row:
         )
 
 
+def serving_roles(kind: str, via: str) -> tuple[str, ...]:
+    """The processes whose CPU time a scenario costs: the hello-world's or the catalog's, and the
+    gateway's in front of either when read through one."""
+    return (HELLO_VIA_ROLES if kind == "hello" else VIA_ROLES).get(via, ())
+
+
 def _rate_ratio(hello: Row | None, read: Row | None) -> float | None:
     if hello is None or read is None:
         return None
@@ -147,13 +162,14 @@ def summary(rows: Sequence[Row]) -> dict[str, Any]:
     hello-world's, the catalog's and the gateway's together through the gateway.
     """
     by_key = {row.key: row for row in rows}
-    hello, via_gateway, direct = (
-        by_key.get(key) for key in (HELLO, PRODUCT_VIA_GATEWAY, PRODUCT_DIRECT)
+    hello, hello_via_gateway, via_gateway, direct = (
+        by_key.get(key) for key in (HELLO, HELLO_VIA_GATEWAY, PRODUCT_VIA_GATEWAY, PRODUCT_DIRECT)
     )
     throughput = _rate_ratio(hello, via_gateway)
     return {
         THROUGHPUT_VIA_GATEWAY: throughput,
         THROUGHPUT_DIRECT: _rate_ratio(hello, direct),
+        THROUGHPUT_BOTH_VIA_GATEWAY: _rate_ratio(hello_via_gateway, via_gateway),
         "target_ratio": TARGET_RATIO,
         "within_target": throughput is not None and throughput <= TARGET_RATIO,
         CPU_VIA_GATEWAY: _cpu_ratio(via_gateway, hello),
@@ -179,6 +195,16 @@ def median_summary(rounds: Sequence[Sequence[Row]]) -> dict[str, Any]:
         "within_target": throughput is not None and throughput <= TARGET_RATIO,
         ROUNDS: [{key: ratios[key] for key in RATIO_KEYS} for ratios in per_round],
     }
+
+
+def round_line(number: int, rounds: int, rows: Sequence[Row]) -> str:
+    """The throughput ratios of one round of :func:`median_summary`, for the progress output."""
+    ratios = summary(rows)
+    return (
+        f"target round {number}/{rounds}: hello-world ÷ cached product by id, "
+        f"{ratios[THROUGHPUT_VIA_GATEWAY]} via the gateway, {ratios[THROUGHPUT_DIRECT]} direct, "
+        f"{ratios[THROUGHPUT_BOTH_VIA_GATEWAY]} both via the gateway"
+    )
 
 
 def _ratio_text(ratio: object, numerator: str, denominator: str) -> str:
@@ -211,6 +237,12 @@ def summary_lines(rows: Sequence[Row], facts: dict[str, Any]) -> list[str]:
         ("via the gateway", THROUGHPUT_VIA_GATEWAY, rate(HELLO), rate(PRODUCT_VIA_GATEWAY)),
         ("direct", THROUGHPUT_DIRECT, rate(HELLO), rate(PRODUCT_DIRECT)),
         (
+            "both via the gateway",
+            THROUGHPUT_BOTH_VIA_GATEWAY,
+            rate(HELLO_VIA_GATEWAY),
+            rate(PRODUCT_VIA_GATEWAY),
+        ),
+        (
             "via the gateway (catalog + gateway)",
             CPU_VIA_GATEWAY,
             cpu(PRODUCT_VIA_GATEWAY),
@@ -234,9 +266,9 @@ def summary_lines(rows: Sequence[Row], facts: dict[str, Any]) -> list[str]:
         lines[0] += f"  [target {facts.get('target_ratio', TARGET_RATIO):g}: {verdict}]"
     return [
         "throughput, hello-world req/s ÷ cached product by id req/s:",
-        *lines[:2],
+        *lines[:3],
         "server CPU per request, cached product by id ÷ hello-world:",
-        *lines[2:],
+        *lines[3:],
     ]
 
 

@@ -371,3 +371,32 @@ def hello_server() -> Iterator[HelloServer]:
     finally:
         stop_group(pid_file)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def behind_gateway(server: HelloServer) -> Iterator[HelloServer]:
+    """Put a gateway configured as ``agora up``'s (Traefik) in front of ``server`` for the block.
+
+    Yields:
+        The gateway's base URL and the pid of its Traefik process.
+
+    Raises:
+        agora_cli.infra.gateway.GatewayError: With the tail of its log when it does not start.
+    """
+    from agora_cli.infra.gateway import Gateway, Upstream
+    from agora_cli.infra.ports import free_ports
+    from agora_cli.infra.process import read_process
+
+    scratch = Path(tempfile.mkdtemp(prefix="agora-bench-gateway-"))
+    port, admin_port = free_ports([1, 1])
+    upstream = Upstream("hello", urlsplit(server.url).port or HTTP_PORT, "PathPrefix(`/`)", False)
+    gateway = Gateway(scratch, port, admin_port, scratch, scratch / "gateway.pid", [upstream])
+    try:
+        gateway.start()
+        process = read_process(gateway.pid_file)
+        if process is None:
+            raise LoadError("the gateway in front of the hello-world exited")
+        yield HelloServer(gateway.url, process.pid)
+    finally:
+        gateway.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
