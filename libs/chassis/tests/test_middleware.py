@@ -18,6 +18,7 @@ from agora_chassis.errors import install_error_handlers
 from agora_chassis.logging import correlation_id
 from agora_chassis.middleware import (
     BodySizeLimitMiddleware,
+    CorrelationIdMiddleware,
     RequestTimeoutMiddleware,
     _BodyTooLargeError,
     install_http_middleware,
@@ -287,6 +288,42 @@ async def test_cors_unknown_origin_gets_no_allow_origin() -> None:
         response = await client.get("/whoami", headers={"Origin": "https://evil.example"})
 
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_cors_request_without_origin_still_varies_on_origin() -> None:
+    async with client_for(make_app()) as client:
+        response = await client.get("/whoami")
+
+    assert response.headers.get_list("Vary") == ["Origin"]
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_cors_request_without_origin_keeps_the_apps_own_vary() -> None:
+    async with client_for(make_app()) as client:
+        response = await client.get("/big", headers={"Accept-Encoding": "gzip"})
+
+    assert response.headers.get_list("Vary") == ["Accept-Encoding, Origin"]
+
+
+async def test_cors_allowed_origin_simple_request_is_granted_and_varies() -> None:
+    async with client_for(make_app()) as client:
+        response = await client.get("/whoami", headers={"Origin": ORIGIN})
+
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert response.headers["Access-Control-Expose-Headers"].startswith("X-Request-ID")
+    assert response.headers["Vary"] == "Origin"
+
+
+async def test_correlation_id_replaces_an_id_the_app_set_itself() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"x-request-id", b"the-apps-own"), (b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    async with client_for(CorrelationIdMiddleware(app)) as client:  # type: ignore[arg-type]
+        response = await client.get("/", headers={"X-Request-ID": "callers-id"})
+
+    assert response.headers.get_list("X-Request-ID") == ["callers-id"]
 
 
 def test_install_http_middleware_wildcard_origin_raises() -> None:

@@ -21,7 +21,7 @@ from http import HTTPStatus
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +32,7 @@ from agora_chassis.logging import correlation_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_MAX_LENGTH = 128
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode("latin-1")
 _REQUEST_ID_RE = re.compile(rf"^[A-Za-z0-9._-]{{1,{REQUEST_ID_MAX_LENGTH}}}$")
 
 GZIP_MINIMUM_BYTES = 1000
@@ -73,6 +74,45 @@ SECURITY_HEADERS = {
 }
 
 
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The first value of request header ``name`` (lower case, as ASGI gives names), or None."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _vary_origin(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` with ``Origin`` added to ``Vary`` (one ``Vary`` field, as Starlette's CORS)."""
+    varies = [value for name, value in headers if name.lower() == b"vary"]
+    if not varies:
+        return [*headers, (b"vary", b"Origin")]
+    rest = [(name, value) for name, value in headers if name.lower() != b"vary"]
+    return [*rest, (b"vary", b", ".join([*varies, b"Origin"]))]
+
+
+class OriginAwareCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, bypassed for a request without ``Origin`` but for ``Vary: Origin``.
+
+    A request without ``Origin`` is no cross-origin browser call, so CORS has nothing to check or
+    grant; its answer still says ``Vary: Origin``, so a shared cache keeps it apart from answers
+    to cross-origin calls. That is what Starlette answers too, at several times the cost.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if not _is_http(scope) or _header(scope, b"origin") is not None:
+            await super().__call__(scope, receive, send)
+            return
+
+        async def send_varying(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = _vary_origin(list(message.get("headers", ())))
+            await send(message)
+
+        await self.app(scope, receive, send_varying)
+
+
 def _is_http(scope: Scope) -> bool:
     return bool(scope["type"] == "http")
 
@@ -100,13 +140,16 @@ class CorrelationIdMiddleware:
         if scope["type"] not in {"http", "websocket"}:
             await self.app(scope, receive, send)
             return
-        offered = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        offered = _header(scope, _REQUEST_ID_NAME)
         request_id = offered if offered and _REQUEST_ID_RE.match(offered) else str(uuid7())
         scope.setdefault("state", {})["request_id"] = request_id
+        field = (_REQUEST_ID_NAME, request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                headers = message.get("headers", ())
+                message["headers"] = [item for item in headers if item[0] != _REQUEST_ID_NAME]
+                message["headers"].append(field)
             await send(message)
 
         token = correlation_id.set(request_id)
@@ -340,7 +383,7 @@ def install_http_middleware(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestTimeoutMiddleware, seconds=request_timeout_seconds)
     app.add_middleware(
-        CORSMiddleware,
+        OriginAwareCORSMiddleware,
         allow_origins=list(cors_origins),
         allow_credentials=True,
         allow_methods=CORS_METHODS,
