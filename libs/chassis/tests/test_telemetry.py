@@ -152,6 +152,30 @@ async def test_trace_context_middleware_starts_a_trace_per_request() -> None:
     assert int(first, 16) != 0
 
 
+def test_trace_context_child_keeps_trace_and_state_but_is_a_new_unsampled_span() -> None:
+    state = TraceState([("vendor", "value")])
+    caller = trace.SpanContext(
+        int(TRACE_ID, 16),
+        0x00F067AA0BA902B7,
+        is_remote=True,
+        trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
+        trace_state=state,
+    )
+
+    child = telemetry._child_context(trace.NonRecordingSpan(caller))
+
+    assert (child.trace_id, child.trace_state) == (caller.trace_id, state)
+    assert child.span_id not in {caller.span_id, 0}
+    assert (child.is_remote, child.trace_flags.sampled) == (False, False)
+
+
+def test_trace_context_without_caller_starts_a_new_trace() -> None:
+    child = telemetry._child_context(trace.INVALID_SPAN)
+
+    assert child.is_valid
+    assert child.trace_state == TraceState()
+
+
 async def test_fastapi_telemetry_without_tracing_records_no_request_span(
     spans: InMemorySpanExporter,
 ) -> None:

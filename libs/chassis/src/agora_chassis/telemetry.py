@@ -34,6 +34,7 @@ from opentelemetry.sdk.trace.export import (
     ConsoleSpanExporter,
     SimpleSpanProcessor,
 )
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_ON,
     Decision,
@@ -41,7 +42,7 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     SamplingResult,
 )
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import Link, SpanContext, SpanKind
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 from sqlalchemy import Engine
@@ -54,6 +55,7 @@ OTLP_TRACES_PATH = "/v1/traces"
 # Probes and scrapes every few seconds would drown the traces people look for.
 EXCLUDED_PATHS = re.compile(r"/health(/ready)?$|/metrics$")
 _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+_IDS = RandomIdGenerator()
 SQLALCHEMY_CONNECTIONS_METRIC = "db.client.connections.usage"
 SERVICE_NAME_UNSET = "unknown_service"
 
@@ -171,7 +173,6 @@ class TraceContextMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._tracer = trace.get_tracer(__name__)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -184,13 +185,25 @@ class TraceContextMiddleware:
             if name in _TRACE_HEADERS
         }
         parent = propagate.extract(carrier)
-        span = self._tracer.start_span(str(scope["method"]), parent, kind=SpanKind.SERVER)
+        span = trace.NonRecordingSpan(_child_context(trace.get_current_span(parent)))
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         try:
             await self.app(scope, receive, send)
         finally:
             otel_context.detach(token)
-            span.end()
+
+
+def _child_context(parent: trace.Span) -> SpanContext:
+    """A new span's ids under ``parent`` (a new trace without one), as a dropped span gets them.
+
+    Built here rather than by the SDK's tracer, which would ask the sampler and build a span only
+    to drop it: the ids and ``trace_state`` are all the logs and outgoing calls need, and the
+    flags say "not sampled", as :class:`RecordWhenExported` decides without an exporter.
+    """
+    context = parent.get_span_context()
+    trace_id = context.trace_id if context.is_valid else _IDS.generate_trace_id()
+    trace_state = context.trace_state if context.is_valid else None
+    return SpanContext(trace_id, _IDS.generate_span_id(), is_remote=False, trace_state=trace_state)
 
 
 def _otlp_endpoint(endpoint: str | None) -> str | None:
