@@ -61,6 +61,9 @@ def test_static_config_binds_loopback_and_separates_ping(tmp_path: Path) -> None
         "defaultMode": "drop",
         "names": {"X-Request-Id": "keep"},
     }
+    fields = config["accessLog"]["fields"]
+    assert fields["defaultMode"] == "drop"
+    assert {"StartUTC", "Duration", "RequestPath", "DownstreamStatus"} <= set(fields["names"])
     assert config["providers"]["file"]["filename"] == str(tmp_path / "dynamic.yaml")
     assert config["global"]["sendAnonymousUsage"] is False
 

@@ -80,6 +80,8 @@ def _request_logged_once_by_the_gateway(api: httpx.Client, log_dir: Path) -> Non
         gateway, service = _access_lines(log_dir, request_id)
     assert [entry["downstream_X-Request-Id"] for entry in gateway] == [request_id]
     assert [entry["DownstreamStatus"] for entry in gateway] == [200]
+    assert [entry["RequestPath"] for entry in gateway] == ["/identity/health"]
+    assert "RequestHost" not in gateway[0]  # only the fields the gateway keeps
     assert service == []  # no second access line in the service's own logs
 
 

@@ -92,12 +92,30 @@ def static_config(
             "format": "json",
             # The services log no line per request: this one is it, and the request id (logged
             # as downstream_X-Request-Id) leads to the service's own lines for that request.
-            "fields": {"headers": {"defaultMode": "drop", "names": {REQUEST_ID_HEADER: "keep"}}},
+            "fields": {
+                "defaultMode": "drop",
+                "names": dict.fromkeys(ACCESS_LOG_FIELDS, "keep"),
+                "headers": {"defaultMode": "drop", "names": {REQUEST_ID_HEADER: "keep"}},
+            },
         },
     }
 
 
 REQUEST_ID_HEADER = "X-Request-Id"
+# What an access line says (Traefik's default is some 30 fields): encoding them all cost Traefik as
+# much CPU as proxying the request; these cost about as much as no log (ADR 0007).
+ACCESS_LOG_FIELDS = (
+    "StartUTC",
+    "Duration",
+    "ClientHost",
+    "RequestMethod",
+    "RequestPath",
+    "RequestProtocol",
+    "DownstreamStatus",
+    "DownstreamContentSize",
+    "RouterName",
+    "ServiceURL",
+)
 # Go collects garbage when the heap has grown by GOGC percent since the last collection; Traefik's
 # live heap is small, so at the default of 100 it collects very often under load. At 400 it spent
 # about a tenth less CPU per proxied request (ADR 0007), for a heap of tens of megabytes.
