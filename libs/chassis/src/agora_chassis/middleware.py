@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import GZipMiddleware, GZipResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uuid_utils import uuid7
 
@@ -111,6 +111,58 @@ class OriginAwareCORSMiddleware(CORSMiddleware):
             await send(message)
 
         await self.app(scope, receive, send_varying)
+
+
+class SmallAnswerGZipMiddleware(GZipMiddleware):
+    """Starlette's gzip, its responder built only for answers that may be compressed.
+
+    An answer whose first body message is all of it and shorter than ``minimum_size`` goes out as
+    it is, as Starlette would send it, without the header parsing Starlette's responder does for
+    every answer; any other is handed to that responder from its first message on.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if not _is_http(scope) or "gzip" not in (_header(scope, b"accept-encoding") or ""):
+            await super().__call__(scope, receive, send)
+            return
+        held: list[Message] = []  # the response start, until the body shows its size
+        responder: GZipResponder | None = None
+
+        async def send_small_as_is(message: Message) -> None:
+            nonlocal responder
+            if responder is None and message["type"] == "http.response.start":
+                held.append(message)
+                return
+            if responder is None and held and self._small_and_whole(message):
+                await send(held.pop())
+                await send(message)
+                return
+            if responder is None:
+                responder = self._responder(send)
+                for earlier in held:
+                    await responder.send_with_compression(earlier)
+            await responder.send_with_compression(message)
+
+        await self.app(scope, receive, send_small_as_is)
+
+    def _small_and_whole(self, message: Message) -> bool:
+        return (
+            message["type"] == "http.response.body"
+            and not message.get("more_body", False)
+            and len(message.get("body", b"")) < self.minimum_size
+        )
+
+    def _responder(self, send: Send) -> GZipResponder:
+        responder = GZipResponder(
+            self.app,
+            self.minimum_size,
+            compresslevel=self.compresslevel,
+            thread_minimum_size=self.thread_minimum_size,
+            exclude_content_types=self.exclude_content_types,
+        )
+        responder.send = send
+        return responder
 
 
 def _is_http(scope: Scope) -> bool:
@@ -379,7 +431,9 @@ def install_http_middleware(
     if "*" in cors_origins:
         raise ValueError("CORS origins must be explicit; '*' is not allowed")
     # add_middleware puts each new middleware outside the previous ones: innermost first.
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL)
+    app.add_middleware(
+        SmallAnswerGZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL
+    )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(RequestTimeoutMiddleware, seconds=request_timeout_seconds)
     app.add_middleware(
