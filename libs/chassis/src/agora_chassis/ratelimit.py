@@ -82,6 +82,17 @@ def _parse(limit: str) -> limits.RateLimitItem:
     return limits.parse(limit)
 
 
+@lru_cache(maxsize=256)
+def _bucket(limit: str) -> tuple[int, int]:
+    """A token bucket's period and the interval between tokens, in integer nanoseconds.
+
+    Integers: a burst adds the interval up to ``amount`` times, which floats do inexactly.
+    """
+    item = _parse(limit)
+    period = item.get_expiry() * NANOSECONDS
+    return period, period // item.amount
+
+
 class RateLimiter:
     """Counts hits per limit and key, and refuses the ones over the limit."""
 
@@ -224,10 +235,7 @@ class LocalRateLimiter:
         Raises:
             TooManyRequests: The bucket is empty; ``retry_after`` says when a token is back.
         """
-        item = _parse(limit)
-        # Integer nanoseconds: a burst adds ``interval`` up N times, which floats do inexactly.
-        period = item.get_expiry() * NANOSECONDS
-        interval = period // item.amount
+        period, interval = _bucket(limit)
         now = round(self._clock() * NANOSECONDS)
         self._sweep(now, period)
         key = (limit, *keys)
@@ -262,21 +270,33 @@ def client_ip(request: Request, trusted_proxy_hops: int = DEFAULT_TRUSTED_PROXY_
         The address, or the peer address when the header is absent, too short or not an IP;
         ``"unknown"`` when even the peer is unknown.
     """
-    peer = request.client.host if request.client else UNKNOWN_CLIENT
+    return scope_client_ip(request.scope, trusted_proxy_hops)
+
+
+def scope_client_ip(scope: Scope, trusted_proxy_hops: int = DEFAULT_TRUSTED_PROXY_HOPS) -> str:
+    """:func:`client_ip` read from an ASGI scope, for middlewares (no ``Request`` built)."""
+    client = scope.get("client")
+    peer = str(client[0]) if client else UNKNOWN_CLIENT
     if trusted_proxy_hops <= 0:
         return peer
     forwarded = [
         part.strip()
-        for header in request.headers.getlist("x-forwarded-for")
-        for part in header.split(",")
+        for name, value in scope["headers"]
+        if name == b"x-forwarded-for"
+        for part in value.decode("latin-1").split(",")
     ]
     if len(forwarded) < trusted_proxy_hops:
         return peer
-    candidate = forwarded[-trusted_proxy_hops]
+    return _canonical_ip(forwarded[-trusted_proxy_hops]) or peer
+
+
+@lru_cache(maxsize=4096)
+def _canonical_ip(candidate: str) -> str | None:
+    """``candidate`` as ``ipaddress`` writes it, None if it is no IP address (parsed once)."""
     try:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
-        return peer
+        return None
 
 
 def rate_limit(
@@ -317,7 +337,9 @@ def rate_limit(
 
 
 def _unlimited(path: str, prefixes: tuple[str, ...]) -> bool:
-    return any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes)
+    return path.startswith(prefixes) and any(
+        path == prefix or path.startswith(prefix + "/") for prefix in prefixes
+    )
 
 
 class ApiBudgetMiddleware:
@@ -357,7 +379,7 @@ class ApiBudgetMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            await self.limiter.hit(self.limit, API_BUDGET, client_ip(Request(scope)))
+            await self.limiter.hit(self.limit, API_BUDGET, scope_client_ip(scope))
         except TooManyRequests as exc:
             await problem_for(exc, scope["path"])(scope, receive, send)
             return

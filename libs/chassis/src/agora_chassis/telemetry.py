@@ -184,7 +184,8 @@ class TraceContextMiddleware:
             for name, value in scope["headers"]
             if name in _TRACE_HEADERS
         }
-        parent = propagate.extract(carrier)
+        # Nothing to extract without trace headers (the usual case): the propagators are skipped.
+        parent = propagate.extract(carrier) if carrier else otel_context.get_current()
         span = trace.NonRecordingSpan(_child_context(trace.get_current_span(parent)))
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         try:
