@@ -13,7 +13,7 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 
 from agora_chassis.errors import TooManyRequests, install_error_handlers
-from agora_chassis.ratelimit import RateLimiter, client_ip, rate_limit
+from agora_chassis.ratelimit import RateLimiter, client_ip, rate_limit, scope_client_ip
 
 MINUTE = 60
 
@@ -284,3 +284,11 @@ async def test_rate_limit_path_parameters_share_the_route_budget(api: httpx.Asyn
     response = await api.get("/items/3", headers=via_proxy("198.51.100.9"))
 
     assert response.status_code == 429  # keyed on the peer, the forged header is ignored
+
+
+def test_client_ip_is_written_canonically_across_several_header_fields() -> None:
+    request = make_request(forwarded="6.6.6.6")
+    request.scope["headers"].append((b"x-forwarded-for", b"2001:DB8:0::1"))
+
+    assert client_ip(request) == "2001:db8::1"
+    assert scope_client_ip(request.scope, trusted_proxy_hops=2) == "6.6.6.6"
