@@ -16,9 +16,9 @@ Wiring, in a service's app factory (and ``await app.state.rate_limiter.aclose()`
 
 and on a route: ``dependencies=[Depends(rate_limit("5/minute"))]``. Budgets that guard something
 (login guessing) are counted in Redis, exactly across replicas. The coarse per-client budget of the
-whole API is :class:`ApiBudgetMiddleware`: a token bucket in each process
-(:class:`LocalRateLimiter`), since a Redis round trip on every request would cost a cached read more
-than a third of its CPU, checked before routing, since a route dependency costs more than the check.
+whole API is :class:`ApiBudgetMiddleware`, a token bucket in each process
+(:class:`LocalRateLimiter`; a Redis round trip on every request would cost a cached read more than
+a third of its CPU), checked before routing (a route dependency would cost more than the check).
 """
 
 from __future__ import annotations
