@@ -12,12 +12,13 @@ cache cold (the catalog's Redis database flushed and its in-process near cache l
 then one pass over the distinct keys; timed ``--cold-passes`` times) and warm (after an untimed
 pass over the keys, ``--requests`` requests over them in turn), at ``--concurrency`` requests in
 flight, reading the CPU time the serving processes (the catalog service, and the gateway for reads
-through it) used meanwhile. The baseline is a bare FastAPI hello-world served by the same
-uvicorn command line, measured with the same load generator. Last come ``--rounds`` rounds of the
-hello-world then cached product-by-id reads via the gateway and direct, one right after another;
-the report (:mod:`agora_cli.bench.catalog_report`) gives the median over the rounds of hello-world
-requests/s over cached product-by-id requests/s, via the gateway (next to the target of 2) and
-direct, and of the catalog's server CPU per cached read over the hello-world's.
+through it) used meanwhile. The baseline is a bare FastAPI hello-world on the same uvicorn
+command line and load generator, on its own and behind a gateway configured like the stack's.
+Last come ``--rounds`` rounds of the two baselines then cached product-by-id reads via the gateway
+and direct, one right after another; the report (:mod:`agora_cli.bench.catalog_report`) gives the
+median over the rounds of each ratio of hello-world requests/s to cached product-by-id requests/s
+(the target: 2 via the gateway) and of the catalog's server CPU per cached read to the
+hello-world's.
 
 Without ``--gateway-url``/``--direct-url`` the benchmark boots a private stack (``agora up
 --detach`` in a scratch data directory on free ports, the API rate limit raised), seeds it with
@@ -373,7 +374,9 @@ class _Run:
 
     async def baseline(self, hello: dict[str, Clients]) -> None:
         """The hello-world on its own (``uvicorn``) and behind a gateway like the stack's."""
-        progress("baseline: a bare FastAPI hello-world under the stack's uvicorn command line")
+        progress(
+            "baseline: a bare FastAPI hello-world, alone and behind a gateway like the stack's"
+        )
         for row in await self.hello(hello):
             self.keep(row)
 
