@@ -51,6 +51,7 @@ from agora_cli.bench.catalog_report import (
     KINDS,
     CatalogReport,
     Row,
+    cpu_source,
     median_summary,
     round_line,
     serving_roles,
@@ -419,15 +420,6 @@ async def _redis(url: str | None) -> AsyncIterator[Redis | None]:
         await client.aclose()
 
 
-def _cpu_source(pids: Mapping[str, int]) -> str:
-    if not server_cpu.available():
-        return "not measured: this platform does not report it"
-    if not pids:
-        return "the hello-world's only: the catalog's and the gateway's processes are unknown"
-    processes = ", ".join(f"{role} (pid {pid})" for role, pid in sorted(pids.items()))
-    return f"user + system CPU time (psutil): {processes}, the hello-world's uvicorn"
-
-
 def _environment(target: Target, concurrency: int) -> dict[str, str]:
     import httptools
 
@@ -441,7 +433,7 @@ def _environment(target: Target, concurrency: int) -> dict[str, str]:
         "cache": cache,
         "client": f"asyncio streams + httptools {httptools.__version__}, {concurrency} in flight "
         "(a keep-alive HTTP/1.1 connection each)",
-        "server cpu": _cpu_source(target.pids),
+        "server cpu": cpu_source(target.pids),
     }
 
 

@@ -13,11 +13,12 @@ were run. A second baseline, the hello-world behind a gateway, leaves the gatewa
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from agora_cli.bench import Report
+from agora_cli.bench import cpu as server_cpu
 from agora_cli.bench.cpu import MICROSECONDS, CpuUsage
 from agora_cli.bench.http_load import LoadResult
 from agora_cli.ui import format_table
@@ -133,6 +134,16 @@ class Row:
             "-" if cpu is None else f"{cpu:,.0f}",
             self.result.errors,
         )
+
+
+def cpu_source(pids: Mapping[str, int]) -> str:
+    """Whose CPU time the report reads, given the stack's serving processes by role (if known)."""
+    if not server_cpu.available():
+        return "not measured: this platform does not report it"
+    if not pids:
+        return "the hello-world's only: the catalog's and the gateway's processes are unknown"
+    processes = ", ".join(f"{role} (pid {pid})" for role, pid in sorted(pids.items()))
+    return f"user + system CPU time (psutil): {processes}, the hello-world's uvicorn and gateway"
 
 
 def serving_roles(kind: str, via: str) -> tuple[str, ...]:
