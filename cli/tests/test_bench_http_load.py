@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -285,6 +286,10 @@ async def test_a_gateway_like_the_stacks_proxies_to_the_hello_world() -> None:
         traefik = psutil.Process(gateway.pid)
         assert traefik.name() == "traefik"
         assert traefik.environ()["GOGC"] == "400"
+        cpus = os.process_cpu_count() or 1
+        assert traefik.environ()["GOMAXPROCS"] == os.environ.get(
+            "GOMAXPROCS", str(max(cpus // 2, 1))
+        )
         access_log = Path(traefik.cwd()) / "gateway-access.log"
         assert len(access_log.read_text(encoding="utf-8").splitlines()) >= 10
     assert gateway.url != hello.url

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 from agora_cli.infra.gateway import (
     MAIL_UPSTREAM_RULE,
     Upstream,
     dynamic_config,
+    gateway_procs,
     static_config,
     traefik_env,
     write_config,
@@ -90,5 +94,28 @@ def test_dynamic_config_mail_upstream_routes_mail_unstripped_without_ops() -> No
 
 
 def test_traefik_collects_garbage_less_often_unless_told_otherwise() -> None:
-    assert traefik_env({"PATH": "/bin"}) == {"PATH": "/bin", "GOGC": "400"}
-    assert traefik_env({"GOGC": "off"})["GOGC"] == "off"
+    assert traefik_env({"PATH": "/bin"}, cpus=2) == {
+        "PATH": "/bin",
+        "GOGC": "400",
+        "GOMAXPROCS": "1",
+    }
+    assert traefik_env({"GOGC": "off"}, cpus=2)["GOGC"] == "off"
+
+
+@pytest.mark.parametrize(
+    ("cpus", "procs"), [(None, 1), (1, 1), (2, 1), (3, 1), (4, 2), (8, 4), (64, 32)]
+)
+def test_traefik_runs_go_on_half_the_cpus_and_at_least_one(cpus: int | None, procs: int) -> None:
+    assert gateway_procs(cpus) == procs
+    assert traefik_env({}, cpus=cpus)["GOMAXPROCS"] == str(procs)
+
+
+def test_a_gomaxprocs_of_ones_own_wins() -> None:
+    assert traefik_env({"GOMAXPROCS": "6"}, cpus=2)["GOMAXPROCS"] == "6"
+
+
+def test_traefik_env_counts_the_cpus_this_process_may_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 6)
+    assert traefik_env({})["GOMAXPROCS"] == "3"

@@ -122,9 +122,26 @@ ACCESS_LOG_FIELDS = (
 GO_GC_PERCENT = "400"
 
 
-def traefik_env(base: Mapping[str, str]) -> dict[str, str]:
-    """``base`` with :data:`GO_GC_PERCENT` as ``GOGC``, unless ``base`` sets its own."""
-    return {"GOGC": GO_GC_PERCENT, **base}
+def gateway_procs(cpus: int | None) -> int:
+    """How many threads may run Traefik's Go code at once (``GOMAXPROCS``): half the CPUs, >= 1.
+
+    Go's default is one per CPU. The gateway shares the machine with the services, and waits on
+    them: while an answer is on its way, Go's idle threads spin and hand goroutines to each other,
+    which cost Traefik twice its CPU per request in front of the catalog on two CPUs (ADR 0007).
+    """
+    return max((cpus or 1) // 2, 1)
+
+
+def traefik_env(base: Mapping[str, str], cpus: int | None = None) -> dict[str, str]:
+    """``base`` with ``GOGC`` and ``GOMAXPROCS`` set for the gateway, unless ``base`` sets them.
+
+    Args:
+        base: The environment to start from (``os.environ``).
+        cpus: The CPUs this process may use; by default, as Python counts them.
+    """
+    if cpus is None:
+        cpus = os.process_cpu_count()
+    return {"GOGC": GO_GC_PERCENT, "GOMAXPROCS": str(gateway_procs(cpus)), **base}
 
 
 def _header_policy() -> dict[str, str]:
