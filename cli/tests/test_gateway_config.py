@@ -107,7 +107,8 @@ def test_traefik_collects_garbage_less_often_unless_told_otherwise() -> None:
 )
 def test_traefik_runs_go_on_half_the_cpus_and_at_least_one(cpus: int | None, procs: int) -> None:
     assert gateway_procs(cpus) == procs
-    assert traefik_env({}, cpus=cpus)["GOMAXPROCS"] == str(procs)
+    if cpus is not None:  # None in traefik_env means: count this machine's
+        assert traefik_env({}, cpus=cpus)["GOMAXPROCS"] == str(procs)
 
 
 def test_a_gomaxprocs_of_ones_own_wins() -> None:
