@@ -33,6 +33,7 @@ from agora_cli.bench.http_load import (
     run_load,
     succeeded,
 )
+from agora_cli.infra.gateway import gateway_procs
 from agora_cli.infra.ports import free_port
 
 LARGE = 200_000
@@ -286,10 +287,8 @@ async def test_a_gateway_like_the_stacks_proxies_to_the_hello_world() -> None:
         traefik = psutil.Process(gateway.pid)
         assert traefik.name() == "traefik"
         assert traefik.environ()["GOGC"] == "400"
-        cpus = os.process_cpu_count() or 1
-        assert traefik.environ()["GOMAXPROCS"] == os.environ.get(
-            "GOMAXPROCS", str(max(cpus // 2, 1))
-        )
+        procs = str(gateway_procs(os.process_cpu_count()))
+        assert traefik.environ()["GOMAXPROCS"] == os.environ.get("GOMAXPROCS", procs)
         access_log = Path(traefik.cwd()) / "gateway-access.log"
         assert len(access_log.read_text(encoding="utf-8").splitlines()) >= 10
     assert gateway.url != hello.url

@@ -93,30 +93,28 @@ def test_dynamic_config_mail_upstream_routes_mail_unstripped_without_ops() -> No
     assert upstream.router_names() == {"mail-api@file"}
 
 
+@pytest.fixture
+def two_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 2)
+
+
+@pytest.mark.usefixtures("two_cpus")
 def test_traefik_collects_garbage_less_often_unless_told_otherwise() -> None:
-    assert traefik_env({"PATH": "/bin"}, cpus=2) == {
-        "PATH": "/bin",
-        "GOGC": "400",
-        "GOMAXPROCS": "1",
-    }
-    assert traefik_env({"GOGC": "off"}, cpus=2)["GOGC"] == "off"
+    assert traefik_env({"PATH": "/bin"}) == {"PATH": "/bin", "GOGC": "400", "GOMAXPROCS": "1"}
+    assert traefik_env({"GOGC": "off"})["GOGC"] == "off"
 
 
 @pytest.mark.parametrize(
     ("cpus", "procs"), [(None, 1), (1, 1), (2, 1), (3, 1), (4, 2), (8, 4), (64, 32)]
 )
-def test_traefik_runs_go_on_half_the_cpus_and_at_least_one(cpus: int | None, procs: int) -> None:
-    assert gateway_procs(cpus) == procs
-    if cpus is not None:  # None in traefik_env means: count this machine's
-        assert traefik_env({}, cpus=cpus)["GOMAXPROCS"] == str(procs)
-
-
-def test_a_gomaxprocs_of_ones_own_wins() -> None:
-    assert traefik_env({"GOMAXPROCS": "6"}, cpus=2)["GOMAXPROCS"] == "6"
-
-
-def test_traefik_env_counts_the_cpus_this_process_may_use(
-    monkeypatch: pytest.MonkeyPatch,
+def test_traefik_runs_go_on_half_the_cpus_and_at_least_one(
+    cpus: int | None, procs: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(os, "process_cpu_count", lambda: 6)
-    assert traefik_env({})["GOMAXPROCS"] == "3"
+    assert gateway_procs(cpus) == procs
+    monkeypatch.setattr(os, "process_cpu_count", lambda: cpus)  # the CPUs this process may use
+    assert traefik_env({})["GOMAXPROCS"] == str(procs)
+
+
+@pytest.mark.usefixtures("two_cpus")
+def test_a_gomaxprocs_of_ones_own_wins() -> None:
+    assert traefik_env({"GOMAXPROCS": "6"})["GOMAXPROCS"] == "6"

@@ -132,16 +132,11 @@ def gateway_procs(cpus: int | None) -> int:
     return max((cpus or 1) // 2, 1)
 
 
-def traefik_env(base: Mapping[str, str], cpus: int | None = None) -> dict[str, str]:
-    """``base`` with ``GOGC`` and ``GOMAXPROCS`` set for the gateway, unless ``base`` sets them.
-
-    Args:
-        base: The environment to start from (``os.environ``).
-        cpus: The CPUs this process may use; by default, as Python counts them.
-    """
-    if cpus is None:
-        cpus = os.process_cpu_count()
-    return {"GOGC": GO_GC_PERCENT, "GOMAXPROCS": str(gateway_procs(cpus)), **base}
+def traefik_env(base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` with ``GOGC`` and ``GOMAXPROCS`` (for the CPUs this process may use) set for the
+    gateway, unless ``base`` sets them."""
+    procs = gateway_procs(os.process_cpu_count())
+    return {"GOGC": GO_GC_PERCENT, "GOMAXPROCS": str(procs), **base}
 
 
 def _header_policy() -> dict[str, str]:
