@@ -21,7 +21,6 @@ from http import HTTPStatus
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware, GZipResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -341,12 +340,12 @@ class BodySizeLimitMiddleware:
         if not _is_http(scope):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        declared = headers.get("content-length", "")
+        declared = _header(scope, b"content-length") or ""
         if declared.isdigit() and int(declared) > self.max_bytes:
             await _too_large(scope, self.max_bytes)(scope, receive, send)
             return
-        if not declared and "transfer-encoding" not in headers and _http1(scope):
+        chunked = _header(scope, b"transfer-encoding") is not None
+        if not declared and not chunked and _http1(scope):
             # HTTP/1.x has no body without either header (a GET, say): nothing to count. (HTTP/2
             # frames a body without them, so there the guard always runs.)
             await self.app(scope, receive, send)
