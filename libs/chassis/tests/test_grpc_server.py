@@ -1,6 +1,7 @@
 """The chassis gRPC server: error table applied, deadline budget, health, shutdown, binding.
 
-The server runs in process on a loopback port, with a byte-level test service (no .proto needed).
+The server runs in process on a loopback port, with a byte-level test service (no .proto needed);
+the test channel presents a valid service token (authentication itself: ``test_grpc_auth.py``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from typing import Any
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from agora_chassis.errors import Conflict, NotFound
+from agora_chassis.grpc_auth import GrpcAuth, method_scopes
 from agora_chassis.grpc_server import BindError, GrpcServer, start_grpc_server
+from agora_chassis.service_tokens import service_channel
 from agora_cli.infra.ports import LOOPBACK, free_port
+from libs.chassis.tests.grpc_tokens import FixedToken, service_token, service_verifier
 
 SERVICE = "agora.test.v1.ProbeService"
 BUDGET_SECONDS = 0.5
@@ -61,10 +66,16 @@ def register(server: grpc.aio.Server) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
 
 
+KEY = Ed25519PrivateKey.generate()
+AUTH = GrpcAuth(
+    service_verifier(KEY), method_scopes(SERVICE, {"Probe": {"probe:call"}, "Numbers": set()})
+)
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[GrpcServer]:
     running = await start_grpc_server(
-        register, [SERVICE], host=LOOPBACK, port=free_port(), limit=BUDGET_SECONDS
+        register, [SERVICE], host=LOOPBACK, port=free_port(), auth=AUTH, limit=BUDGET_SECONDS
     )
     yield running
     await running.stop(grace=0)
@@ -72,7 +83,8 @@ async def server() -> AsyncIterator[GrpcServer]:
 
 @pytest.fixture
 async def channel(server: GrpcServer) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(f"{LOOPBACK}:{server.port}") as channel:
+    tokens = FixedToken(service_token(KEY))
+    async with service_channel(f"{LOOPBACK}:{server.port}", tokens) as channel:
         yield channel
 
 
@@ -139,7 +151,9 @@ async def test_caller_deadline_cancels_the_servicer_exactly_once(
     assert CANCELLATIONS == [1]
 
 
-async def test_streaming_method_passes_through_unguarded(channel: grpc.aio.Channel) -> None:
+async def test_streaming_method_passes_through_unguarded_yet_authenticated(
+    channel: grpc.aio.Channel,
+) -> None:
     method = channel.unary_stream(f"/{SERVICE}/Numbers")
 
     received = [item async for item in method(b"")]
@@ -162,11 +176,11 @@ async def test_health_goes_not_serving_when_the_server_stops(server: GrpcServer)
 
 async def test_taken_port_is_a_bind_error(server: GrpcServer) -> None:
     with pytest.raises(BindError, match="cannot listen"):
-        await start_grpc_server(register, [SERVICE], host=LOOPBACK, port=server.port)
+        await start_grpc_server(register, [SERVICE], host=LOOPBACK, port=server.port, auth=AUTH)
 
 
 async def test_port_zero_binds_a_free_port() -> None:
-    running = await start_grpc_server(register, [SERVICE], host=LOOPBACK, port=0)
+    running = await start_grpc_server(register, [SERVICE], host=LOOPBACK, port=0, auth=AUTH)
     try:
         assert running.port > 0
     finally:

@@ -42,6 +42,10 @@ logger = logging.getLogger(__name__)
 
 TOKEN_USE_CLAIM = "token_use"  # a claim name, not a secret  # noqa: S105  # nosec B105
 ACCESS_TOKEN_USE = "access"  # a claim value, not a secret  # noqa: S105  # nosec B105
+# Service tokens (client credentials) carry their own use, so a user-facing route never accepts
+# one, and an internal gRPC API never accepts a user's token.
+SERVICE_TOKEN_USE = "service"  # a claim value, not a secret  # noqa: S105  # nosec B105
+_TOKEN_USE_NAMES = {ACCESS_TOKEN_USE: "an access token", SERVICE_TOKEN_USE: "a service token"}
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "iss", "aud", TOKEN_USE_CLAIM)
 # Asymmetric only: JWKS keys are public, so an HMAC "key" would be a published secret.
 ASYMMETRIC_ALGORITHMS = frozenset(
@@ -264,6 +268,7 @@ class TokenVerifier:
         audience: str,
         algorithms: Sequence[str] = ("EdDSA",),
         leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
+        token_use: str = ACCESS_TOKEN_USE,
     ) -> None:
         """Configure the verifier.
 
@@ -273,6 +278,8 @@ class TokenVerifier:
             audience: The ``aud`` the token must name.
             algorithms: Accepted signing algorithms; asymmetric ones only.
             leeway_seconds: Clock skew tolerated on ``exp``, ``nbf`` and ``iat``.
+            token_use: The only accepted ``token_use`` claim: :data:`ACCESS_TOKEN_USE` (user
+                tokens, the REST API) or :data:`SERVICE_TOKEN_USE` (internal gRPC).
 
         Raises:
             ValueError: ``algorithms`` is empty or names a symmetric or unknown algorithm.
@@ -284,6 +291,7 @@ class TokenVerifier:
         self._audience = audience
         self._algorithms = frozenset(algorithms)
         self._leeway = leeway_seconds
+        self._token_use = token_use
 
     async def verify(self, token: str) -> Principal:
         """Verify ``token`` and return who it was issued to.
@@ -301,8 +309,10 @@ class TokenVerifier:
         """
         key = await self._key_for(token)
         claims = _decode(token, key, self._issuer, self._audience, self._leeway)
-        if claims.get(TOKEN_USE_CLAIM) != ACCESS_TOKEN_USE:
-            raise Unauthorized("The token is not an access token.")
+        if claims.get(TOKEN_USE_CLAIM) != self._token_use:
+            raise Unauthorized(
+                f"The token is not {_TOKEN_USE_NAMES.get(self._token_use, 'valid here')}."
+            )
         return _principal_from(claims)
 
     async def _key_for(self, token: str) -> jwt.PyJWK:

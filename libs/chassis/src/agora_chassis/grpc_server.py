@@ -4,8 +4,11 @@
 
 * the standard health service (``grpc.health.v1.Health``): ``SERVING`` once started, for the
   whole server (``""``) and each named service, ``NOT_SERVING`` from the start of shutdown;
-* server reflection, so ``grpcurl`` and friends can list and call the services without the
-  ``.proto`` files;
+* server reflection when asked (never in the production profile: it hands a map of the
+  internal API to anyone who reaches the port), so ``grpcurl`` and friends can list and call the
+  services without the ``.proto`` files;
+* :class:`~agora_chassis.grpc_auth.AuthInterceptor`: every call but health and reflection needs
+  a service token with the method's scopes, and runs under its caller's correlation id;
 * :class:`GuardInterceptor` on every unary call: it runs the servicer under the caller's deadline
   (capped at the service's own budget, so a call without a deadline cannot run forever), and
   answers an exception with the status code the chassis table gives it (:mod:`.grpc_errors`);
@@ -26,6 +29,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
+from agora_chassis.grpc_auth import AuthInterceptor, GrpcAuth
 from agora_chassis.grpc_errors import status_for
 
 logger = logging.getLogger(__name__)
@@ -143,14 +147,16 @@ class GrpcServer:
         await self.server.stop(grace)
 
 
-def _interceptors(limit: float) -> list[grpc.aio.ServerInterceptor]:
+def _interceptors(auth: GrpcAuth, limit: float) -> list[grpc.aio.ServerInterceptor]:
     untraced = filters.any_of(
         filters.service_name(health.SERVICE_NAME), filters.service_name(reflection.SERVICE_NAME)
     )
     tracing: grpc.aio.ServerInterceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
         filter_=filters.negate(untraced)
     )
-    return [tracing, GuardInterceptor(limit)]  # tracing outermost: spans carry the final status
+    # Tracing outermost: spans carry the final status, refusals included. Authentication before
+    # the guard: a refused call never starts the servicer's task.
+    return [tracing, AuthInterceptor(auth), GuardInterceptor(limit)]
 
 
 async def start_grpc_server(
@@ -159,9 +165,11 @@ async def start_grpc_server(
     *,
     host: str,
     port: int,
+    auth: GrpcAuth,
     limit: float = DEFAULT_BUDGET_SECONDS,
+    reflection_enabled: bool = False,
 ) -> GrpcServer:
-    """Start a server with the service's servicers, health checking and reflection.
+    """Start a server with the service's servicers, health checking and, if asked, reflection.
 
     Args:
         register: Adds the service's servicers (``add_XServicer_to_server``).
@@ -169,7 +177,9 @@ async def start_grpc_server(
             health and reflection.
         host: Address to listen on.
         port: Port to listen on; 0 picks a free one.
+        auth: The token verifier and the scopes each method needs.
         limit: The longest one call may run, in seconds.
+        reflection_enabled: Serve reflection (development and test only).
 
     Returns:
         The running server; call :meth:`GrpcServer.stop` at shutdown.
@@ -179,13 +189,16 @@ async def start_grpc_server(
     """
     # Without SO_REUSEPORT (gRPC's default is on), a second server on a taken port fails loudly
     # instead of silently sharing the port with whatever holds it.
-    server = grpc.aio.server(interceptors=_interceptors(limit), options=[("grpc.so_reuseport", 0)])
+    server = grpc.aio.server(
+        interceptors=_interceptors(auth, limit), options=[("grpc.so_reuseport", 0)]
+    )
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
+    if reflection_enabled:
+        reflection.enable_server_reflection(
+            [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        )
     try:
         bound = server.add_insecure_port(f"{host}:{port}")
     except RuntimeError as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ONE_MEBIBYTE = 1024 * 1024
@@ -48,6 +48,10 @@ class ServiceSettings(BaseSettings):
         version: Release version reported by ``/health/ready``.
         build_time: Build timestamp reported by ``/health/ready``.
         commit: Commit hash reported by ``/health/ready``.
+        service_client_id: This service's client id at identity, for calling other services
+            over gRPC (``None``: it calls none).
+        service_client_secret: That client's secret (from the environment only).
+        service_token_url: Identity's client-credentials endpoint.
     """
 
     model_config = SettingsConfigDict(
@@ -77,6 +81,11 @@ class ServiceSettings(BaseSettings):
     version: str = "0.1.0"
     build_time: str = "unknown"
     commit: str = "unknown"
+    service_client_id: str | None = None
+    service_client_secret: SecretStr | None = None
+    service_token_url: str = (
+        "http://127.0.0.1:8080/api/v1/auth/service-token"  # noqa: S105  # nosec B105 - a URL
+    )
 
     def insecure_defaults(self) -> list[str]:
         """Name every setting that still has a development-only value.

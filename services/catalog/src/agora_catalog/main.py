@@ -30,10 +30,7 @@ async def _start_grpc(app: FastAPI) -> None:
     app.state.grpc_server = None
     if settings.grpc_port is not None:
         app.state.grpc_server = await serve_grpc(
-            app.state.sessionmaker,
-            host=settings.grpc_host,
-            port=settings.grpc_port,
-            limit=settings.request_timeout_seconds,
+            app.state.sessionmaker, app.state.keys_source, settings
         )
 
 

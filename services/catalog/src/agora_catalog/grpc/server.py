@@ -5,6 +5,9 @@ REST API. The servicer only translates: protobuf in, validated schemas to the se
 out. Invalid input (an id that is not a UUID, a quantity below 1, more than ``MAX_BATCH`` ids)
 raises a ``ValidationError``; the chassis interceptor answers it, and any domain error, with the
 status code of the chassis table, and stops the call when its deadline passes.
+
+Callers are services with a service token from identity (client credentials); each method
+declares the scopes it needs in :data:`SCOPES`. Reflection is served outside production only.
 """
 
 from __future__ import annotations
@@ -23,10 +26,16 @@ from agora_catalog.schemas.lookup import (
     ProductBatch,
 )
 from agora_catalog.services.lookup import ProductLookup
+from agora_catalog.settings import CatalogSettings
+from agora_chassis.auth import SERVICE_TOKEN_USE, KeySource, TokenVerifier
+from agora_chassis.grpc_auth import GrpcAuth, method_scopes
 from agora_chassis.grpc_server import GrpcServer, start_grpc_server
 from agora_contracts.grpc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
 SERVICE_NAME = catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
+READ_SCOPE = "catalog:read"
+SCOPES = {"GetProducts": {READ_SCOPE}, "CheckAvailability": {READ_SCOPE}}
+"""What a caller's service token must carry, per method (reservations will need their own)."""
 LINE_STATUS = {
     LineStatus.OK: catalog_pb2.LINE_STATUS_OK,
     LineStatus.INSUFFICIENT_STOCK: catalog_pb2.LINE_STATUS_INSUFFICIENT_STOCK,
@@ -100,22 +109,36 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
 
 
 async def serve(
-    sessionmaker: async_sessionmaker[AsyncSession], *, host: str, port: int, limit: float
+    sessionmaker: async_sessionmaker[AsyncSession], keys: KeySource, settings: CatalogSettings
 ) -> GrpcServer:
-    """Start the catalog's gRPC server (with health checking and reflection).
+    """Start the catalog's gRPC server (service tokens, health checking, reflection off production).
 
     Args:
         sessionmaker: Where each call's session comes from.
-        host: Address to listen on.
-        port: Port to listen on (0: any free one).
-        limit: The longest one call may run, in seconds, whatever its deadline.
+        keys: Identity's public keys (the JWKS), to verify callers' service tokens.
+        settings: Address and port (``grpc_host``, ``grpc_port``; no port: any free one), the
+            longest one call may run (``request_timeout_seconds``), issuer, audience, profile.
 
     Returns:
         The running server.
     """
     servicer = CatalogServicer(sessionmaker)
+    verifier = TokenVerifier(
+        keys,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        token_use=SERVICE_TOKEN_USE,
+    )
 
     def register(server: grpc.aio.Server) -> None:
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(servicer, server)
 
-    return await start_grpc_server(register, [SERVICE_NAME], host=host, port=port, limit=limit)
+    return await start_grpc_server(
+        register,
+        [SERVICE_NAME],
+        host=settings.grpc_host,
+        port=settings.grpc_port or 0,
+        auth=GrpcAuth(verifier, method_scopes(SERVICE_NAME, SCOPES)),
+        limit=settings.request_timeout_seconds,
+        reflection_enabled=settings.environment != "production",
+    )

@@ -1,8 +1,9 @@
 """Catalog's gRPC server over a real channel, against the real test database.
 
 A second catalog app (beside the REST tests' ``app``) is started with ``grpc_port`` set, so the
-server comes up through the app's own startup hook, exactly as in production. Test data is
-written straight through the ORM: the REST API cannot set ``reserved`` units.
+server comes up through the app's own startup hook, exactly as in production. Its key source is
+one test key, and the channel presents a service token signed with it (scope ``catalog:read``).
+Test data is written straight through the ORM: the REST API cannot set ``reserved`` units.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from sqlalchemy import text
 from agora_catalog.main import create_app
 from agora_catalog.models import Category, Product, Stock
 from agora_catalog.settings import CatalogSettings
+from agora_chassis.service_tokens import service_channel
 from agora_cli.infra.ports import LOOPBACK, free_port
 from agora_contracts.grpc.catalog.v1 import catalog_pb2_grpc
+from libs.chassis.tests.grpc_tokens import KEY_FOR_TESTS, FixedToken, OneKey, service_token
 
 TABLES = "stock, products, categories"
 CALL_BUDGET_SECONDS = 5.0
@@ -43,14 +46,16 @@ async def grpc_app(catalog_database_url: str, catalog_redis_url: str) -> AsyncIt
         request_timeout_seconds=CALL_BUDGET_SECONDS,
     )
     app = create_app(settings)
+    app.state.keys_source = OneKey(KEY_FOR_TESTS)  # what the gRPC server verifies tokens with
     async with LifespanManager(app):
         yield app
 
 
 @pytest.fixture(scope="session")
 async def channel(grpc_app: FastAPI) -> AsyncIterator[grpc.aio.Channel]:
-    """A client channel to the app's gRPC server."""
-    async with grpc.aio.insecure_channel(f"{LOOPBACK}:{grpc_app.state.grpc_server.port}") as chan:
+    """A client channel to the app's gRPC server, as a service allowed to read the catalog."""
+    tokens = FixedToken(service_token(KEY_FOR_TESTS, scope="catalog:read"))
+    async with service_channel(f"{LOOPBACK}:{grpc_app.state.grpc_server.port}", tokens) as chan:
         yield chan
 
 
