@@ -7,12 +7,13 @@ import datetime as dt
 from fastapi import FastAPI
 
 from agora_chassis.app import create_service_app
-from agora_identity.api import auth, jwks, users
+from agora_identity.api import auth, jwks, service_tokens, users
 from agora_identity.api.refusals import audit_refusal
 from agora_identity.models import OutboxMessage
 from agora_identity.repositories.users import UserRepository
 from agora_identity.services.bootstrap import ensure_admin
 from agora_identity.services.keys import KeyStore, LocalKeySource
+from agora_identity.services.service_tokens import ServiceTokenSigner
 from agora_identity.services.tokens import TokenIssuer, TokenPolicy
 from agora_identity.settings import IdentitySettings
 
@@ -45,7 +46,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     app = create_service_app(
         settings,
         title="Agora identity",
-        routers=[auth.router, users.router, jwks.router],
+        routers=[auth.router, service_tokens.router, users.router, jwks.router],
         startup=[_ensure_admin],
         keys=LocalKeySource(keys),
         outbox=OutboxMessage,
@@ -60,5 +61,11 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             access_ttl=dt.timedelta(minutes=settings.access_token_minutes),
             refresh_ttl=dt.timedelta(days=settings.refresh_token_days),
         ),
+    )
+    app.state.service_token_signer = ServiceTokenSigner(
+        keys,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=dt.timedelta(minutes=settings.service_token_minutes),
     )
     return app

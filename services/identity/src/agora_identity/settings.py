@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from agora_chassis.settings import ServiceSettings
 
 ACCESS_TOKEN_MINUTES = 30
 REFRESH_TOKEN_DAYS = 7
+SERVICE_TOKEN_MINUTES = 5
+SECRET_SHA256 = Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
 DEV_ADMIN_PASSWORD = "Admin123!"  # noqa: S105 - documented development login, refused in production
+
+
+class ServiceClient(BaseModel):
+    """A service allowed the client-credentials grant (one entry of ``AGORA_SERVICE_CLIENTS``).
+
+    Attributes:
+        secret_sha256: SHA-256 hex digests of the accepted secrets; two during a rotation.
+        scopes: The scopes its tokens may carry (``catalog:read``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    secret_sha256: list[SECRET_SHA256] = Field(min_length=1)
+    scopes: list[str] = Field(min_length=1)
 
 
 class IdentitySettings(ServiceSettings):
@@ -25,6 +42,10 @@ class IdentitySettings(ServiceSettings):
         admin_password: Password for a newly created admin account.
         login_limit_per_ip: Login attempts allowed per client address.
         login_limit_per_account: Login attempts allowed per account (reset on success).
+        service_clients: Services allowed the client-credentials grant, by client id (JSON:
+            ``{"basket": {"secret_sha256": ["<hex>"], "scopes": ["catalog:read"]}}``). Only
+            digests are configured: the secrets stay with the calling services.
+        service_token_minutes: Lifetime of service tokens (callers fetch a new one before).
     """
 
     service_name: str = "identity"
@@ -35,6 +56,8 @@ class IdentitySettings(ServiceSettings):
     admin_password: SecretStr | None = None
     login_limit_per_ip: str = "30/minute"
     login_limit_per_account: str = "5/minute"
+    service_clients: dict[str, ServiceClient] = Field(default_factory=dict)
+    service_token_minutes: int = Field(default=SERVICE_TOKEN_MINUTES, ge=1)
 
     def insecure_defaults(self) -> list[str]:
         """Add identity's own development-only values to the chassis list."""

@@ -15,6 +15,7 @@ from agora_identity.repositories.tokens import RefreshTokenRepository
 from agora_identity.repositories.users import UserRepository
 from agora_identity.services.audit import Auditor, RequestContext
 from agora_identity.services.auth import AuthService, LoginLimits
+from agora_identity.services.service_tokens import ServiceTokenService
 from agora_identity.services.users import UserService
 from agora_identity.settings import IdentitySettings
 
@@ -44,5 +45,16 @@ async def user_service(
     return UserService(UserRepository(session), _auditor(request, session, principal))
 
 
+async def service_token_service(request: Request, session: DbSession) -> ServiceTokenService:
+    """The client-credentials grant for this request."""
+    settings: IdentitySettings = request.app.state.settings
+    return ServiceTokenService(
+        clients=settings.service_clients,
+        signer=request.app.state.service_token_signer,
+        auditor=_auditor(request, session),
+    )
+
+
 Auth = Annotated[AuthService, Depends(auth_service)]
+ServiceTokens = Annotated[ServiceTokenService, Depends(service_token_service)]
 Users = Annotated[UserService, Depends(user_service)]

@@ -31,6 +31,8 @@ class AuditEvent(StrEnum):
     USER_UPDATED = "user_updated"
     ROLES_CHANGED = "roles_changed"
     ACCESS_REFUSED = "access_refused"
+    SERVICE_TOKEN_ISSUED = "service_token_issued"  # noqa: S105 - an event name
+    SERVICE_TOKEN_REFUSED = "service_token_refused"  # noqa: S105 - an event name
 
 
 class AuditEntry(UUIDPrimaryKey, Base):

@@ -1,6 +1,6 @@
 """Identity's domain errors (mapped to Problem Details by the chassis)."""
 
-from agora_chassis.errors import Conflict, NotFound, TooManyRequests, Unauthorized
+from agora_chassis.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
 
 
 class EmailTaken(Conflict):
@@ -39,3 +39,17 @@ class SelfLockout(Conflict):
     """An admin tried to remove their own admin role or deactivate themselves."""
 
     title = "Cannot lock yourself out"
+
+
+class InvalidClient(Unauthorized):
+    """Unknown service client or wrong secret (RFC 6749 ``invalid_client``); audit entry kept."""
+
+    title = "Invalid client"
+    commit_changes = True
+
+
+class InvalidScope(BadRequest):
+    """A service asked for a scope it is not registered for (``invalid_scope``); audited."""
+
+    title = "Invalid scope"
+    commit_changes = True
