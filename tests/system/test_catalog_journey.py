@@ -2,7 +2,9 @@
 
 Checks what only the whole stack shows: the catalog's database gets its extension and migrations,
 ``agora seed`` loads the demo catalogue, the gateway routes products, categories and images,
-identity's tokens authorise catalog's admin API, and the gRPC port of ``agora up`` answers.
+identity's tokens authorise catalog's admin API, and the gRPC port of ``agora up`` answers a
+caller holding a service token from identity (the CLI's own client, credentials in the stack's
+secrets), and refuses one without.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import grpc
 import httpx
 import pytest
 
+from agora_chassis.service_tokens import ClientCredentials, ServiceTokenSource, service_channel
+from agora_cli.service_clients import OPERATOR_CLIENT, TOKEN_PATH, client_secret
 from agora_contracts.grpc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from tests.system.stack import AgoraRun
 
@@ -47,12 +51,30 @@ def _reprice(api: httpx.Client, product: dict[str, object]) -> httpx.Response:
     )
 
 
-async def _grpc_price(port: int, product_id: str) -> str:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = catalog_pb2_grpc.CatalogServiceStub(channel)
-        request = catalog_pb2.GetProductsRequest(product_ids=[product_id])
-        response = await stub.GetProducts(request, timeout=10)
+async def _grpc_price(agora: AgoraRun, gateway: str, product_id: str) -> str:
+    secret = client_secret(agora.data_dir, OPERATOR_CLIENT)
+    tokens = ServiceTokenSource(ClientCredentials(gateway + TOKEN_PATH, OPERATOR_CLIENT, secret))
+    port = agora.port("AGORA_GRPC_PORT_BASE") + 2
+    request = catalog_pb2.GetProductsRequest(product_ids=[product_id])
+    try:
+        async with service_channel(f"127.0.0.1:{port}", tokens) as channel:
+            response = await catalog_pb2_grpc.CatalogServiceStub(channel).GetProducts(
+                request, timeout=10
+            )
+    finally:
+        await tokens.aclose()
     return str(response.products[0].price)
+
+
+async def _grpc_without_token(agora: AgoraRun, product_id: str) -> grpc.StatusCode:
+    port = agora.port("AGORA_GRPC_PORT_BASE") + 2
+    request = catalog_pb2.GetProductsRequest(product_ids=[product_id])
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            await catalog_pb2_grpc.CatalogServiceStub(channel).GetProducts(request, timeout=10)
+        except grpc.aio.AioRpcError as error:
+            return error.code()
+    return grpc.StatusCode.OK
 
 
 def test_catalog_seeded_browsed_repriced_and_read_over_grpc(agora: AgoraRun) -> None:
@@ -66,8 +88,8 @@ def test_catalog_seeded_browsed_repriced_and_read_over_grpc(agora: AgoraRun) -> 
         product = _browse(api)
         repriced = _reprice(api, product)
         anonymous = api.delete(f"/api/v1/products/{product['id']}")
-    grpc_port = agora.port("AGORA_GRPC_PORT_BASE") + 2
-    price = asyncio.run(_grpc_price(grpc_port, str(product["id"])))
+    price = asyncio.run(_grpc_price(agora, gateway, str(product["id"])))
+    unauthenticated = asyncio.run(_grpc_without_token(agora, str(product["id"])))
 
     assert seed.returncode == 0, seed.stdout + seed.stderr
     assert again.returncode == 0, again.stdout + again.stderr
@@ -75,3 +97,4 @@ def test_catalog_seeded_browsed_repriced_and_read_over_grpc(agora: AgoraRun) -> 
     assert repriced.json()["price"] == "1.23"
     assert anonymous.status_code == 401
     assert price == "1.23"
+    assert unauthenticated == grpc.StatusCode.UNAUTHENTICATED

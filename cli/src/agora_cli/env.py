@@ -10,6 +10,7 @@ from pathlib import Path
 
 from agora_cli.config import StackConfig
 from agora_cli.infra.ports import LOOPBACK
+from agora_cli.service_clients import client_env
 from agora_cli.services import IDENTITY, ServiceSpec
 
 SOURCE_DIR = Path(__file__).resolve().parent
@@ -93,6 +94,7 @@ def service_env(
         env["AGORA_GRPC_PORT"] = str(grpc_port(config, spec))
     if spec.has_signing_keys:
         env["AGORA_JWT_KEYS_DIR"] = str(config.data_dir / "keys" / spec.name)
+    env.update(client_env(config, spec))
     if spec.seeds_admin and config.profile == "development":
         env.setdefault("AGORA_ADMIN_EMAIL", DEV_ADMIN_EMAIL)
         env.setdefault("AGORA_ADMIN_PASSWORD", DEV_ADMIN_PASSWORD)

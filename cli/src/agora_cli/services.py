@@ -23,6 +23,9 @@ class ServiceSpec:
         seeds_admin: Gets the admin login (``AGORA_ADMIN_EMAIL``/``AGORA_ADMIN_PASSWORD``).
         consumes_events: Has an event consumer, hence dead letters (``agora dlq``).
         grpc: Serves internal gRPC on ``AGORA_GRPC_PORT`` (gRPC base + its offset).
+        service_scopes: Scopes it needs to call other services over gRPC; non-empty makes it a
+            client of identity (``AGORA_SERVICE_CLIENT_ID``, ``AGORA_SERVICE_CLIENT_SECRET``,
+            ``AGORA_SERVICE_TOKEN_URL``).
         seed: Module run as ``python -m <module> [--count N]`` by ``agora seed`` to load demo
             data (idempotent).
         channels: ``module:attribute`` of its ``ServiceChannels`` (what it publishes and
@@ -42,6 +45,7 @@ class ServiceSpec:
     seeds_admin: bool = False
     consumes_events: bool = False
     grpc: bool = False
+    service_scopes: tuple[str, ...] = ()
     seed: str | None = None
     channels: str | None = None
 
