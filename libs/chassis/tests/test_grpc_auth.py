@@ -6,6 +6,7 @@ A real ``grpc.aio`` server on a loopback port, built by the chassis, with a byte
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,13 +16,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from agora_chassis.auth import SERVICE_TOKEN_USE, TokenVerifier
 from agora_chassis.grpc_auth import GrpcAuth, current_principal, method_scopes
 from agora_chassis.grpc_server import GrpcServer, start_grpc_server
 from agora_chassis.logging import PiiMaskingFilter, correlation_id
 from agora_chassis.service_tokens import service_channel
 from agora_cli.infra.ports import LOOPBACK
 from libs.chassis.tests.grpc_tokens import (
+    AUDIENCE,
+    ISSUER,
+    TOKEN_SECONDS,
     FixedToken,
+    OneKey,
     service_token,
     service_verifier,
 )
@@ -181,3 +187,31 @@ async def test_reflection_on_answers_without_token() -> None:
         await running.stop(grace=0)
 
     assert SERVICE in names
+
+
+class CountingKeys(OneKey):
+    """A key source counting how often a token's key is looked up (once per verification)."""
+
+    lookups = 0
+
+    async def get_key(self, kid: str) -> Any:
+        self.lookups += 1
+        return await super().get_key(kid)
+
+
+async def test_token_is_verified_once_then_remembered_until_it_expires() -> None:
+    keys, now = CountingKeys(KEY), [time.time()]
+    verifier = TokenVerifier(keys, issuer=ISSUER, audience=AUDIENCE, token_use=SERVICE_TOKEN_USE)
+    auth = GrpcAuth(verifier, method_scopes(SERVICE, SCOPES), clock=lambda: now[0])
+    running = await start_grpc_server(register, [SERVICE], host=LOOPBACK, port=0, auth=auth)
+    token = service_token(KEY)
+    try:
+        await call(running, token)
+        await call(running, token)
+        remembered = keys.lookups
+        now[0] += TOKEN_SECONDS + 1  # past its exp: the remembered answer no longer counts
+        await call(running, token)
+    finally:
+        await running.stop(grace=0)
+
+    assert (remembered, keys.lookups) == (1, 2)

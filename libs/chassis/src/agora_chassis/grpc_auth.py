@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ REQUEST_ID_METADATA = "x-request-id"
 REQUEST_ID_MAX_LENGTH = 128
 _REQUEST_ID_RE = re.compile(rf"^[A-Za-z0-9._-]{{1,{REQUEST_ID_MAX_LENGTH}}}$")
 _BEARER_PREFIX = "bearer "
+VERIFIED_TOKENS_KEPT = 256
+"""Verified tokens remembered per server (a caller reuses its token for minutes; few callers)."""
 OPEN_SERVICES = frozenset({"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"})
 """Services answered without a token: probes and tooling must reach them."""
 
@@ -75,10 +78,38 @@ class GrpcAuth:
         verifier: Verifies service tokens (built with ``token_use=SERVICE_TOKEN_USE``).
         scopes: Full method name (``/agora.catalog.v1.CatalogService/GetProducts``) to the
             scopes a caller needs, all of them; a method absent here is refused.
+        clock: Wall-clock seconds, to tell when a remembered token expires.
+        verified: Principals of tokens verified already, by token, kept until their ``exp``:
+            a caller sends the same token for minutes, and checking its signature on every
+            call would cost about as much as the call itself.
     """
 
     verifier: TokenVerifier
     scopes: Mapping[str, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+    clock: Callable[[], float] = time.time
+    verified: dict[str, Principal] = field(default_factory=dict, repr=False, compare=False)
+
+    async def principal(self, token: str) -> Principal:
+        """The principal ``token`` names, verified now or earlier and not expired since.
+
+        Args:
+            token: The compact JWT.
+
+        Returns:
+            The principal.
+
+        Raises:
+            Unauthorized: The token is refused.
+            ServiceUnavailable: The signing keys cannot be fetched.
+        """
+        known = self.verified.get(token)
+        if known is not None and self.clock() < float(known.claims["exp"]):
+            return known
+        principal = await self.verifier.verify(token)
+        if len(self.verified) >= VERIFIED_TOKENS_KEPT:
+            self.verified.clear()  # simpler than LRU; refilled by the next calls
+        self.verified[token] = principal
+        return principal
 
 
 def method_scopes(
@@ -125,7 +156,7 @@ async def _authenticate(
             context, method, grpc.StatusCode.UNAUTHENTICATED, "A service token is required."
         )
     try:
-        principal = await auth.verifier.verify(header[len(_BEARER_PREFIX) :].strip())
+        principal = await auth.principal(header[len(_BEARER_PREFIX) :].strip())
     except AgoraError as error:  # Unauthorized, or ServiceUnavailable without keys
         await _refuse(context, method, code_for_http_status(error.status), error.detail)
         raise  # not reached: abort raises
