@@ -43,3 +43,27 @@ def test_new_id_is_time_ordered_uuid7() -> None:
     first, second = new_id(), new_id()
     assert first.version == 7
     assert first < second
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("http://identity:8101/api/v1/auth/service-token", True),
+        ("https://identity/api/v1/auth/service-token", False),
+        ("http://127.0.0.1:8101/api/v1/auth/service-token", False),
+        ("http://localhost:8101/api/v1/auth/service-token", False),
+    ],
+)
+def test_settings_production_refuses_client_secret_over_cleartext(url: str, refused: bool) -> None:
+    values = {
+        "environment": "production",
+        "database_url": SAFE_URL,
+        "service_client_id": "basket",
+        "service_client_secret": "s" * 40,
+        "service_token_url": url,
+    }
+    if refused:
+        with pytest.raises(ValidationError, match="AGORA_SERVICE_TOKEN_URL"):
+            ServiceSettings.model_validate(values)
+    else:
+        assert ServiceSettings.model_validate(values).service_client_id == "basket"

@@ -7,8 +7,10 @@ The production profile refuses to start while any secret still has its developme
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +19,18 @@ ONE_MEBIBYTE = 1024 * 1024
 DEFAULT_DATABASE_PASSWORD = "agora"  # noqa: S105 - the development default, refused in production
 
 Environment = Literal["development", "test", "production"]
+
+
+def _cleartext_off_loopback(url: str) -> bool:
+    """Whether ``url`` is plain HTTP to anything but this machine."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return False
+    host = parts.hostname or ""
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host != "localhost"
 
 
 class InsecureSettingsError(ValueError):
@@ -102,6 +116,10 @@ class ServiceSettings(BaseSettings):
             problems.append("AGORA_CORS_ORIGINS (wildcard)")
         if self.debug:
             problems.append("AGORA_DEBUG (on)")
+        if self.service_client_secret is not None and _cleartext_off_loopback(
+            self.service_token_url
+        ):
+            problems.append("AGORA_SERVICE_TOKEN_URL (client secret sent without TLS)")
         return problems
 
     @model_validator(mode="after")
