@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from opentelemetry import trace
 from pydantic import SecretStr
 
 from agora_chassis.errors import ServiceUnavailable
@@ -136,3 +137,19 @@ async def test_outgoing_metadata_carries_token_and_correlation_id() -> None:
 
     assert metadata["authorization"] == "Bearer abc"
     assert metadata["x-request-id"] == "req-7"
+
+
+async def test_outgoing_metadata_carries_the_current_trace_context() -> None:
+    span = trace.NonRecordingSpan(
+        trace.SpanContext(
+            trace_id=0x4BF92F3577B34DA6A3CE929D0E0E4736,
+            span_id=0x00F067AA0BA902B7,
+            is_remote=False,
+            trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
+        )
+    )
+
+    with trace.use_span(span):
+        metadata = dict(await outgoing_metadata(FixedToken("abc")))
+
+    assert metadata["traceparent"] == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
