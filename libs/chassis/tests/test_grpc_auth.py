@@ -34,7 +34,12 @@ from libs.chassis.tests.grpc_tokens import (
 
 SERVICE = "agora.test.v1.GuardedService"
 KEY = Ed25519PrivateKey.generate()
-SCOPES = {"Whoami": {"probe:call"}, "Secret": {"probe:call", "secret:read"}}
+SCOPES = {
+    "Whoami": {"probe:call"},
+    "Secret": {"probe:call", "secret:read"},
+    "Count": {"probe:call"},
+    "Echo": {"probe:call"},
+}
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
 
@@ -47,11 +52,28 @@ async def whoami(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) ->
     return current_principal().subject.encode()
 
 
+async def count(
+    requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+) -> bytes:
+    """A client-streaming method: how many messages came."""
+    return str(len([item async for item in requests])).encode()
+
+
+async def echo(
+    requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+) -> AsyncIterator[bytes]:
+    """A bidirectional-streaming method: every message back."""
+    async for item in requests:
+        yield item
+
+
 def register(server: grpc.aio.Server) -> None:
     handlers = {
         name: grpc.unary_unary_rpc_method_handler(whoami)
         for name in ("Whoami", "Secret", "Undeclared")
     }
+    handlers["Count"] = grpc.stream_unary_rpc_method_handler(count)
+    handlers["Echo"] = grpc.stream_stream_rpc_method_handler(echo)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
 
 
@@ -215,3 +237,32 @@ async def test_token_is_verified_once_then_remembered_until_it_expires() -> None
         await running.stop(grace=0)
 
     assert (remembered, keys.lookups) == (1, 2)
+
+
+async def test_client_streaming_method_needs_a_token(server: GrpcServer) -> None:
+    bearer = (("authorization", f"Bearer {service_token(KEY)}"),)
+    async with grpc.aio.insecure_channel(f"{LOOPBACK}:{server.port}") as channel:
+        method = channel.stream_unary(f"/{SERVICE}/Count")
+        counted = await method(iter([b"a", b"b"]), metadata=bearer)
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await method(iter([b"a"]))
+
+    assert counted == b"2"
+    assert raised.value.code() == UNAUTHENTICATED
+
+
+async def test_bidirectional_streaming_method_needs_a_token(server: GrpcServer) -> None:
+    bearer = (("authorization", f"Bearer {service_token(KEY)}"),)
+    async with grpc.aio.insecure_channel(f"{LOOPBACK}:{server.port}") as channel:
+        method = channel.stream_stream(f"/{SERVICE}/Echo")
+        echoed = [item async for item in method(iter([b"a", b"b"]), metadata=bearer)]
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            _ = [item async for item in method(iter([b"a"]))]
+
+    assert echoed == [b"a", b"b"]
+    assert raised.value.code() == UNAUTHENTICATED
+
+
+def test_current_principal_outside_a_call_is_a_lookup_error() -> None:
+    with pytest.raises(LookupError):
+        current_principal()

@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 from uuid_utils import uuid7
@@ -140,8 +140,8 @@ def _request_id(metadata: Mapping[str, str]) -> str:
     return offered if _REQUEST_ID_RE.match(offered) else str(uuid7())
 
 
-async def _refuse(context: Context, method: str, code: grpc.StatusCode, reason: str) -> None:
-    # The reason is logged (never the token); the caller learns only what kind of refusal.
+async def _refuse(context: Context, method: str, code: grpc.StatusCode, reason: str) -> NoReturn:
+    # The reason (never the token) is logged and told to the caller, as the REST API does.
     logger.warning("gRPC call %s refused: %s", method, reason)
     await context.abort(code, reason)
 
@@ -159,7 +159,6 @@ async def _authenticate(
         principal = await auth.principal(header[len(_BEARER_PREFIX) :].strip())
     except AgoraError as error:  # Unauthorized, or ServiceUnavailable without keys
         await _refuse(context, method, code_for_http_status(error.status), error.detail)
-        raise  # not reached: abort raises
     needed = auth.scopes.get(method)
     if needed is None:
         await _refuse(
