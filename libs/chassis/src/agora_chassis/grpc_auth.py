@@ -13,6 +13,7 @@ is refused, so a new RPC is closed until someone decides who may call it. Outcom
   ``UNAUTHENTICATED``;
 * a valid token lacking a scope the method needs, or an undeclared method: ``PERMISSION_DENIED``.
 
+Server-streaming and bidirectional methods must be async generators (not ``context.write``).
 The servicer reads the caller with :func:`current_principal`. The interceptor also restores the
 caller's correlation id (``x-request-id`` metadata, else a new one) into the logging context, so
 the servicer's log lines carry the id of the user action that caused the call.
@@ -36,13 +37,13 @@ from agora_chassis.auth import Principal, TokenVerifier
 from agora_chassis.errors import AgoraError
 from agora_chassis.grpc_errors import code_for_http_status
 from agora_chassis.logging import correlation_id
+from agora_chassis.middleware import REQUEST_ID_HEADER, REQUEST_ID_MAX_LENGTH
 
 logger = logging.getLogger(__name__)
 
 AUTHORIZATION_METADATA = "authorization"
-REQUEST_ID_METADATA = "x-request-id"
+REQUEST_ID_METADATA = REQUEST_ID_HEADER.lower()
 """gRPC metadata keys are lower case; the value is the HTTP ``X-Request-ID`` of the action."""
-REQUEST_ID_MAX_LENGTH = 128
 _REQUEST_ID_RE = re.compile(rf"^[A-Za-z0-9._-]{{1,{REQUEST_ID_MAX_LENGTH}}}$")
 _BEARER_PREFIX = "bearer "
 VERIFIED_TOKENS_KEPT = 256
