@@ -119,7 +119,7 @@ def app(
 async def clean(app: FastAPI, smtp_sink: tuple[int, CollectingHandler]) -> None:
     """Empty the tables and the sink's mailbox before a test."""
     async with app.state.sessionmaker.begin() as session:
-        await session.execute(text("TRUNCATE notifications, inbox, dead_letters"))
+        await session.execute(text("TRUNCATE notifications, inbox, dead_letters, audit_log"))
     smtp_sink[1].messages.clear()
 
 

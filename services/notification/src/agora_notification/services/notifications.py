@@ -77,6 +77,7 @@ class Notifier:
                 subject=WELCOME_SUBJECT,
             )
             already_sent = row.status == NotificationStatus.SENT
+            notification_id = row.id
         if already_sent:
             logger.info("welcome for event %s was already sent", event.id)
             return
@@ -91,6 +92,13 @@ class Notifier:
                 raise PermanentFailure(f"{recipient} refused: {exc}") from exc
             raise
         await self._finish(event.id, NotificationStatus.SENT)
+        # A business event without the address (personal data): the id leads to the row.
+        logger.info(
+            "notification %s sent (template %s, event %s)",
+            notification_id,
+            WELCOME_TEMPLATE,
+            event.id,
+        )
 
     async def _finish(self, event_id: str, status: NotificationStatus) -> None:
         async with self.sessionmaker() as session, session.begin():
