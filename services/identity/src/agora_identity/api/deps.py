@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_chassis.auth import CurrentPrincipal, Principal
 from agora_chassis.db import DbSession
@@ -19,7 +20,10 @@ from agora_identity.services.users import UserService
 from agora_identity.settings import IdentitySettings
 
 
-def _auditor(request: Request, session: DbSession, actor: Principal | None = None) -> Auditor:
+def request_auditor(
+    request: Request, session: AsyncSession, actor: Principal | None = None
+) -> Auditor:
+    """An auditor writing in ``session``, recording the request's address and ``actor``."""
     actor_id = uuid.UUID(actor.subject) if actor else None
     return Auditor(AuditRepository(session), RequestContext(client_ip(request), actor_id))
 
@@ -30,7 +34,7 @@ async def auth_service(request: Request, session: DbSession) -> AuthService:
     return AuthService(
         users=UserRepository(session),
         tokens=RefreshTokenRepository(session),
-        auditor=_auditor(request, session),
+        auditor=request_auditor(request, session),
         issuer=request.app.state.token_issuer,
         limiter=request.app.state.rate_limiter,
         limits=LoginLimits(settings.login_limit_per_ip, settings.login_limit_per_account),
@@ -41,7 +45,7 @@ async def user_service(
     request: Request, session: DbSession, principal: CurrentPrincipal
 ) -> UserService:
     """The user use cases for this request, audited as done by the caller."""
-    return UserService(UserRepository(session), _auditor(request, session, principal))
+    return UserService(UserRepository(session), request_auditor(request, session, principal))
 
 
 Auth = Annotated[AuthService, Depends(auth_service)]
