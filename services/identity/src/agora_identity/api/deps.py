@@ -6,10 +6,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_chassis.auth import CurrentPrincipal, Principal
-from agora_chassis.db import DbSession
+from agora_chassis.db import DbSession, Session
 from agora_chassis.ratelimit import client_ip
 from agora_identity.repositories.audit import AuditRepository
 from agora_identity.repositories.tokens import RefreshTokenRepository
@@ -20,9 +19,7 @@ from agora_identity.services.users import UserService
 from agora_identity.settings import IdentitySettings
 
 
-def request_auditor(
-    request: Request, session: AsyncSession, actor: Principal | None = None
-) -> Auditor:
+def request_auditor(request: Request, session: Session, actor: Principal | None = None) -> Auditor:
     """An auditor writing in ``session``, recording the request's address and ``actor``."""
     actor_id = uuid.UUID(actor.subject) if actor else None
     return Auditor(AuditRepository(session), RequestContext(client_ip(request), actor_id))
