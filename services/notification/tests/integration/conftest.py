@@ -133,7 +133,7 @@ def make_consumer(app: FastAPI, smtp_port: int | None = None) -> EventConsumer:
     notifier: Notifier = app.state.notifier
     if smtp_port is not None:
         config = SmtpConfig(**(notifier.mailer.config.__dict__ | {"port": smtp_port}))
-        notifier = Notifier(app.state.sessionmaker, Mailer(config))
+        notifier = Notifier(app.state.sessionmaker, notifier.notifications, Mailer(config))
     return build_consumer(None, app.state.sessionmaker, notifier, retry=FAST_RETRY)
 
 

@@ -55,7 +55,9 @@ def product_reads(request: Request) -> ProductReads:
     The read endpoints call this themselves instead of declaring it with ``Depends``: on a cached
     read, FastAPI resolving one more dependency costs about a tenth of the request (ADR 0007).
     """
-    return ProductReads(request.app.state.sessionmaker, _cache(request))
+    return ProductReads(
+        request.app.state.sessionmaker, _cache(request), ProductRepository, CategoryRepository
+    )
 
 
 async def category_service(request: Request, session: DbSession) -> CategoryService:
