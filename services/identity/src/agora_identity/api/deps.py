@@ -19,10 +19,14 @@ from agora_identity.services.users import UserService
 from agora_identity.settings import IdentitySettings
 
 
-def request_auditor(request: Request, session: Session, actor: Principal | None = None) -> Auditor:
-    """An auditor writing in ``session``, recording the request's address and ``actor``."""
+def _auditor(request: Request, session: DbSession, actor: Principal | None = None) -> Auditor:
     actor_id = uuid.UUID(actor.subject) if actor else None
     return Auditor(AuditRepository(session), RequestContext(client_ip(request), actor_id))
+
+
+def refusal_auditor(request: Request, session: Session) -> Auditor:
+    """An auditor for a refused request (no caller), writing in the refusal hook's ``session``."""
+    return _auditor(request, session)
 
 
 async def auth_service(request: Request, session: DbSession) -> AuthService:
@@ -31,7 +35,7 @@ async def auth_service(request: Request, session: DbSession) -> AuthService:
     return AuthService(
         users=UserRepository(session),
         tokens=RefreshTokenRepository(session),
-        auditor=request_auditor(request, session),
+        auditor=_auditor(request, session),
         issuer=request.app.state.token_issuer,
         limiter=request.app.state.rate_limiter,
         limits=LoginLimits(settings.login_limit_per_ip, settings.login_limit_per_account),
@@ -42,7 +46,7 @@ async def user_service(
     request: Request, session: DbSession, principal: CurrentPrincipal
 ) -> UserService:
     """The user use cases for this request, audited as done by the caller."""
-    return UserService(UserRepository(session), request_auditor(request, session, principal))
+    return UserService(UserRepository(session), _auditor(request, session, principal))
 
 
 Auth = Annotated[AuthService, Depends(auth_service)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from agora_identity.api.deps import request_auditor
+from agora_identity.api.deps import refusal_auditor
 from agora_identity.models import AuditEvent
 
 
@@ -20,6 +20,6 @@ async def audit_refusal(reason: str, request: Request) -> None:
         request: The refused request.
     """
     async with request.app.state.sessionmaker.begin() as session:
-        await request_auditor(request, session).record(
+        await refusal_auditor(request, session).record(
             AuditEvent.ACCESS_REFUSED, reason=reason, method=request.method, path=request.url.path
         )
