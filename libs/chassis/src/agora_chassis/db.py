@@ -105,6 +105,17 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+Session = AsyncSession
+"""A transaction's session as a gRPC servicer or an event handler passes it on (to the wiring).
+
+Those modules name the session types through the chassis and never import SQLAlchemy: an
+import-linter contract keeps SQL out of routes, servicers and handlers.
+"""
+
+SessionFactory = async_sessionmaker[AsyncSession]
+"""What a gRPC servicer or a consumer holds to open its own transactions."""
+
+
 _AFTER_COMMIT = "agora.after_commit"
 
 AfterCommitHook = Callable[[], Awaitable[None]]

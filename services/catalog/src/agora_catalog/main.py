@@ -1,8 +1,9 @@
 """The catalog service's app factory (``agora_catalog.main:create_app``, ``--factory``).
 
 Wires the REST routers, the product cache (Redis at ``AGORA_REDIS_URL``, failing open), the
-outbox (stock and price events), the order-event consumer, the dead-letter admin API and, with
-``AGORA_GRPC_PORT`` set, the internal gRPC ``CatalogService``. Product images are drawn by the
+outbox (stock and price events), the order-event consumer, the dead-letter admin API, the audit
+log of admin changes (``/api/v1/audit``) and, with ``AGORA_GRPC_PORT`` set, the internal gRPC
+``CatalogService``. Product images are drawn by the
 service itself (``/images/products/<sku>.svg``).
 """
 
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from agora_catalog.api import categories, images, products
+from agora_catalog.api import categories, deps, images, products
 from agora_catalog.events.subscriber import build_consumer
 from agora_catalog.grpc.server import serve as serve_grpc
 from agora_catalog.models import OutboxMessage
 from agora_catalog.services.cache import ProductCache
 from agora_catalog.settings import CatalogSettings
 from agora_chassis.app import create_service_app
+from agora_chassis.audit_api import audit_router
 from agora_chassis.messaging import admin as dead_letters
 
 
@@ -53,7 +55,13 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     app = create_service_app(
         settings,
         title="Agora catalog",
-        routers=[products.router, categories.router, images.router, dead_letters.router],
+        routers=[
+            products.router,
+            categories.router,
+            images.router,
+            dead_letters.router,
+            audit_router(deps.auditor),
+        ],
         startup=[_start_grpc],
         shutdown=[_stop_grpc, _close_cache],
         outbox=OutboxMessage,

@@ -30,7 +30,7 @@ from agora_cli.testing import alembic_upgrade
 pytestmark = pytest.mark.integration
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
-TABLES = "stock, products, categories, reservations, outbox, inbox, dead_letters"
+TABLES = "stock, products, categories, reservations, outbox, inbox, dead_letters, audit_log"
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from agora_chassis.app import create_service_app
+from agora_chassis.audit_api import audit_router
 from agora_chassis.messaging import admin as dead_letters
-from agora_notification.api import notifications
+from agora_notification.api import deps, notifications
 from agora_notification.events.subscriber import build_consumer
+from agora_notification.repositories.notifications import NotificationRepository
 from agora_notification.services.mailer import Mailer, SmtpConfig
 from agora_notification.services.notifications import Notifier
 from agora_notification.settings import NotificationSettings
@@ -32,10 +34,12 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     app = create_service_app(
         settings,
         title="Agora notification",
-        routers=[notifications.router, dead_letters.router],
+        routers=[notifications.router, dead_letters.router, audit_router(deps.auditor)],
     )
     app.state.notifier = Notifier(
-        app.state.sessionmaker, Mailer(SmtpConfig.from_settings(settings))
+        app.state.sessionmaker,
+        NotificationRepository,
+        Mailer(SmtpConfig.from_settings(settings)),
     )
     app.state.consumer = build_consumer(
         app.state.broker, app.state.sessionmaker, app.state.notifier

@@ -119,7 +119,7 @@ def app(
 async def clean(app: FastAPI, smtp_sink: tuple[int, CollectingHandler]) -> None:
     """Empty the tables and the sink's mailbox before a test."""
     async with app.state.sessionmaker.begin() as session:
-        await session.execute(text("TRUNCATE notifications, inbox, dead_letters"))
+        await session.execute(text("TRUNCATE notifications, inbox, dead_letters, audit_log"))
     smtp_sink[1].messages.clear()
 
 
@@ -133,7 +133,7 @@ def make_consumer(app: FastAPI, smtp_port: int | None = None) -> EventConsumer:
     notifier: Notifier = app.state.notifier
     if smtp_port is not None:
         config = SmtpConfig(**(notifier.mailer.config.__dict__ | {"port": smtp_port}))
-        notifier = Notifier(app.state.sessionmaker, Mailer(config))
+        notifier = Notifier(app.state.sessionmaker, notifier.notifications, Mailer(config))
     return build_consumer(None, app.state.sessionmaker, notifier, retry=FAST_RETRY)
 
 

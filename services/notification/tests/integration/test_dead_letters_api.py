@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from agora_chassis.messaging import EventConsumer
+from agora_chassis.testing import forge_access_token
 from agora_cli.infra.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -231,3 +233,49 @@ async def test_list_rejects_unknown_state(client: httpx.AsyncClient, admin: dict
     response = await client.get(BASE, headers=admin, params={"state": "lost"})
 
     assert response.status_code == 422
+
+
+async def _audit(client: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]]:
+    response = await client.get("/api/v1/audit", headers=headers, params={"per_page": 100})
+    assert response.status_code == 200, response.text
+    return list(reversed(response.json()["data"]))  # oldest first
+
+
+async def test_replay_and_purge_are_audited_with_the_admin(
+    client: httpx.AsyncClient,
+    dead_letter: Callable[..., Any],
+    signing_key: Ed25519PrivateKey,
+) -> None:
+    admin_id = uuid.uuid4()
+    token = forge_access_token(signing_key, roles=["admin"], subject=admin_id)
+    named = {"Authorization": f"Bearer {token}"}
+    replayed = await dead_letter()
+    refused = await dead_letter(email="nobody@refused.example.com")
+    purged = await dead_letter()
+
+    await client.post(f"{BASE}/{replayed['id']}/replay", headers=named)
+    failed = await client.post(f"{BASE}/{refused['id']}/replay", headers=named)
+    await client.delete(f"{BASE}/{purged['id']}", headers=named)
+
+    assert failed.status_code == 409
+    entries = await _audit(client, named)
+    assert [(e["event"], e["details"]["dead_letter_id"]) for e in entries] == [
+        ("dead_letter_replayed", replayed["id"]),
+        ("dead_letter_replayed", refused["id"]),
+        ("dead_letter_purged", purged["id"]),
+    ]
+    assert [e["details"].get("applied") for e in entries] == [True, False, None]
+    assert {e["actor_id"] for e in entries} == {str(admin_id)}
+    assert entries[2]["details"]["event_type"] == "user.registered"
+
+
+async def test_bulk_replay_audits_each_letter(
+    client: httpx.AsyncClient, dead_letter: Callable[..., Any], admin: dict[str, str]
+) -> None:
+    letters = [await dead_letter() for _ in range(2)]
+
+    await client.post(f"{BASE}/replay", headers=admin)
+
+    entries = await _audit(client, admin)
+    assert [e["details"]["dead_letter_id"] for e in entries] == [x["id"] for x in letters]
+    assert {e["event"] for e in entries} == {"dead_letter_replayed"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import logging
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import default
@@ -121,3 +122,20 @@ async def test_deliver_invalid_payload_dead_letters_without_mail(
     assert letter.attempts == 0
     async with app.state.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Notification)) == 0
+
+
+async def test_deliver_sent_mail_is_logged_at_info_without_the_address(
+    app: FastAPI,
+    consumer_for: Consumers,
+    registered_event: Events,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="agora_notification")
+
+    assert await consumer_for().deliver(registered_event(email="grace@example.com")) is True
+
+    [row] = await _rows(app, Notification)
+    sent = [r.getMessage() for r in caplog.records if "sent (template" in r.getMessage()]
+    assert sent == [f"notification {row.id} sent (template welcome, event {row.event_id})"]
+    assert all(r.levelno == logging.INFO for r in caplog.records if "sent (" in r.getMessage())
+    assert not [r for r in caplog.records if "grace@example.com" in r.getMessage()]

@@ -2,8 +2,10 @@
 
 Every service that consumes events includes :data:`router`; it works on the consumer the service
 keeps on ``app.state.consumer`` (an :class:`EventConsumer`, which knows the dead-letter table and
-the handlers). Replays run the event through its handler again; the inbox keeps an event that was
-in fact applied from being applied twice. ``agora dlq`` is a client of these endpoints.
+the handlers). The routes only translate HTTP: :class:`DeadLetterService` does the work (replays
+run the event through its handler again, the inbox keeps an event that was in fact applied from
+being applied twice) and audits each replay and purge with the acting admin in the service's
+``audit_log``. ``agora dlq`` is a client of these endpoints.
 """
 
 from __future__ import annotations
@@ -13,14 +15,12 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, computed_field
-from sqlalchemy import func, select
 
 from agora_chassis.auth import require_roles
-from agora_chassis.db import DbSession
-from agora_chassis.errors import Conflict, NotFound, ServiceUnavailable
-from agora_chassis.messaging.consumer import EventConsumer, UndecodableMessage
+from agora_chassis.messaging.admin_deps import DeadLetters
+from agora_chassis.messaging.deadletter_service import State
 from agora_chassis.messaging.deadletters import DeadLetterMixin
 from agora_chassis.pagination import Page, Pagination
 
@@ -35,8 +35,6 @@ router = APIRouter(
     dependencies=[Depends(require_roles(ADMIN_ROLE))],
     responses={401: PROBLEM, 403: PROBLEM},
 )
-
-State = Literal["pending", "replayed", "all"]
 
 
 class DeadLetterSummary(BaseModel):
@@ -102,17 +100,6 @@ class ReplayReport(BaseModel):
     next_after: uuid.UUID | None = None
 
 
-async def get_consumer(request: Request) -> EventConsumer:
-    """The service's consumer, which owns the dead-letter table and the handlers."""
-    consumer: EventConsumer | None = getattr(request.app.state, "consumer", None)
-    if consumer is None:
-        raise ServiceUnavailable("this service has no event consumer configured")
-    return consumer
-
-
-Consumer = Annotated[EventConsumer, Depends(get_consumer)]
-
-
 def _detail(letter: DeadLetterMixin) -> DeadLetterDetail:
     detail = DeadLetterDetail.model_validate(letter)
     if letter.raw is not None:
@@ -120,45 +107,22 @@ def _detail(letter: DeadLetterMixin) -> DeadLetterDetail:
     return detail
 
 
-def _state_filter(model: type[DeadLetterMixin], state: State) -> list[Any]:
-    if state == "pending":
-        return [model.replayed_at.is_(None)]
-    if state == "replayed":
-        return [model.replayed_at.is_not(None)]
-    return []
-
-
 @router.get("", response_model=Page[DeadLetterSummary])
 async def list_dead_letters(
-    session: DbSession,
-    consumer: Consumer,
+    letters: DeadLetters,
     page: Pagination,
     state: Annotated[State, Query(description="pending, replayed or all")] = "pending",
 ) -> Page[DeadLetterSummary]:
     """List dead letters, oldest first (pending ones by default)."""
-    model = consumer.dead_letter_model
-    where = _state_filter(model, state)
-    total = await session.scalar(select(func.count()).select_from(model).where(*where))
-    rows = await session.scalars(
-        select(model)
-        .where(*where)
-        .order_by(model.first_failed_at, model.id)
-        .offset(page.offset)
-        .limit(page.per_page)
-    )
+    rows, total = await letters.page(state, offset=page.offset, limit=page.per_page)
     items = [DeadLetterSummary.model_validate(row) for row in rows]
-    return Page[DeadLetterSummary].of(items, total or 0, page)
+    return Page[DeadLetterSummary].of(items, total, page)
 
 
 @router.get("/{dead_letter_id}", response_model=DeadLetterDetail, responses={404: PROBLEM})
-async def show_dead_letter(
-    dead_letter_id: uuid.UUID, session: DbSession, consumer: Consumer
-) -> DeadLetterDetail:
+async def show_dead_letter(dead_letter_id: uuid.UUID, letters: DeadLetters) -> DeadLetterDetail:
     """One dead letter: envelope (or raw body), error, stack, attempts and times."""
-    letter = await session.get(consumer.dead_letter_model, dead_letter_id)
-    if letter is None:
-        raise NotFound(f"no dead letter {dead_letter_id}")
-    return _detail(letter)
+    return _detail(await letters.get(dead_letter_id))
 
 
 @router.post(
@@ -166,58 +130,32 @@ async def show_dead_letter(
     response_model=DeadLetterDetail,
     responses={404: PROBLEM, 409: PROBLEM},
 )
-async def replay_dead_letter(
-    dead_letter_id: uuid.UUID, session: DbSession, consumer: Consumer
-) -> DeadLetterDetail:
+async def replay_dead_letter(dead_letter_id: uuid.UUID, letters: DeadLetters) -> DeadLetterDetail:
     """Run the event through its handler again; 409 (with the error) when it fails again."""
-    try:
-        applied = await consumer.replay(dead_letter_id)
-    except LookupError as exc:
-        raise NotFound(str(exc)) from exc
-    except UndecodableMessage as exc:
-        raise Conflict(f"cannot be replayed: {exc}") from exc
-    letter = await session.get(consumer.dead_letter_model, dead_letter_id, populate_existing=True)
-    if letter is None:  # purged concurrently
-        raise NotFound(f"no dead letter {dead_letter_id}")
-    if not applied:
-        raise Conflict(
-            f"the event failed again: {letter.error}", extra={"attempts": letter.attempts}
-        )
-    return _detail(letter)
+    return _detail(await letters.replay(dead_letter_id))
 
 
 @router.post("/replay", response_model=ReplayReport)
 async def replay_pending(
-    session: DbSession,
-    consumer: Consumer,
+    letters: DeadLetters,
     after: Annotated[uuid.UUID | None, Query(description="continue after this id")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_REPLAY_BATCH)] = DEFAULT_REPLAY_BATCH,
 ) -> ReplayReport:
     """Replay up to ``limit`` pending dead letters in id order, starting after ``after``."""
-    model = consumer.dead_letter_model
-    query = select(model.id).where(model.replayed_at.is_(None)).order_by(model.id).limit(limit)
-    if after is not None:
-        query = query.where(model.id > after)
-    ids = list(await session.scalars(query))
-    report = ReplayReport(attempted=len(ids), next_after=ids[-1] if len(ids) == limit else None)
-    for letter_id in ids:
-        try:
-            applied = await consumer.replay(letter_id)
-        except (LookupError, UndecodableMessage):
-            applied = False
-        (report.replayed if applied else report.failed).append(letter_id)
-    return report
+    batch = await letters.replay_pending(after=after, limit=limit)
+    full = len(batch.attempted) == limit
+    return ReplayReport(
+        attempted=len(batch.attempted),
+        replayed=batch.replayed,
+        failed=batch.failed,
+        next_after=batch.attempted[-1] if full else None,
+    )
 
 
 @router.delete(
     "/{dead_letter_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: PROBLEM}
 )
-async def purge_dead_letter(
-    dead_letter_id: uuid.UUID, session: DbSession, consumer: Consumer
-) -> Response:
+async def purge_dead_letter(dead_letter_id: uuid.UUID, letters: DeadLetters) -> Response:
     """Delete a dead letter for good (its event is not applied)."""
-    letter = await session.get(consumer.dead_letter_model, dead_letter_id)
-    if letter is None:
-        raise NotFound(f"no dead letter {dead_letter_id}")
-    await session.delete(letter)
+    await letters.purge(dead_letter_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response, status
 
-from agora_catalog.api.deps import Categories
+from agora_catalog.api.deps import Categories, CategoryAdmin
 from agora_catalog.schemas.category import (
     CategoryCreate,
     CategoryNode,
@@ -37,7 +37,7 @@ async def category_tree(categories: Categories) -> list[CategoryNode]:
     dependencies=admin_only,
     responses={**ADMIN_RESPONSES, 409: PROBLEM, 422: PROBLEM},
 )
-async def create_category(data: CategoryCreate, categories: Categories) -> object:
+async def create_category(data: CategoryCreate, categories: CategoryAdmin) -> object:
     """Add a category (admin)."""
     return await categories.create(data)
 
@@ -49,7 +49,7 @@ async def create_category(data: CategoryCreate, categories: Categories) -> objec
     responses={**ADMIN_RESPONSES, 409: PROBLEM, 422: PROBLEM},
 )
 async def update_category(
-    category_id: uuid.UUID, changes: CategoryUpdate, categories: Categories
+    category_id: uuid.UUID, changes: CategoryUpdate, categories: CategoryAdmin
 ) -> object:
     """Rename, re-slug or move a category (admin)."""
     return await categories.update(category_id, changes)
@@ -61,7 +61,7 @@ async def update_category(
     dependencies=admin_only,
     responses={**ADMIN_RESPONSES, 409: PROBLEM},
 )
-async def delete_category(category_id: uuid.UUID, categories: Categories) -> Response:
+async def delete_category(category_id: uuid.UUID, categories: CategoryAdmin) -> Response:
     """Delete an empty category (admin)."""
     await categories.delete(category_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

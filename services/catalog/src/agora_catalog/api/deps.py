@@ -1,4 +1,7 @@
-"""Dependencies that assemble catalog's services for one request."""
+"""Dependencies that assemble catalog's services for one request.
+
+With ``main`` and ``wiring``, the only modules that build repositories: the routes call services.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,18 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from agora_catalog.models import AuditEntry
 from agora_catalog.repositories.categories import CategoryRepository
 from agora_catalog.repositories.products import ProductRepository
 from agora_catalog.services.cache import ProductCache
 from agora_catalog.services.categories import CategoryService
+from agora_catalog.services.images import ImageService
 from agora_catalog.services.products import ProductService
 from agora_catalog.services.reads import ProductReads
+from agora_chassis.audit import Actor, Auditor, AuditRepository
+from agora_chassis.auth import CurrentPrincipal, Principal
 from agora_chassis.db import DbSession
+from agora_chassis.ratelimit import client_ip
 
 
 def _cache(request: Request) -> ProductCache:
@@ -20,9 +28,25 @@ def _cache(request: Request) -> ProductCache:
     return cache
 
 
-async def product_service(request: Request, session: DbSession) -> ProductService:
-    """The product use cases for this request."""
-    return ProductService(ProductRepository(session), CategoryRepository(session), _cache(request))
+def _auditor(request: Request, session: DbSession, principal: Principal | None) -> Auditor:
+    return Auditor(AuditRepository(session, AuditEntry), Actor.of(principal, client_ip(request)))
+
+
+async def auditor(request: Request, session: DbSession, principal: CurrentPrincipal) -> Auditor:
+    """Catalog's audit log for this request, recording what the caller does."""
+    return _auditor(request, session, principal)
+
+
+async def product_service(
+    request: Request, session: DbSession, principal: CurrentPrincipal
+) -> ProductService:
+    """The product use cases for this request (admins'), audited as done by the caller."""
+    return ProductService(
+        ProductRepository(session),
+        CategoryRepository(session),
+        _cache(request),
+        _auditor(request, session, principal),
+    )
 
 
 def product_reads(request: Request) -> ProductReads:
@@ -31,13 +55,34 @@ def product_reads(request: Request) -> ProductReads:
     The read endpoints call this themselves instead of declaring it with ``Depends``: on a cached
     read, FastAPI resolving one more dependency costs about a tenth of the request (ADR 0007).
     """
-    return ProductReads(request.app.state.sessionmaker, _cache(request))
+    return ProductReads(
+        request.app.state.sessionmaker, _cache(request), ProductRepository, CategoryRepository
+    )
 
 
 async def category_service(request: Request, session: DbSession) -> CategoryService:
-    """The category use cases for this request."""
-    return CategoryService(CategoryRepository(session), _cache(request))
+    """The category use cases for this request (an anonymous caller: reads only)."""
+    return CategoryService(
+        CategoryRepository(session), _cache(request), _auditor(request, session, None)
+    )
+
+
+async def category_admin(
+    request: Request, session: DbSession, principal: CurrentPrincipal
+) -> CategoryService:
+    """The category use cases for an admin's request, audited as done by the caller."""
+    return CategoryService(
+        CategoryRepository(session), _cache(request), _auditor(request, session, principal)
+    )
+
+
+async def image_service(session: DbSession) -> ImageService:
+    """The image use cases for this request."""
+    return ImageService(ProductRepository(session), CategoryRepository(session))
 
 
 Products = Annotated[ProductService, Depends(product_service)]
 Categories = Annotated[CategoryService, Depends(category_service)]
+CategoryAdmin = Annotated[CategoryService, Depends(category_admin)]
+Images = Annotated[ImageService, Depends(image_service)]
+AuditLog = Annotated[Auditor, Depends(auditor)]

@@ -7,16 +7,13 @@ whatever text it shows.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from agora_catalog.repositories.categories import CategoryRepository
-from agora_catalog.repositories.products import ProductRepository
+from agora_catalog.api.deps import Images
 from agora_catalog.schemas.product import Sku
-from agora_catalog.services.images import ImageService
 from agora_catalog.services.products import fingerprint
-from agora_chassis.db import DbSession
 
 SVG = "image/svg+xml"
 MAX_AGE_SECONDS = 24 * 60 * 60
@@ -25,14 +22,6 @@ SVG_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 router = APIRouter(prefix="/images", tags=["images"])
-
-
-async def image_service(session: DbSession) -> ImageService:
-    """The image use cases for this request."""
-    return ImageService(ProductRepository(session), CategoryRepository(session))
-
-
-Images = Annotated[ImageService, Depends(image_service)]
 
 
 @router.get(

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from agora_catalog.models import DeadLetter, Inbox
-from agora_catalog.repositories.products import ProductRepository
-from agora_catalog.repositories.reservations import ReservationRepository
 from agora_catalog.services.cache import ProductCache
-from agora_catalog.services.reservations import ReservationService
+from agora_catalog.wiring import reservation_services
+from agora_chassis.db import Session, SessionFactory
 from agora_chassis.messaging import Broker, EventConsumer, RetryPolicy
 from agora_chassis.messaging.asyncapi import ServiceChannels
 from agora_contracts.catalog import ProductPriceChangedV1, StockRejectedV1, StockReservedV1
@@ -27,7 +24,7 @@ CHANNELS = ServiceChannels(
 
 def build_consumer(
     broker: Broker | None,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: SessionFactory,
     cache: ProductCache,
     retry: RetryPolicy | None = None,
 ) -> EventConsumer:
@@ -51,19 +48,18 @@ def build_consumer(
         retry=retry,
     )
 
-    def reservations(session: AsyncSession) -> ReservationService:
-        return ReservationService(ProductRepository(session), ReservationRepository(session), cache)
+    reservations = reservation_services(cache)
 
     @consumer.handler(OrderPlacedV1)
-    async def reserve(session: AsyncSession, payload: OrderPlacedV1, _event: CloudEvent) -> None:
+    async def reserve(session: Session, payload: OrderPlacedV1, _event: CloudEvent) -> None:
         await reservations(session).reserve(payload.order_id, payload.lines)
 
     @consumer.handler(OrderCancelledV1)
-    async def release(session: AsyncSession, payload: OrderCancelledV1, _event: CloudEvent) -> None:
+    async def release(session: Session, payload: OrderCancelledV1, _event: CloudEvent) -> None:
         await reservations(session).release(payload.order_id)
 
     @consumer.handler(OrderPaidV1)
-    async def sell(session: AsyncSession, payload: OrderPaidV1, _event: CloudEvent) -> None:
+    async def sell(session: Session, payload: OrderPaidV1, _event: CloudEvent) -> None:
         await reservations(session).commit(payload.order_id)
 
     return consumer

@@ -15,19 +15,18 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agora_catalog.models import Product
-from agora_catalog.repositories.products import ProductRepository
 from agora_catalog.schemas.lookup import (
     AvailabilityQuery,
     LineAvailability,
     LineStatus,
     ProductBatch,
 )
-from agora_catalog.services.lookup import ProductLookup
 from agora_catalog.settings import CatalogSettings
+from agora_catalog.wiring import product_lookup
 from agora_chassis.auth import SERVICE_TOKEN_USE, KeySource, TokenVerifier
+from agora_chassis.db import SessionFactory
 from agora_chassis.grpc_auth import GrpcAuth, method_scopes
 from agora_chassis.grpc_server import GrpcServer, start_grpc_server
 from agora_contracts.grpc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
@@ -73,7 +72,7 @@ def line_message(line: LineAvailability) -> catalog_pb2.LineAvailability:
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     """``CatalogService`` over the catalog's database."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: SessionFactory) -> None:
         """Open one session (and read transaction) per call from ``sessionmaker``."""
         self.sessionmaker = sessionmaker
 
@@ -85,7 +84,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         """The products with the requested ids, and the ids naming none."""
         batch = ProductBatch.model_validate({"product_ids": list(request.product_ids)})
         async with self.sessionmaker.begin() as session:
-            products, missing = await ProductLookup(ProductRepository(session)).get_products(batch)
+            products, missing = await product_lookup(session).get_products(batch)
             found = [product_message(product) for product in products]
         return catalog_pb2.GetProductsResponse(
             products=found, missing_ids=[str(product_id) for product_id in missing]
@@ -102,14 +101,14 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         ]
         query = AvailabilityQuery.model_validate({"lines": lines})
         async with self.sessionmaker.begin() as session:
-            answer = await ProductLookup(ProductRepository(session)).check_availability(query)
+            answer = await product_lookup(session).check_availability(query)
         return catalog_pb2.CheckAvailabilityResponse(
             ok=answer.ok, lines=[line_message(line) for line in answer.lines]
         )
 
 
 async def serve(
-    sessionmaker: async_sessionmaker[AsyncSession], keys: KeySource, settings: CatalogSettings
+    sessionmaker: SessionFactory, keys: KeySource, settings: CatalogSettings
 ) -> GrpcServer:
     """Start the catalog's gRPC server (service tokens, health checking, reflection off production).
 

@@ -1,11 +1,12 @@
 """Catalog's tables."""
 
-from agora_catalog.models.base import Base, DeadLetter, Inbox, OutboxMessage
+from agora_catalog.models.base import AuditEntry, Base, DeadLetter, Inbox, OutboxMessage
 from agora_catalog.models.category import Category
 from agora_catalog.models.product import Product, Stock
 from agora_catalog.models.reservation import Reservation, ReservationState
 
 __all__ = [
+    "AuditEntry",
     "Base",
     "Category",
     "DeadLetter",

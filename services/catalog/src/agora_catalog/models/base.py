@@ -1,9 +1,10 @@
-"""The declarative base of catalog's tables, and its outbox, inbox and dead letters."""
+"""The declarative base of catalog's tables, and its outbox, inbox, dead letters and audit log."""
 
 from typing import Any, ClassVar
 
 from sqlalchemy.orm import DeclarativeBase
 
+from agora_chassis.audit import AuditMixin
 from agora_chassis.db import TYPE_ANNOTATION_MAP, make_metadata
 from agora_chassis.messaging import DeadLetterMixin, InboxMixin
 from agora_chassis.outbox import OutboxMixin
@@ -32,3 +33,9 @@ class DeadLetter(DeadLetterMixin, Base):
     """Events that could not be applied after every try, kept for inspection and replay."""
 
     __tablename__ = "dead_letters"
+
+
+class AuditEntry(AuditMixin, Base):
+    """Who did what: admin changes and dead-letter replays and purges, with the acting user."""
+
+    __tablename__ = "audit_log"

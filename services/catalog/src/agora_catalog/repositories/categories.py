@@ -8,6 +8,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_catalog.models import Category, Product
+from agora_chassis.db import AfterCommitHook, after_commit
 
 
 class CategoryRepository:
@@ -50,3 +51,7 @@ class CategoryRepository:
     async def flush(self) -> None:
         """Send pending changes now."""
         await self.session.flush()
+
+    def after_commit(self, hook: AfterCommitHook) -> None:
+        """Run ``hook`` once this transaction commits (never after a rollback)."""
+        after_commit(self.session, hook)

@@ -8,8 +8,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora_catalog.models import Category, Product, Stock
+from agora_catalog.models import Category, OutboxMessage, Product, Stock
 from agora_catalog.schemas.query import ProductQuery
+from agora_chassis.db import AfterCommitHook, after_commit
+from agora_chassis.outbox import add_event
+from agora_contracts.envelope import CloudEvent
 
 WORD_SIMILARITY_THRESHOLD = 0.5
 """How close a search word must be to a word of a product name to match it (pg_trgm, 0..1)."""
@@ -99,6 +102,14 @@ class ProductRepository:
     async def flush(self) -> None:
         """Send pending changes now (to see constraint violations inside the transaction)."""
         await self.session.flush()
+
+    def add_event(self, event: CloudEvent) -> None:
+        """Stage an event in the outbox, published once this transaction commits."""
+        add_event(self.session, OutboxMessage, event)
+
+    def after_commit(self, hook: AfterCommitHook) -> None:
+        """Run ``hook`` once this transaction commits (never after a rollback)."""
+        after_commit(self.session, hook)
 
     async def refresh(self, product: Product) -> None:
         """Re-read the product as stored (JSONB key order, ``Numeric`` scale), after a flush."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
+from typing import Any
 
 from agora_catalog.models import Category
 from agora_catalog.repositories.categories import CategoryRepository
 from agora_catalog.schemas.category import CategoryCreate, CategoryNode, CategoryUpdate
+from agora_catalog.services.audit import CatalogAudit
 from agora_catalog.services.cache import ProductCache
 from agora_catalog.services.errors import (
     CategoryCycle,
@@ -16,7 +19,9 @@ from agora_catalog.services.errors import (
     SlugTaken,
     UnknownCategory,
 )
-from agora_chassis.db import after_commit
+from agora_chassis.audit import Auditor
+
+logger = logging.getLogger(__name__)
 
 
 def build_tree(categories: list[Category]) -> list[CategoryNode]:
@@ -33,12 +38,15 @@ def build_tree(categories: list[Category]) -> list[CategoryNode]:
 
 
 class CategoryService:
-    """Categories, for one transaction."""
+    """Categories, for one transaction; every change is audited in that transaction."""
 
-    def __init__(self, categories: CategoryRepository, cache: ProductCache) -> None:
-        """Work through ``categories``; category changes retire cached product lists."""
+    def __init__(
+        self, categories: CategoryRepository, cache: ProductCache, auditor: Auditor
+    ) -> None:
+        """Work through ``categories``; changes retire cached product lists and are audited."""
         self.categories = categories
         self.cache = cache
+        self.auditor = auditor
 
     async def tree(self) -> list[CategoryNode]:
         """Every category as a tree, by name at each level."""
@@ -52,7 +60,7 @@ class CategoryService:
         category = Category(**data.model_dump())
         self.categories.add(category)
         await self.categories.flush()
-        self._retire_lists()
+        await self._changed(CatalogAudit.CATEGORY_CREATED, category, slug=category.slug)
         return category
 
     async def update(self, category_id: uuid.UUID, changes: CategoryUpdate) -> Category:
@@ -66,7 +74,7 @@ class CategoryService:
         for name, value in fields.items():
             setattr(category, name, value)
         await self.categories.flush()
-        self._retire_lists()
+        await self._changed(CatalogAudit.CATEGORY_CHANGED, category, fields=sorted(fields))
         return category
 
     async def delete(self, category_id: uuid.UUID) -> None:
@@ -76,6 +84,12 @@ class CategoryService:
             raise CategoryInUse("move or delete its products and sub-categories first")
         await self.categories.delete(category)
         await self.categories.flush()
+        await self._changed(CatalogAudit.CATEGORY_DELETED, category, slug=category.slug)
+
+    async def _changed(self, event: CatalogAudit, category: Category, **details: Any) -> None:
+        """Audit and log an admin's change, and retire the cached lists it affects."""
+        await self.auditor.record(event, category_id=str(category.id), **details)
+        logger.info("category %s %s", category.id, event.removeprefix("category_"))
         self._retire_lists()
 
     async def _get(self, category_id: uuid.UUID) -> Category:
@@ -104,4 +118,4 @@ class CategoryService:
         async def retire() -> None:
             await cache.invalidate(None, None)
 
-        after_commit(self.categories.session, retire)
+        self.categories.after_commit(retire)

@@ -15,7 +15,7 @@ import uuid
 from decimal import Decimal
 from functools import lru_cache
 
-from agora_catalog.models import OutboxMessage, Product, Stock
+from agora_catalog.models import Product, Stock
 from agora_catalog.repositories.categories import CategoryRepository
 from agora_catalog.repositories.products import ProductRepository
 from agora_catalog.schemas.product import (
@@ -24,6 +24,7 @@ from agora_catalog.schemas.product import (
     StockAdjustment,
     StockRead,
 )
+from agora_catalog.services.audit import CatalogAudit
 from agora_catalog.services.cache import ProductCache
 from agora_catalog.services.errors import (
     InsufficientStock,
@@ -36,8 +37,8 @@ from agora_catalog.services.errors import (
     UnknownCategory,
 )
 from agora_catalog.services.reads import render
-from agora_chassis.db import after_commit
-from agora_chassis.outbox import add_event, build_event
+from agora_chassis.audit import Auditor
+from agora_chassis.outbox import build_event
 from agora_contracts.catalog import ProductPriceChangedV1
 
 logger = logging.getLogger(__name__)
@@ -58,15 +59,20 @@ def fingerprint(body: bytes) -> str:
 
 
 class ProductService:
-    """Products and stock, for one transaction."""
+    """Products and stock, for one transaction; every change is audited in that transaction."""
 
     def __init__(
-        self, products: ProductRepository, categories: CategoryRepository, cache: ProductCache
+        self,
+        products: ProductRepository,
+        categories: CategoryRepository,
+        cache: ProductCache,
+        auditor: Auditor,
     ) -> None:
-        """Work through ``products`` and ``categories``, caching in ``cache``."""
+        """Work through ``products`` and ``categories``, caching in ``cache``, auditing changes."""
         self.products = products
         self.categories = categories
         self.cache = cache
+        self.auditor = auditor
 
     async def create(self, data: ProductCreate) -> Product:
         """Add a product with its starting stock."""
@@ -80,6 +86,10 @@ class ProductService:
         # As stored, so the ETag sent now is the one later reads send (``12.5`` is read as
         # ``12.50``, JSONB reorders keys).
         await self.products.refresh(product)
+        await self.auditor.record(
+            CatalogAudit.PRODUCT_CREATED, product_id=str(product.id), sku=product.sku
+        )
+        logger.info("product %s created (SKU %s)", product.id, product.sku)
         self._invalidate_after_commit(product)
         return product
 
@@ -96,8 +106,10 @@ class ProductService:
             setattr(product, name, value)
         await self.products.flush()  # a concurrent writer's commit makes this raise StaleDataError
         await self.products.refresh(product)  # as stored, like ``create``
-        if (product.price, product.currency) != (old_price, old_currency):
+        price_changed = (product.price, product.currency) != (old_price, old_currency)
+        if price_changed:
             self._price_changed(product, old_price)
+        await self._audit_change(product, sorted(fields), old_price if price_changed else None)
         self._invalidate_after_commit(product)
         return product
 
@@ -111,6 +123,10 @@ class ProductService:
             )
         await self.products.delete(product)
         await self.products.flush()
+        await self.auditor.record(
+            CatalogAudit.PRODUCT_DELETED, product_id=str(product_id), sku=product.sku
+        )
+        logger.info("product %s deleted (SKU %s)", product_id, product.sku)
         self._invalidate_after_commit(product)
 
     async def stock(self, product_id: uuid.UUID) -> StockRead:
@@ -134,6 +150,13 @@ class ProductService:
             )
         stock.on_hand = on_hand
         await self.products.flush()
+        await self.auditor.record(
+            CatalogAudit.STOCK_ADJUSTED,
+            product_id=str(product_id),
+            delta=adjustment.delta,
+            reason=adjustment.reason,
+            on_hand=on_hand,
+        )
         logger.info(
             "stock of %s adjusted by %+d (%s)", product_id, adjustment.delta, adjustment.reason
         )
@@ -157,6 +180,18 @@ class ProductService:
             )
         return product
 
+    async def _audit_change(
+        self, product: Product, fields: list[str], old_price: Decimal | None
+    ) -> None:
+        """Record which fields an admin changed (and the prices, when the price changed)."""
+        prices = {}
+        if old_price is not None:
+            prices = {"old_price": str(old_price), "new_price": str(product.price)}
+        await self.auditor.record(
+            CatalogAudit.PRODUCT_CHANGED, product_id=str(product.id), fields=fields, **prices
+        )
+        logger.info("product %s changed (%s)", product.id, ", ".join(fields) or "nothing")
+
     async def _check_category(self, category_id: uuid.UUID) -> None:
         if await self.categories.get(category_id) is None:
             raise UnknownCategory(f"no category {category_id}")
@@ -171,7 +206,7 @@ class ProductService:
             changed_at=dt.datetime.now(dt.UTC),
         )
         event = build_event(payload, source=SOURCE, subject=str(product.id))
-        add_event(self.products.session, OutboxMessage, event)
+        self.products.add_event(event)
 
     def _invalidate_after_commit(self, product: Product) -> None:
         product_id, sku, cache = product.id, product.sku, self.cache
@@ -179,4 +214,4 @@ class ProductService:
         async def invalidate() -> None:
             await cache.invalidate(product_id, sku)
 
-        after_commit(self.products.session, invalidate)
+        self.products.after_commit(invalidate)

@@ -27,13 +27,34 @@ def render(product: Product) -> bytes:
     return ProductRead.model_validate(product).model_dump_json().encode()
 
 
+ProductRepositories = Callable[[AsyncSession], ProductRepository]
+"""Builds the products repository of a session (given by the wiring)."""
+CategoryRepositories = Callable[[AsyncSession], CategoryRepository]
+"""Builds the categories repository of a session (given by the wiring)."""
+
+
 class ProductReads:
     """Cached product reads; each miss reads the database in its own short session."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], cache: ProductCache) -> None:
-        """Read through ``cache``, falling back to sessions from ``sessionmaker``."""
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        cache: ProductCache,
+        products: ProductRepositories,
+        categories: CategoryRepositories,
+    ) -> None:
+        """Read through ``cache``; on a miss, open a session and read through the repositories.
+
+        Args:
+            sessionmaker: Opens the short session of a cache miss.
+            cache: The product cache.
+            products: Builds a session's products repository.
+            categories: Builds a session's categories repository.
+        """
         self.sessionmaker = sessionmaker
         self.cache = cache
+        self.products = products
+        self.categories = categories
 
     async def read(self, product_id: uuid.UUID) -> bytes:
         """The product's JSON (cached); inactive products are not found."""
@@ -61,7 +82,7 @@ class ProductReads:
             return cached
         generation = await self.cache.generation()  # before the read: see ProductCache
         async with self.sessionmaker() as session:
-            product = await load(ProductRepository(session))
+            product = await load(self.products(session))
             if product is None or not product.active:
                 raise ProductNotFound(missing)
             body = render(product)
@@ -79,15 +100,14 @@ class ProductReads:
             await self.cache.put(key, body, self.cache.list_ttl)
         return body
 
-    @staticmethod
-    async def _search(session: AsyncSession, query: ProductQuery, page: PageParams) -> bytes:
-        categories = CategoryRepository(session)
+    async def _search(self, session: AsyncSession, query: ProductQuery, page: PageParams) -> bytes:
+        categories = self.categories(session)
         if query.category is not None and not await categories.get_by_slug(query.category):
             allowed = await categories.slugs()
             raise UnknownCategoryFilter(
                 f"unknown category {query.category!r}", extra={"allowed": allowed}
             )
-        products = ProductRepository(session)
+        products = self.products(session)
         items, total = await products.search(query, offset=page.offset, limit=page.per_page)
         reads = [ProductRead.model_validate(item) for item in items]
         return Page[ProductRead].of(reads, total, page).model_dump_json().encode()

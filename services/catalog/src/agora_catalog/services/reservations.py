@@ -13,13 +13,12 @@ import logging
 import uuid
 from collections import Counter
 
-from agora_catalog.models import OutboxMessage, Product, Reservation, ReservationState
+from agora_catalog.models import Product, Reservation, ReservationState
 from agora_catalog.repositories.products import ProductRepository
 from agora_catalog.repositories.reservations import ReservationRepository
 from agora_catalog.services.cache import ProductCache
 from agora_catalog.services.errors import ReservationMissing
-from agora_chassis.db import after_commit
-from agora_chassis.outbox import add_event, build_event
+from agora_chassis.outbox import build_event
 from agora_contracts.catalog import ShortLine, StockRejectedV1, StockReservedV1
 from agora_contracts.envelope import EventPayload
 from agora_contracts.ordering import OrderLine
@@ -129,7 +128,7 @@ class ReservationService:
 
     def _emit(self, payload: EventPayload, order_id: uuid.UUID) -> None:
         event = build_event(payload, source=SOURCE, subject=str(order_id))
-        add_event(self.products.session, OutboxMessage, event)
+        self.products.add_event(event)
 
     def _invalidate_after_commit(self, products: list[Product]) -> None:
         keys = [(product.id, product.sku) for product in products]
@@ -139,7 +138,7 @@ class ReservationService:
             for product_id, sku in keys:
                 await cache.invalidate(product_id, sku)
 
-        after_commit(self.products.session, invalidate)
+        self.products.after_commit(invalidate)
 
 
 def _units(reservation: Reservation) -> dict[uuid.UUID, int]:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from agora_chassis.auth import CurrentPrincipal, Principal
-from agora_chassis.db import DbSession
+from agora_chassis.db import DbSession, Session
 from agora_chassis.ratelimit import client_ip
 from agora_identity.repositories.audit import AuditRepository
 from agora_identity.repositories.tokens import RefreshTokenRepository
@@ -23,6 +23,11 @@ from agora_identity.settings import IdentitySettings
 def _auditor(request: Request, session: DbSession, actor: Principal | None = None) -> Auditor:
     actor_id = uuid.UUID(actor.subject) if actor else None
     return Auditor(AuditRepository(session), RequestContext(client_ip(request), actor_id))
+
+
+def refusal_auditor(request: Request, session: Session) -> Auditor:
+    """An auditor for a refused request (no caller), writing in the refusal hook's ``session``."""
+    return _auditor(request, session)
 
 
 async def auth_service(request: Request, session: DbSession) -> AuthService:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from agora_chassis.ratelimit import client_ip
+from agora_identity.api.deps import refusal_auditor
 from agora_identity.models import AuditEvent
-from agora_identity.repositories.audit import AuditRepository
-from agora_identity.services.audit import Auditor, RequestContext
 
 
 async def audit_refusal(reason: str, request: Request) -> None:
@@ -22,7 +20,6 @@ async def audit_refusal(reason: str, request: Request) -> None:
         request: The refused request.
     """
     async with request.app.state.sessionmaker.begin() as session:
-        auditor = Auditor(AuditRepository(session), RequestContext(client_ip(request)))
-        await auditor.record(
+        await refusal_auditor(request, session).record(
             AuditEvent.ACCESS_REFUSED, reason=reason, method=request.method, path=request.url.path
         )

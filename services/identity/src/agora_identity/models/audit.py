@@ -1,19 +1,14 @@
 """The audit log of authentication events."""
 
-import datetime as dt
 import uuid
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import String
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from agora_chassis.db import UUIDPrimaryKey, utcnow
+from agora_chassis.audit import AuditMixin
 from agora_identity.models.base import Base
 
-EVENT_LENGTH = 40
-ADDRESS_LENGTH = 64
 EMAIL_LENGTH = 320
 
 
@@ -35,15 +30,14 @@ class AuditEvent(StrEnum):
     SERVICE_TOKEN_REFUSED = "service_token_refused"  # noqa: S105 - an event name
 
 
-class AuditEntry(UUIDPrimaryKey, Base):
-    """One audited event; refusals are kept even though their request fails."""
+class AuditEntry(AuditMixin, Base):
+    """One audited event; refusals are kept even though their request fails.
+
+    The chassis columns (event, actor, address, details, time) plus the account it happened to and
+    the e-mail presented.
+    """
 
     __tablename__ = "audit_log"
 
-    event: Mapped[str] = mapped_column(String(EVENT_LENGTH), index=True)
     user_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
-    actor_id: Mapped[uuid.UUID | None]
     email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
-    client_ip: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
-    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -8,7 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora_identity.models import User
+from agora_chassis.outbox import add_event
+from agora_contracts.envelope import CloudEvent
+from agora_identity.models import OutboxMessage, User
 
 
 class DuplicateEmailError(Exception):
@@ -42,6 +44,14 @@ class UserRepository:
         except IntegrityError as exc:
             raise DuplicateEmailError(user.email) from exc
         return user
+
+    def add_event(self, event: CloudEvent) -> None:
+        """Stage an event in the outbox, published once this transaction commits."""
+        add_event(self.session, OutboxMessage, event)
+
+    async def flush(self) -> None:
+        """Send pending changes now (to see constraint violations inside the transaction)."""
+        await self.session.flush()
 
     async def list(
         self,

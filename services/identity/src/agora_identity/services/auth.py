@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from agora_chassis.db import utcnow
 from agora_chassis.errors import TooManyRequests
 from agora_chassis.ids import new_id
-from agora_chassis.outbox import add_event, build_event
+from agora_chassis.outbox import build_event
 from agora_chassis.ratelimit import RateLimiter
 from agora_contracts.identity import UserRegisteredV1
-from agora_identity.models import AuditEvent, OutboxMessage, RefreshToken, Role, User
+from agora_identity.models import AuditEvent, RefreshToken, Role, User
 from agora_identity.repositories.tokens import RefreshTokenRepository
 from agora_identity.repositories.users import DuplicateEmailError, UserRepository
 from agora_identity.schemas.auth import TokenPair
@@ -70,7 +70,7 @@ class AuthService:
             user_id=user.id, email=user.email, full_name=user.full_name, registered_at=utcnow()
         )
         event = build_event(payload, source=EVENT_SOURCE, subject=str(user.id))
-        add_event(self.users.session, OutboxMessage, event)
+        self.users.add_event(event)
         await self.auditor.record(AuditEvent.REGISTERED, user_id=user.id)
         return user
 

@@ -64,5 +64,5 @@ class UserService:
                 AuditEvent.USER_UPDATED, user_id=user.id, is_active=changes.is_active
             )
             user.is_active = changes.is_active
-        await self.users.session.flush()
+        await self.users.flush()
         return user

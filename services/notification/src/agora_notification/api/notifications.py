@@ -10,9 +10,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
 from agora_chassis.auth import require_roles
-from agora_chassis.db import DbSession
 from agora_chassis.pagination import Page, Pagination
-from agora_notification.repositories.notifications import NotificationRepository
+from agora_notification.api.deps import History
 
 ADMIN_ROLE = "admin"
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
@@ -52,11 +51,9 @@ class NotificationRead(BaseModel):
 @router.get(
     "", response_model=Page[NotificationRead], dependencies=admin_only, responses={403: PROBLEM}
 )
-async def list_notifications(session: DbSession, page: Pagination) -> Page[NotificationRead]:
+async def list_notifications(history: History, page: Pagination) -> Page[NotificationRead]:
     """List notifications (admin only), newest first."""
-    items, total = await NotificationRepository(session).list(
-        offset=page.offset, limit=page.per_page
-    )
+    items, total = await history.page(offset=page.offset, limit=page.per_page)
     return Page[NotificationRead].of(
         [NotificationRead.model_validate(item) for item in items], total, page
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from agora_chassis.db import SessionFactory
 from agora_chassis.messaging import Broker, EventConsumer, RetryPolicy
 from agora_chassis.messaging.asyncapi import ServiceChannels
 from agora_contracts.identity import UserRegisteredV1
@@ -18,7 +17,7 @@ CHANNELS = ServiceChannels(service=CONSUMER_GROUP, consumes=(UserRegisteredV1,))
 
 def build_consumer(
     broker: Broker | None,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: SessionFactory,
     notifier: Notifier,
     retry: RetryPolicy | None = None,
 ) -> EventConsumer:

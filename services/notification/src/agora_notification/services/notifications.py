@@ -8,6 +8,7 @@ still recorded after the consumer rolls back its transaction to retry. A notific
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,6 +41,7 @@ class Notifier:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
+        notifications: Callable[[AsyncSession], NotificationRepository],
         mailer: Mailer,
         renderer: TemplateRenderer | None = None,
     ) -> None:
@@ -47,10 +49,12 @@ class Notifier:
 
         Args:
             sessionmaker: Opens the status-bookkeeping transactions.
+            notifications: Builds a transaction's notifications repository (given by the wiring).
             mailer: Delivers the messages.
             renderer: Renders the templates (default: the packaged ones).
         """
         self.sessionmaker = sessionmaker
+        self.notifications = notifications
         self.mailer = mailer
         self.renderer = renderer or TemplateRenderer()
 
@@ -70,13 +74,14 @@ class Notifier:
         """
         recipient = str(payload.email)
         async with self.sessionmaker() as session, session.begin():
-            row = await NotificationRepository(session).start_attempt(
+            row = await self.notifications(session).start_attempt(
                 event_id=event.id,
                 recipient=recipient,
                 template=WELCOME_TEMPLATE,
                 subject=WELCOME_SUBJECT,
             )
             already_sent = row.status == NotificationStatus.SENT
+            notification_id = row.id
         if already_sent:
             logger.info("welcome for event %s was already sent", event.id)
             return
@@ -91,7 +96,14 @@ class Notifier:
                 raise PermanentFailure(f"{recipient} refused: {exc}") from exc
             raise
         await self._finish(event.id, NotificationStatus.SENT)
+        # A business event without the address (personal data): the id leads to the row.
+        logger.info(
+            "notification %s sent (template %s, event %s)",
+            notification_id,
+            WELCOME_TEMPLATE,
+            event.id,
+        )
 
     async def _finish(self, event_id: str, status: NotificationStatus) -> None:
         async with self.sessionmaker() as session, session.begin():
-            await NotificationRepository(session).finish(event_id, status)
+            await self.notifications(session).finish(event_id, status)
