@@ -52,6 +52,10 @@ def grpc_port(config: StackConfig, spec: ServiceSpec) -> int:
     return config.ports.grpc_base + spec.port_offset
 
 
+GATEWAY_PROXIES = f"{LOOPBACK}/32"
+"""Where the stack's gateway connects to the services from."""
+
+
 def service_env(
     config: StackConfig, spec: ServiceSpec, database_url: str, base: Mapping[str, str]
 ) -> dict[str, str]:
@@ -89,6 +93,9 @@ def service_env(
     )
     for name, value in build_info().items():
         env.setdefault(name, value)  # a release build sets its own
+    # The gateway reaches every service from loopback: its X-Forwarded-For names the client. A
+    # user's own list (more proxies in front) replaces it.
+    env.setdefault("AGORA_TRUSTED_PROXIES", GATEWAY_PROXIES)
     if spec.grpc:
         env["AGORA_GRPC_PORT"] = str(grpc_port(config, spec))
     if spec.has_signing_keys:

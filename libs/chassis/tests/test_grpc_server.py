@@ -13,7 +13,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from agora_chassis.errors import Conflict, NotFound
+from agora_chassis.errors import Conflict, DependencyUnavailable, NotFound
 from agora_chassis.grpc_server import BindError, GrpcServer, start_grpc_server
 from agora_cli.infra.ports import LOOPBACK, free_port
 
@@ -28,6 +28,7 @@ ERRORS: dict[bytes, Exception] = {
     b"not-found": NotFound("no such thing"),
     b"conflict": Conflict("taken"),
     b"crash": RuntimeError("secret internals"),
+    b"database-down": DependencyUnavailable("database", "cannot connect to 10.0.0.9:5432"),
 }
 
 
@@ -117,6 +118,17 @@ async def test_unexpected_error_is_logged_with_its_method(
 
     assert f"gRPC call /{SERVICE}/Probe failed" in caplog.text
     assert "secret internals" not in ((await failure(channel, b"crash")).details() or "")
+
+
+async def test_unreachable_dependency_is_unavailable_with_retry_after_and_logged_by_name(
+    channel: grpc.aio.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    error = await failure(channel, b"database-down")
+
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "10.0.0.9" not in (error.details() or "")
+    assert ("retry-after", "5") in tuple(error.trailing_metadata() or ())
+    assert f"dependency=database unreachable in gRPC call /{SERVICE}/Probe" in caplog.text
 
 
 async def test_call_without_deadline_stops_at_the_budget(channel: grpc.aio.Channel) -> None:

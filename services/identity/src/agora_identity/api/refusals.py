@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from agora_chassis.ratelimit import client_ip
+from agora_chassis.client_address import client_ip
 from agora_identity.models import AuditEvent
 from agora_identity.repositories.audit import AuditRepository
 from agora_identity.services.audit import Auditor, RequestContext
