@@ -6,7 +6,6 @@ from pathlib import Path
 
 from agora_cli.config import Ports, StackConfig
 from agora_cli.env import DEV_ADMIN_PASSWORD, build_info, service_env, service_port
-from agora_cli.service_process import uvicorn_argv
 from agora_cli.services import IDENTITY, SERVICES, find_service
 
 DB_URL = "postgresql+asyncpg://identity:pw@127.0.0.1:15432/identity"
@@ -24,7 +23,7 @@ def test_service_env_development_sets_wiring_and_admin(tmp_path: Path) -> None:
     assert env["AGORA_JWKS_URL"] == "http://127.0.0.1:8101/.well-known/jwks.json"
     assert env["AGORA_LOG_DIR"] == str(tmp_path / "logs" / "identity")
     assert env["AGORA_JWT_KEYS_DIR"] == str(tmp_path / "keys" / "identity")
-    assert env["AGORA_TRUSTED_PROXIES"] == "127.0.0.1/32"  # the gateway
+    assert env["AGORA_TRUSTED_PROXIES"] == env["FORWARDED_ALLOW_IPS"] == "127.0.0.1/32"
     assert (env["AGORA_ADMIN_EMAIL"], env["AGORA_ADMIN_PASSWORD"]) == (
         "admin@agora.local",
         DEV_ADMIN_PASSWORD,
@@ -58,9 +57,10 @@ def test_service_env_stack_wiring_wins_over_user_values(tmp_path: Path) -> None:
 
 
 def test_service_env_user_trusted_proxies_replace_the_gateway(tmp_path: Path) -> None:
-    user = {"AGORA_TRUSTED_PROXIES": "10.0.0.0/8"}
+    user = {"AGORA_TRUSTED_PROXIES": "10.0.0.0/8", "FORWARDED_ALLOW_IPS": "*"}
     env = service_env(StackConfig(tmp_path), IDENTITY, DB_URL, user)
     assert env["AGORA_TRUSTED_PROXIES"] == "10.0.0.0/8"
+    assert env["FORWARDED_ALLOW_IPS"] == "10.0.0.0/8"  # uvicorn trusts exactly the same proxies
 
 
 def test_service_env_custom_ports_reach_urls(tmp_path: Path) -> None:
@@ -96,8 +96,3 @@ def test_build_info_outside_checkout_is_empty(tmp_path: Path) -> None:
 def test_service_env_smtp_points_at_mail_sink(tmp_path: Path) -> None:
     env = service_env(StackConfig(tmp_path, Ports(smtp=12025)), IDENTITY, DB_URL, {})
     assert (env["AGORA_SMTP_HOST"], env["AGORA_SMTP_PORT"]) == ("127.0.0.1", "12025")
-
-
-def test_uvicorn_argv_leaves_forwarded_headers_to_the_chassis() -> None:
-    argv = uvicorn_argv("python", IDENTITY, 8101)
-    assert "--no-proxy-headers" in argv  # uvicorn would believe loopback whatever the setting

@@ -24,14 +24,10 @@ class ServiceError(RuntimeError):
 
 
 def uvicorn_argv(python: str, spec: ServiceSpec, port: int) -> list[str]:
-    """The command line running ``spec``'s app factory on loopback ``port``.
-
-    uvicorn's own proxy-header handling is off: it would believe ``X-Forwarded-For`` from
-    127.0.0.1 whatever ``AGORA_TRUSTED_PROXIES`` says; the chassis decides alone (ADR 0011).
-    """
+    """The command line running ``spec``'s app factory on loopback ``port``."""
     return [
         *(python, "-m", "uvicorn", spec.app, "--factory"),
-        *("--host", LOOPBACK, "--port", str(port), "--no-server-header", "--no-proxy-headers"),
+        *("--host", LOOPBACK, "--port", str(port), "--no-server-header"),
     ]
 
 
