@@ -12,7 +12,7 @@ import pytest
 from agora_cli.infra.ports import port_accepts
 from agora_cli.main import main
 from agora_cli.services import SERVICES
-from agora_cli.testing import stack_port_env
+from agora_testing.fixtures import stack_port_env
 
 pytestmark = pytest.mark.integration
 

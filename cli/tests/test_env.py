@@ -23,6 +23,7 @@ def test_service_env_development_sets_wiring_and_admin(tmp_path: Path) -> None:
     assert env["AGORA_JWKS_URL"] == "http://127.0.0.1:8101/.well-known/jwks.json"
     assert env["AGORA_LOG_DIR"] == str(tmp_path / "logs" / "identity")
     assert env["AGORA_JWT_KEYS_DIR"] == str(tmp_path / "keys" / "identity")
+    assert env["AGORA_TRUSTED_PROXIES"] == env["FORWARDED_ALLOW_IPS"] == "127.0.0.1/32"
     assert (env["AGORA_ADMIN_EMAIL"], env["AGORA_ADMIN_PASSWORD"]) == (
         "admin@agora.local",
         DEV_ADMIN_PASSWORD,
@@ -53,6 +54,13 @@ def test_service_env_stack_wiring_wins_over_user_values(tmp_path: Path) -> None:
     env = service_env(StackConfig(tmp_path), IDENTITY, DB_URL, user)
     assert (env["AGORA_PORT"], env["AGORA_DATABASE_URL"]) == ("8101", DB_URL)
     assert env["AGORA_ENVIRONMENT"] == "development"
+
+
+def test_service_env_user_trusted_proxies_replace_the_gateway(tmp_path: Path) -> None:
+    user = {"AGORA_TRUSTED_PROXIES": "10.0.0.0/8", "FORWARDED_ALLOW_IPS": "*"}
+    env = service_env(StackConfig(tmp_path), IDENTITY, DB_URL, user)
+    assert env["AGORA_TRUSTED_PROXIES"] == "10.0.0.0/8"
+    assert env["FORWARDED_ALLOW_IPS"] == "10.0.0.0/8"  # uvicorn trusts exactly the same proxies
 
 
 def test_service_env_custom_ports_reach_urls(tmp_path: Path) -> None:

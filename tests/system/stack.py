@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 
 from agora_cli.services import SERVICES
-from agora_cli.testing import stack_port_env
+from agora_testing.fixtures import stack_port_env
 
 COMMAND_TIMEOUT_SECONDS = 180
 # The installed console script, exactly what a developer runs (./agora ends in it too).

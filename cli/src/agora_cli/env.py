@@ -53,6 +53,10 @@ def grpc_port(config: StackConfig, spec: ServiceSpec) -> int:
     return config.ports.grpc_base + spec.port_offset
 
 
+GATEWAY_PROXIES = f"{LOOPBACK}/32"
+"""Where the stack's gateway connects to the services from."""
+
+
 def service_env(
     config: StackConfig, spec: ServiceSpec, database_url: str, base: Mapping[str, str]
 ) -> dict[str, str]:
@@ -90,6 +94,12 @@ def service_env(
     )
     for name, value in build_info().items():
         env.setdefault(name, value)  # a release build sets its own
+    # The gateway reaches every service from loopback: its X-Forwarded-For names the client. A
+    # user's own list (more proxies in front) replaces it. uvicorn rewrites the client address
+    # and scheme from the same headers for the proxies in FORWARDED_ALLOW_IPS (default: loopback,
+    # whatever the setting says), so it gets the same list: one decision (ADR 0011).
+    env.setdefault("AGORA_TRUSTED_PROXIES", GATEWAY_PROXIES)
+    env["FORWARDED_ALLOW_IPS"] = env["AGORA_TRUSTED_PROXIES"]
     if spec.grpc:
         env["AGORA_GRPC_PORT"] = str(grpc_port(config, spec))
     if spec.has_signing_keys:

@@ -7,6 +7,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from agora_chassis.app import create_service_app
+from agora_chassis.client_address import NO_PROXIES, TrustedProxies
 from agora_chassis.ratelimit import ApiBudgetMiddleware, LocalRateLimiter
 from agora_chassis.settings import ServiceSettings
 
@@ -14,11 +15,13 @@ UNREACHABLE_DATABASE = "postgresql+asyncpg://nobody:x@127.0.0.1:1/none"
 PATHS = ("/api/v1/items", "/health", "/health/ready", "/healthy", "/metrics", "/images/a.svg")
 
 
-def _app(limit: str = "2/minute") -> FastAPI:
+def _app(limit: str = "2/minute", proxies: TrustedProxies = NO_PROXIES) -> FastAPI:
     app = FastAPI()
     for path in PATHS:
         app.add_api_route(path, _ok)
-    app.add_middleware(ApiBudgetMiddleware, limit=limit, limiter=LocalRateLimiter())
+    app.add_middleware(
+        ApiBudgetMiddleware, limit=limit, limiter=LocalRateLimiter(), trusted_proxies=proxies
+    )
     return app
 
 
@@ -68,12 +71,39 @@ async def test_api_budget_is_shared_by_all_paths_of_one_client() -> None:
 
 
 async def test_api_budget_is_per_client_behind_the_gateway() -> None:
-    app = _app()
+    app = _app(proxies=TrustedProxies(["127.0.0.1/32"]))  # the test client's peer address
 
     spent = await _statuses(app, "/api/v1/items", 3, **{"X-Forwarded-For": "203.0.113.7"})
     other = await _statuses(app, "/api/v1/items", 1, **{"X-Forwarded-For": "203.0.113.8"})
 
     assert (spent, other) == ([200, 200, 429], [200])
+
+
+async def test_api_budget_direct_caller_cannot_pick_its_key_with_a_forged_header() -> None:
+    app = _app()  # nobody trusted: the peer is the key
+
+    spent = await _statuses(app, "/api/v1/items", 3, **{"X-Forwarded-For": "203.0.113.7"})
+    forged = await _statuses(app, "/api/v1/items", 1, **{"X-Forwarded-For": "203.0.113.8"})
+
+    assert (spent, forged) == ([200, 200, 429], [429])
+
+
+async def test_service_app_budget_trusts_the_proxies_of_its_settings() -> None:
+    settings = ServiceSettings.model_validate(
+        {
+            "database_url": UNREACHABLE_DATABASE,
+            "rate_limit": "1/minute",
+            "trusted_proxies": "127.0.0.1/32",
+        }
+    )
+    router = APIRouter(prefix="/api/v1")
+    router.add_api_route("/ping", _ok)
+    app = create_service_app(settings, title="demo", routers=[router])
+
+    first = await _statuses(app, "/api/v1/ping", 2, **{"X-Forwarded-For": "203.0.113.7"})
+    other = await _statuses(app, "/api/v1/ping", 1, **{"X-Forwarded-For": "203.0.113.8"})
+
+    assert (first, other) == ([200, 429], [200])
 
 
 def test_api_budget_refuses_an_invalid_limit_when_built() -> None:

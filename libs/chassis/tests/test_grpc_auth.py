@@ -22,7 +22,7 @@ from agora_chassis.grpc_server import GrpcServer, start_grpc_server
 from agora_chassis.logging import PiiMaskingFilter, correlation_id
 from agora_chassis.service_tokens import service_channel
 from agora_cli.infra.ports import LOOPBACK
-from libs.chassis.tests.grpc_tokens import (
+from agora_testing.grpc_tokens import (
     AUDIENCE,
     ISSUER,
     TOKEN_SECONDS,

@@ -129,7 +129,10 @@ def test_status_for_lost_optimistic_lock_is_aborted() -> None:
     [
         ("22021", StatusCode.INVALID_ARGUMENT),
         ("23505", StatusCode.ABORTED),
-        ("53300", StatusCode.INTERNAL),
+        ("42P01", StatusCode.INTERNAL),  # a bug (missing table), not an outage
+        ("53300", StatusCode.UNAVAILABLE),  # too many connections: retry later
+        ("57P01", StatusCode.UNAVAILABLE),  # the server is shutting down
+        ("08006", StatusCode.UNAVAILABLE),  # the connection failed
     ],
 )
 def test_status_for_database_error_goes_by_sqlstate(sqlstate: str, code: StatusCode) -> None:

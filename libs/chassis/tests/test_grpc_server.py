@@ -15,12 +15,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from agora_chassis.errors import Conflict, NotFound
+from agora_chassis.errors import Conflict, DependencyUnavailable, NotFound
 from agora_chassis.grpc_auth import GrpcAuth, method_scopes
 from agora_chassis.grpc_server import BindError, GrpcServer, start_grpc_server
 from agora_chassis.service_tokens import service_channel
 from agora_cli.infra.ports import LOOPBACK, free_port
-from libs.chassis.tests.grpc_tokens import FixedToken, service_token, service_verifier
+from agora_testing.grpc_tokens import FixedToken, service_token, service_verifier
 
 SERVICE = "agora.test.v1.ProbeService"
 BUDGET_SECONDS = 0.5
@@ -33,6 +33,7 @@ ERRORS: dict[bytes, Exception] = {
     b"not-found": NotFound("no such thing"),
     b"conflict": Conflict("taken"),
     b"crash": RuntimeError("secret internals"),
+    b"database-down": DependencyUnavailable("database", "cannot connect to 10.0.0.9:5432"),
 }
 
 
@@ -129,6 +130,17 @@ async def test_unexpected_error_is_logged_with_its_method(
 
     assert f"gRPC call /{SERVICE}/Probe failed" in caplog.text
     assert "secret internals" not in ((await failure(channel, b"crash")).details() or "")
+
+
+async def test_unreachable_dependency_is_unavailable_with_retry_after_and_logged_by_name(
+    channel: grpc.aio.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    error = await failure(channel, b"database-down")
+
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "10.0.0.9" not in (error.details() or "")
+    assert ("retry-after", "5") in tuple(error.trailing_metadata() or ())
+    assert f"dependency=database unreachable in gRPC call /{SERVICE}/Probe" in caplog.text
 
 
 async def test_call_without_deadline_stops_at_the_budget(channel: grpc.aio.Channel) -> None:

@@ -24,7 +24,7 @@ from agora_chassis.service_tokens import (
     outgoing_metadata,
 )
 from agora_chassis.settings import ServiceSettings
-from libs.chassis.tests.grpc_tokens import FixedToken
+from agora_testing.grpc_tokens import FixedToken
 
 TOKEN_URL = "http://identity/api/v1/auth/service-token"
 LIFETIME_SECONDS = 300

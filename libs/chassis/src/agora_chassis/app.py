@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from agora_chassis.auth import JWKSCache, KeySource, TokenVerifier
+from agora_chassis.client_address import TrustedProxies
 from agora_chassis.db import create_engine, create_sessionmaker
 from agora_chassis.errors import install_error_handlers
 from agora_chassis.health import Check, database_probe, health_router, redis_probe, tcp_probe
@@ -71,6 +72,7 @@ def _attach_state(
     )
     app.state.rate_limiter = RateLimiter(settings.redis_url)
     app.state.local_rate_limiter = LocalRateLimiter()
+    app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)  # read by client_ip
     attach_messaging(app, settings, outbox)
 
 
@@ -157,14 +159,17 @@ def create_service_app(
     )
     app = _new_app(settings, title, _lifespan(startup, shutdown))
     _attach_state(app, settings, keys, outbox)
-    install_error_handlers(app)
+    install_error_handlers(app, retry_after_seconds=settings.dependency_retry_after_seconds)
     for router in routers:
         app.include_router(router)
     # One budget per client for the whole API, counted in each replica's memory; health and
     # metrics stay unlimited. Added first, so it sits innermost: inside the request id, the
     # security headers and CORS, which its 429s carry too.
     app.add_middleware(
-        ApiBudgetMiddleware, limit=settings.rate_limit, limiter=app.state.local_rate_limiter
+        ApiBudgetMiddleware,
+        limit=settings.rate_limit,
+        limiter=app.state.local_rate_limiter,
+        trusted_proxies=app.state.trusted_proxies,
     )
     _install_cross_cutting(app, settings)
     return app

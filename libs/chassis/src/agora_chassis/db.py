@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, Uuid, func
+from sqlalchemy import DateTime, MetaData, Uuid, event, func
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from agora_chassis.errors import AgoraError
+from agora_chassis.errors import DATABASE, AgoraError, DependencyUnavailable
 from agora_chassis.ids import new_id
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     Returns:
         The engine; dispose of it on shutdown.
     """
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=echo,
         pool_size=POOL_SIZE,
@@ -98,6 +99,23 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         pool_recycle=POOL_RECYCLE_SECONDS,
         connect_args={"server_settings": {"statement_timeout": str(STATEMENT_TIMEOUT_MS)}},
     )
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+    return engine
+
+
+def _connect_or_unavailable(
+    dialect: Dialect, _record: object, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    """Open a driver connection; a refused or timed-out connect is :class:`DependencyUnavailable`.
+
+    asyncpg raises the socket's ``OSError`` (or ``TimeoutError``) as it is, and SQLAlchemy wraps
+    only driver errors, so without this a stopped database would surface as a bare
+    ``ConnectionRefusedError``: indistinguishable from any other socket's and answered 500.
+    """
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (OSError, TimeoutError) as exc:
+        raise DependencyUnavailable(DATABASE, f"cannot connect: {exc}") from exc
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -2,6 +2,11 @@
 
 Services raise subclasses of these errors (``class UserNotFound(NotFound)``); one table here maps
 each base class to an HTTP status, so no ``HTTPException`` is needed below ``api/``.
+
+A second table, :data:`DEPENDENCY_ERRORS`, names the dependency behind each exception that means
+"could not reach it" (database, Redis, a called service). Such a failure is no bug of the
+request: it is answered 503 with ``Retry-After`` and logged with ``dependency=<name>`` (ADR 0011),
+over HTTP here and as ``UNAVAILABLE`` over gRPC (:mod:`agora_chassis.grpc_errors`).
 """
 
 from __future__ import annotations
@@ -9,8 +14,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import Any
 
+import grpc
+import httpx
+import redis.exceptions
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,6 +36,12 @@ logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 SQLSTATE_DATA_EXCEPTION = "22"
 SQLSTATE_INTEGRITY_VIOLATION = "23"
+# Class 08 (connection exception), 53300 (too many connections) and 57P (the server is shutting
+# down or not yet up): the database cannot serve now, but may in a moment.
+SQLSTATE_UNREACHABLE = ("08", "53300", "57P")
+DEPENDENCY_RETRY_AFTER_SECONDS = 5
+RETRY_AFTER_STATE = "dependency_retry_after_seconds"
+DATABASE = "database"
 
 
 class AgoraError(Exception):
@@ -131,6 +147,70 @@ class ServiceUnavailable(AgoraError):
 
     status = HTTPStatus.SERVICE_UNAVAILABLE
     title = "Service unavailable"
+
+
+class DependencyUnavailable(ServiceUnavailable):
+    """A dependency the request needs cannot be reached; the request may succeed later.
+
+    Raise it where a dependency's failure is detected by other means than its client's own
+    exception (which :data:`DEPENDENCY_ERRORS` already maps). The caller gets a 503 with
+    ``Retry-After``; the dependency's name goes to the log, not to the caller.
+
+    Attributes:
+        dependency: What could not be reached (``database``, ``redis``...).
+    """
+
+    def __init__(self, dependency: str, detail: str | None = None) -> None:
+        super().__init__(detail or f"{dependency} unreachable")
+        self.dependency = dependency
+
+
+DEPENDENCY_ERRORS: Mapping[type[Exception], str] = MappingProxyType(
+    {
+        # Lost or refused connections, as SQLAlchemy wraps the driver's errors; the engine of
+        # agora_chassis.db turns a refused connect (a bare OSError) into DependencyUnavailable.
+        sqlalchemy.exc.OperationalError: DATABASE,
+        sqlalchemy.exc.InterfaceError: DATABASE,
+        sqlalchemy.exc.TimeoutError: DATABASE,  # no pooled connection came free in time
+        redis.exceptions.ConnectionError: "redis",
+        redis.exceptions.TimeoutError: "redis",
+        httpx.TimeoutException: "http-service",
+        httpx.NetworkError: "http-service",
+        httpx.RemoteProtocolError: "http-service",
+        grpc.aio.AioRpcError: "grpc-service",  # only with status UNAVAILABLE
+    }
+)
+"""The dependency behind each exception class that means "could not reach it"."""
+
+
+def unreachable_dependency(error: BaseException) -> str | None:
+    """Name the dependency ``error`` failed to reach, or None if it is no such failure.
+
+    Args:
+        error: Any exception a request or a call raised.
+
+    Returns:
+        A name from :data:`DEPENDENCY_ERRORS` (or the one a :class:`DependencyUnavailable`
+        carries); None for every other error.
+    """
+    if isinstance(error, DependencyUnavailable):
+        return error.dependency
+    if isinstance(error, grpc.aio.AioRpcError) and error.code() != grpc.StatusCode.UNAVAILABLE:
+        return None
+    for cls in type(error).__mro__:
+        if (name := DEPENDENCY_ERRORS.get(cls)) is not None:
+            return name
+    if isinstance(error, DBAPIError) and _lost_database(error):
+        return DATABASE
+    return None
+
+
+def _lost_database(error: DBAPIError) -> bool:
+    """Whether a driver error says the server went away (killed, shutting down, starting)."""
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    return sqlstate.startswith(SQLSTATE_UNREACHABLE)
 
 
 def problem(
@@ -246,6 +326,8 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _internal_error(request: Request, exc: Exception, headers: dict[str, str]) -> JSONResponse:
+    if (dependency := unreachable_dependency(exc)) is not None:
+        return _unavailable(request, exc, dependency, headers)
     logger.error("unhandled error on %s", request.url.path, exc_info=exc)
     return problem(
         HTTPStatus.INTERNAL_SERVER_ERROR,
@@ -254,6 +336,35 @@ def _internal_error(request: Request, exc: Exception, headers: dict[str, str]) -
         request.url.path,
         headers=headers,
     )
+
+
+def _unavailable(
+    request: Request, exc: BaseException, dependency: str, headers: dict[str, str]
+) -> JSONResponse:
+    path = request.url.path
+    app = request.scope.get("app")
+    retry_after = getattr(getattr(app, "state", None), RETRY_AFTER_STATE, None)
+    retry_after = retry_after or DEPENDENCY_RETRY_AFTER_SECONDS
+    # WARNING, not ERROR: an outage of a dependency is no bug here, and readiness reports it.
+    logger.warning(
+        "dependency=%s unreachable on %s: %s",
+        dependency,
+        path,
+        type(exc).__name__,
+        exc_info=exc,
+        extra={"dependency": dependency},
+    )
+    return problem(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "Service unavailable",
+        "A service this request needs cannot be reached right now; try again shortly.",
+        path,
+        headers={**headers, "Retry-After": str(retry_after)},
+    )
+
+
+async def _dependency_error(request: Request, exc: Exception) -> JSONResponse:
+    return _internal_error(request, exc, {})
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -293,13 +404,21 @@ class UnhandledErrorMiddleware:
             await _internal_error(Request(scope), exc, {})(scope, receive, send)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(
+    app: FastAPI, *, retry_after_seconds: int = DEPENDENCY_RETRY_AFTER_SECONDS
+) -> None:
     """Render every error the app can raise as Problem Details.
 
     Args:
         app: The FastAPI application.
+        retry_after_seconds: ``Retry-After`` of the 503 answered when a dependency is
+            unreachable (kept on ``app.state``, where the handlers and middleware read it).
     """
+    setattr(app.state, RETRY_AFTER_STATE, retry_after_seconds)
     app.add_exception_handler(AgoraError, _agora_error)
+    app.add_exception_handler(DependencyUnavailable, _dependency_error)
+    for unreachable in DEPENDENCY_ERRORS:
+        app.add_exception_handler(unreachable, _dependency_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(StaleDataError, _stale_data)

@@ -4,8 +4,10 @@ Each ``AgoraError`` class carries its HTTP status (``ProductNotFound(NotFound)``
 module maps that status to a gRPC code, so one class decides both answers and a new domain error
 needs no gRPC-specific code. Errors that are not ``AgoraError`` get the same treatment as in the
 HTTP handlers: invalid input is ``INVALID_ARGUMENT``, a lost optimistic-locking race is
-``ABORTED`` (retry the read-modify-write), an expired time budget is ``DEADLINE_EXCEEDED``, and
-anything else is ``INTERNAL`` with a message that leaks nothing.
+``ABORTED`` (retry the read-modify-write), an expired time budget is ``DEADLINE_EXCEEDED``, an
+unreachable dependency (the table :data:`agora_chassis.errors.DEPENDENCY_ERRORS`) is
+``UNAVAILABLE`` with a ``retry-after`` trailer, and anything else is ``INTERNAL`` with a message
+that leaks nothing.
 
 Following the gRPC status code guide, ``Conflict`` (409) maps to ``FAILED_PRECONDITION``: a
 duplicate SKU or too little stock does not go away by retrying the same call, so clients must not
@@ -25,9 +27,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 from agora_chassis.errors import (
+    DEPENDENCY_RETRY_AFTER_SECONDS,
     SQLSTATE_DATA_EXCEPTION,
     SQLSTATE_INTEGRITY_VIOLATION,
     AgoraError,
+    unreachable_dependency,
 )
 
 STATUS_BY_HTTP: Mapping[int, grpc.StatusCode] = MappingProxyType(
@@ -50,6 +54,7 @@ STATUS_BY_HTTP: Mapping[int, grpc.StatusCode] = MappingProxyType(
 """The gRPC code of each HTTP status a domain error can carry."""
 
 INTERNAL_DETAIL = "Something went wrong on our side; it has been logged."
+UNAVAILABLE_DETAIL = "a service this call needs cannot be reached right now; try again shortly"
 MAX_DETAIL_CHARS = 1000
 MAX_FIELD_ERRORS = 10
 
@@ -62,11 +67,13 @@ class GrpcStatus:
         code: The status code.
         details: A message safe to show to the caller.
         trailing_metadata: Extra trailers (an error's headers, such as ``retry-after``).
+        dependency: The unreachable dependency behind an ``UNAVAILABLE``, for the log.
     """
 
     code: grpc.StatusCode
     details: str
     trailing_metadata: tuple[tuple[str, str], ...] = ()
+    dependency: str | None = None
 
     @property
     def internal(self) -> bool:
@@ -117,10 +124,18 @@ def status_for(error: BaseException) -> GrpcStatus:
     Returns:
         The code, a caller-safe message, and trailers.
     """
+    if (dependency := unreachable_dependency(error)) is not None:
+        trailer = (("retry-after", str(DEPENDENCY_RETRY_AFTER_SECONDS)),)
+        return GrpcStatus(grpc.StatusCode.UNAVAILABLE, UNAVAILABLE_DETAIL, trailer, dependency)
     if isinstance(error, AgoraError):
         trailers = tuple((name.lower(), value) for name, value in sorted(error.headers.items()))
         details = error.detail[:MAX_DETAIL_CHARS]
         return GrpcStatus(code_for_http_status(error.status), details, trailers)
+    return _foreign_status(error)
+
+
+def _foreign_status(error: BaseException) -> GrpcStatus:
+    """The status of an error that is no ``AgoraError``: the library's, or a bug."""
     if isinstance(error, ValidationError):
         details = _field_errors(error)[:MAX_DETAIL_CHARS]
         return GrpcStatus(grpc.StatusCode.INVALID_ARGUMENT, details)

@@ -66,6 +66,14 @@ async def _answer(
         status = status_for(error)
         if status.internal:
             logger.exception("gRPC call %s failed", method)
+        elif status.dependency is not None:
+            logger.warning(
+                "dependency=%s unreachable in gRPC call %s",
+                status.dependency,
+                method,
+                exc_info=error,
+                extra={"dependency": status.dependency},
+            )
         await context.abort(status.code, status.details, status.trailing_metadata)
 
 

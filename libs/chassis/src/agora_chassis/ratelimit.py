@@ -23,7 +23,6 @@ a third of its CPU), checked before routing (a route dependency would cost more 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import time
@@ -38,6 +37,12 @@ from limits.errors import StorageError
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agora_chassis.client_address import (
+    NO_PROXIES,
+    TrustedProxies,
+    client_ip,
+    scope_client_ip,
+)
 from agora_chassis.errors import TooManyRequests, problem_for
 
 logger = logging.getLogger(__name__)
@@ -47,8 +52,6 @@ KEY_PREFIX = "agora-ratelimit"
 REDIS_CONNECT_TIMEOUT_SECONDS = 0.5
 REDIS_COMMAND_TIMEOUT_SECONDS = 1.0
 FAIL_OPEN_LOG_INTERVAL_SECONDS = 60.0
-DEFAULT_TRUSTED_PROXY_HOPS = 1
-UNKNOWN_CLIENT = "unknown"
 NANOSECONDS = 1_000_000_000
 API_BUDGET = "api"
 # Health, metrics and the docs stay reachable when a client has spent its budget.
@@ -253,52 +256,6 @@ class LocalRateLimiter:
         self._arrivals = {key: at for key, at in self._arrivals.items() if at > now}
 
 
-def client_ip(request: Request, trusted_proxy_hops: int = DEFAULT_TRUSTED_PROXY_HOPS) -> str:
-    """Return the caller's IP address, looking through ``trusted_proxy_hops`` reverse proxies.
-
-    Each proxy appends the address it was called from to ``X-Forwarded-For``, so with ``n``
-    trusted hops the client is the ``n``-th entry from the right; entries further left were
-    written by the client and are never trusted. The default of 1 fits Traefik in front of every
-    service; pass 0 (``functools.partial(client_ip, trusted_proxy_hops=0)``) for a service reached
-    directly, or callers could pick their own key by sending the header.
-
-    Args:
-        request: The current request.
-        trusted_proxy_hops: How many proxies in front of the service append to the header.
-
-    Returns:
-        The address, or the peer address when the header is absent, too short or not an IP;
-        ``"unknown"`` when even the peer is unknown.
-    """
-    return scope_client_ip(request.scope, trusted_proxy_hops)
-
-
-def scope_client_ip(scope: Scope, trusted_proxy_hops: int = DEFAULT_TRUSTED_PROXY_HOPS) -> str:
-    """:func:`client_ip` read from an ASGI scope, for middlewares (no ``Request`` built)."""
-    client = scope.get("client")
-    peer = str(client[0]) if client else UNKNOWN_CLIENT
-    if trusted_proxy_hops <= 0:
-        return peer
-    forwarded = [
-        part.strip()
-        for name, value in scope["headers"]
-        if name == b"x-forwarded-for"
-        for part in value.decode("latin-1").split(",")
-    ]
-    if len(forwarded) < trusted_proxy_hops:
-        return peer
-    return _canonical_ip(forwarded[-trusted_proxy_hops]) or peer
-
-
-@lru_cache(maxsize=4096)
-def _canonical_ip(candidate: str) -> str | None:
-    """``candidate`` as ``ipaddress`` writes it, None if it is no IP address (parsed once)."""
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
-
-
 def rate_limit(
     limit: str,
     key: Callable[[Request], str] = client_ip,
@@ -345,7 +302,7 @@ def _unlimited(path: str, prefixes: tuple[str, ...]) -> bool:
 class ApiBudgetMiddleware:
     """Count every request but the operational ones against one budget per client.
 
-    The whole API shares the budget ``limit`` (per :func:`client_ip`, in ``limiter``); requests to
+    The whole API shares the budget ``limit`` (per client address, in ``limiter``); requests to
     ``unlimited`` paths and their sub-paths are not counted. Over budget, the answer is the same
     429 Problem Details (with ``Retry-After``) a :func:`rate_limit` dependency gives; it is built
     here because the app's exception handlers sit inside the middleware stack. A pure ASGI
@@ -357,6 +314,7 @@ class ApiBudgetMiddleware:
         limit: A ``limits`` expression such as ``"300/minute"``; checked here.
         limiter: Where hits are counted (a :class:`LocalRateLimiter`: no I/O per request).
         unlimited: Path prefixes that are not counted.
+        trusted_proxies: Whose ``X-Forwarded-For`` names the client (default: nobody's).
     """
 
     def __init__(
@@ -366,12 +324,14 @@ class ApiBudgetMiddleware:
         limit: str,
         limiter: LocalRateLimiter | RateLimiter,
         unlimited: Sequence[str] = UNLIMITED_PATHS,
+        trusted_proxies: TrustedProxies = NO_PROXIES,
     ) -> None:
         _parse(limit)
         self.app = app
         self.limit = limit
         self.limiter = limiter
         self.unlimited = tuple(unlimited)
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -379,7 +339,9 @@ class ApiBudgetMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            await self.limiter.hit(self.limit, API_BUDGET, scope_client_ip(scope))
+            await self.limiter.hit(
+                self.limit, API_BUDGET, scope_client_ip(scope, self.trusted_proxies)
+            )
         except TooManyRequests as exc:
             await problem_for(exc, scope["path"])(scope, receive, send)
             return

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from agora_chassis.client_address import parse_networks
+from agora_chassis.errors import DEPENDENCY_RETRY_AFTER_SECONDS
 
 ONE_MEBIBYTE = 1024 * 1024
 DEFAULT_DATABASE_PASSWORD = "agora"  # noqa: S105 - the development default, refused in production
@@ -54,6 +57,10 @@ class ServiceSettings(BaseSettings):
         max_body_bytes: Largest request body accepted.
         request_timeout_seconds: Time budget of one request before it gets a 504.
         rate_limit: Per-client limit for the whole API, per replica (``limits`` syntax).
+        trusted_proxies: CIDRs of the reverse proxies whose ``X-Forwarded-For`` is believed
+            (comma-separated in the environment); empty, the default, trusts nobody.
+        dependency_retry_after_seconds: ``Retry-After`` of a 503 answered because a dependency
+            (database, Redis, a called service) is unreachable.
         log_dir: Where ``app.log`` and ``error.log`` rotate; ``None`` logs to the console only.
         log_level: Root log level.
         access_log: Log a line per request (off: the gateway's access log has every request).
@@ -87,6 +94,8 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = ONE_MEBIBYTE
     request_timeout_seconds: float = 30.0
     rate_limit: str = "300/minute"
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    dependency_retry_after_seconds: int = Field(default=DEPENDENCY_RETRY_AFTER_SECONDS, ge=1)
     log_dir: Path | None = None
     log_level: str = "INFO"
     access_log: bool = False
@@ -100,6 +109,16 @@ class ServiceSettings(BaseSettings):
     service_token_url: str = (
         "http://127.0.0.1:8080/api/v1/auth/service-token"  # noqa: S105  # nosec B105 - a URL
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        """Accept ``"10.0.0.0/8, 127.0.0.1"`` from the environment; refuse what is no network."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            parse_networks(str(part) for part in value)  # a ValueError becomes a settings error
+        return value
 
     def insecure_defaults(self) -> list[str]:
         """Name every setting that still has a development-only value.

@@ -24,8 +24,8 @@ from sqlalchemy import text
 from agora_catalog.main import create_app
 from agora_catalog.settings import CatalogSettings
 from agora_chassis.auth import TokenVerifier
-from agora_chassis.testing import StaticKeys, forge_access_token
-from agora_cli.testing import alembic_upgrade
+from agora_testing.fixtures import alembic_upgrade
+from agora_testing.tokens import StaticKeys, forge_access_token
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ from agora_catalog.main import create_app
 from agora_catalog.services.cache import GENERATION_KEY
 from agora_catalog.settings import CatalogSettings
 from agora_chassis.auth import TokenVerifier
-from agora_chassis.testing import StaticKeys
 from agora_cli.infra.ports import LOOPBACK, free_port
+from agora_testing.tokens import StaticKeys
 
 pytestmark = pytest.mark.integration
 

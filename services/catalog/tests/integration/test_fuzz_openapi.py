@@ -20,8 +20,8 @@ from agora_catalog.main import create_app
 from agora_catalog.settings import CatalogSettings
 from agora_chassis.auth import TokenVerifier
 from agora_chassis.db import create_sessionmaker
-from agora_chassis.testing import StaticKeys, forge_access_token
-from agora_cli.testing import alembic_upgrade
+from agora_testing.fixtures import alembic_upgrade
+from agora_testing.tokens import StaticKeys, forge_access_token
 
 pytestmark = pytest.mark.integration
 

@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from agora_chassis.ratelimit import RateLimiter
-from agora_cli.testing import alembic_upgrade
 from agora_identity.main import create_app
 from agora_identity.repositories.users import UserRepository
 from agora_identity.services.bootstrap import ensure_admin
 from agora_identity.settings import IdentitySettings
+from agora_testing.fixtures import alembic_upgrade
 
 pytestmark = pytest.mark.integration
 

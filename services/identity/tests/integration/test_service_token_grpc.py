@@ -18,7 +18,7 @@ from agora_chassis.service_tokens import ClientCredentials, ServiceTokenSource, 
 from agora_cli.infra.ports import LOOPBACK
 from agora_identity.services.service_tokens import secret_digest
 from agora_identity.settings import IdentitySettings, ServiceClient
-from libs.chassis.tests.grpc_tokens import FixedToken
+from agora_testing.grpc_tokens import FixedToken
 
 pytestmark = pytest.mark.integration
 

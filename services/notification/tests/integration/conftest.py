@@ -23,9 +23,7 @@ from sqlalchemy import text
 from agora_chassis.auth import TokenVerifier
 from agora_chassis.ids import new_id
 from agora_chassis.messaging import EventConsumer, RetryPolicy
-from agora_chassis.testing import StaticKeys, forge_access_token
 from agora_cli.infra.ports import free_port
-from agora_cli.testing import alembic_upgrade
 from agora_contracts.envelope import CloudEvent
 from agora_contracts.identity import UserRegisteredV1
 from agora_notification.events.subscriber import build_consumer
@@ -33,6 +31,8 @@ from agora_notification.main import create_app
 from agora_notification.services.mailer import Mailer, SmtpConfig
 from agora_notification.services.notifications import Notifier
 from agora_notification.settings import NotificationSettings
+from agora_testing.fixtures import alembic_upgrade
+from agora_testing.tokens import StaticKeys, forge_access_token
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from agora_chassis.messaging import EventConsumer
-from agora_chassis.testing import forge_access_token
 from agora_cli.infra.ports import free_port
+from agora_testing.tokens import forge_access_token
 
 pytestmark = pytest.mark.integration
 

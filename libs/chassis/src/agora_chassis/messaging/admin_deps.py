@@ -13,13 +13,13 @@ from fastapi import Depends, Request
 
 from agora_chassis.audit import Actor, AuditMixin, Auditor, AuditRepository
 from agora_chassis.auth import CurrentPrincipal
+from agora_chassis.client_address import client_ip
 from agora_chassis.db import DbSession
 from agora_chassis.errors import ServiceUnavailable
 from agora_chassis.messaging.consumer import EventConsumer
 from agora_chassis.messaging.deadletter_repository import DeadLetterRepository
 from agora_chassis.messaging.deadletter_service import DeadLetterService
 from agora_chassis.messaging.deadletters import DeadLetterMixin
-from agora_chassis.ratelimit import client_ip
 
 
 async def get_consumer(request: Request) -> EventConsumer:

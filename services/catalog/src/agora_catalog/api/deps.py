@@ -19,8 +19,8 @@ from agora_catalog.services.products import ProductService
 from agora_catalog.services.reads import ProductReads
 from agora_chassis.audit import Actor, Auditor, AuditRepository
 from agora_chassis.auth import CurrentPrincipal, Principal
+from agora_chassis.client_address import client_ip
 from agora_chassis.db import DbSession
-from agora_chassis.ratelimit import client_ip
 
 
 def _cache(request: Request) -> ProductCache:

@@ -24,7 +24,7 @@ from agora_catalog.settings import CatalogSettings
 from agora_chassis.service_tokens import service_channel
 from agora_cli.infra.ports import LOOPBACK, free_port
 from agora_contracts.grpc.catalog.v1 import catalog_pb2_grpc
-from libs.chassis.tests.grpc_tokens import KEY_FOR_TESTS, FixedToken, OneKey, service_token
+from agora_testing.grpc_tokens import KEY_FOR_TESTS, FixedToken, OneKey, service_token
 
 TABLES = "stock, products, categories"
 CALL_BUDGET_SECONDS = 5.0

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from agora_chassis.auth import CurrentPrincipal, Principal
+from agora_chassis.client_address import client_ip
 from agora_chassis.db import DbSession, Session
-from agora_chassis.ratelimit import client_ip
 from agora_identity.repositories.audit import AuditRepository
 from agora_identity.repositories.tokens import RefreshTokenRepository
 from agora_identity.repositories.users import UserRepository

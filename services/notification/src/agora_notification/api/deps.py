@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 
 from agora_chassis.audit import Actor, Auditor, AuditRepository
 from agora_chassis.auth import CurrentPrincipal
+from agora_chassis.client_address import client_ip
 from agora_chassis.db import DbSession
-from agora_chassis.ratelimit import client_ip
 from agora_notification.models import AuditEntry
 from agora_notification.repositories.notifications import NotificationRepository
 from agora_notification.services.history import NotificationHistory

@@ -1,0 +1,68 @@
+"""The Starlette internals the chassis middlewares build on, pinned down.
+
+``SmallAnswerGZipMiddleware`` builds Starlette's ``GZipResponder`` itself and hands it messages;
+``OriginAwareCORSMiddleware`` overrides ``CORSMiddleware.__call__`` and calls the wrapped app.
+None of that is public API: Starlette changed the responder's constructor in 1.4 and 1.5. The
+chassis caps Starlette below the next minor release; when a bump breaks these tests, adapt the
+subclasses (the behavioural tests are in ``test_gzip.py`` and ``test_middleware.py``).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware, GZipResponder
+
+from agora_chassis.middleware import (
+    GZIP_LEVEL,
+    GZIP_MINIMUM_BYTES,
+    OriginAwareCORSMiddleware,
+    SmallAnswerGZipMiddleware,
+)
+
+RESPONDER_PARAMETERS = [
+    "self",
+    "app",
+    "minimum_size",
+    "compresslevel",
+    "thread_minimum_size",
+    "exclude_content_types",
+]
+GZIP_ATTRIBUTES = ("minimum_size", "compresslevel", "thread_minimum_size", "exclude_content_types")
+
+
+async def _app(scope: object, receive: object, send: object) -> None:
+    """An ASGI app that is never called: the constructors only keep it."""
+
+
+def test_gzip_responder_constructor_takes_what_the_chassis_passes() -> None:
+    assert list(inspect.signature(GZipResponder.__init__).parameters) == RESPONDER_PARAMETERS
+
+
+def test_gzip_responder_sends_through_a_replaceable_send_and_a_coroutine() -> None:
+    responder = GZipResponder(_app, GZIP_MINIMUM_BYTES)
+
+    assert hasattr(responder, "send")
+    assert inspect.iscoroutinefunction(responder.send_with_compression)
+    assert list(inspect.signature(responder.send_with_compression).parameters) == ["message"]
+
+
+def test_gzip_middleware_keeps_the_settings_the_subclass_reads() -> None:
+    middleware = SmallAnswerGZipMiddleware(
+        _app, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL
+    )
+
+    assert all(hasattr(middleware, name) for name in GZIP_ATTRIBUTES)
+    assert middleware.app is _app
+    assert inspect.iscoroutinefunction(GZipMiddleware.__call__)
+
+
+@pytest.mark.parametrize("cls", [CORSMiddleware, OriginAwareCORSMiddleware])
+def test_cors_middleware_is_an_asgi_callable_keeping_the_app(cls: type[CORSMiddleware]) -> None:
+    middleware = cls(_app, allow_origins=["https://shop.example"])
+
+    assert middleware.app is _app
+    assert inspect.iscoroutinefunction(cls.__call__)
+    assert list(inspect.signature(cls.__call__).parameters) == ["self", "scope", "receive", "send"]
