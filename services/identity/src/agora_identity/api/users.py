@@ -12,7 +12,13 @@ from agora_chassis.pagination import Page, Pagination
 from agora_identity.api.auth import PROBLEM
 from agora_identity.api.deps import Users
 from agora_identity.models import Role
-from agora_identity.schemas.user import UserFilter, UserRead, UserUpdate
+from agora_identity.schemas.user import (
+    EMAIL_MAX,
+    NO_CONTROL_CHARACTERS,
+    UserFilter,
+    UserRead,
+    UserUpdate,
+)
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], responses={401: PROBLEM})
 admin_only = [Depends(require_roles(Role.ADMIN.value))]
@@ -28,7 +34,11 @@ async def me(principal: CurrentPrincipal, users: Users) -> object:
 async def list_users(
     users: Users,
     page: Pagination,
-    email: Annotated[str | None, Query(max_length=320, description="Part of the e-mail")] = None,
+    email: Annotated[str | None, Query(
+            max_length=EMAIL_MAX,
+            pattern=NO_CONTROL_CHARACTERS,
+            description="Part of the e-mail",
+        )] = None,
     role: Annotated[Role | None, Query(description="Users holding this role")] = None,
     is_active: Annotated[bool | None, Query(description="Active or deactivated users")] = None,
 ) -> Page[UserRead]:
