@@ -7,7 +7,7 @@ whatever text it shows.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
@@ -17,12 +17,12 @@ from agora_catalog.schemas.product import Sku
 from agora_catalog.services.images import ImageService
 from agora_catalog.services.products import fingerprint
 from agora_chassis.db import DbSession
+from agora_chassis.openapi import not_modified, problem_responses
 
 SVG = "image/svg+xml"
 MAX_AGE_SECONDS = 24 * 60 * 60
 # Presentation attributes only: no scripts, styles, fonts or fetches are needed, so none run.
 SVG_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 router = APIRouter(prefix="/images", tags=["images"])
 
@@ -38,7 +38,11 @@ Images = Annotated[ImageService, Depends(image_service)]
 @router.get(
     "/products/{sku}.svg",
     response_class=Response,
-    responses={200: {"content": {SVG: {}}}, 304: {}, 404: PROBLEM, 422: PROBLEM},
+    responses={
+        status.HTTP_200_OK: {"content": {SVG: {"schema": {"type": "string"}}}},
+        **not_modified(),
+        **problem_responses(status.HTTP_404_NOT_FOUND, status.HTTP_503_SERVICE_UNAVAILABLE),
+    },
 )
 async def product_image(request: Request, sku: Sku, images: Images) -> Response:
     """The picture of an active product (``ETag``; ``If-None-Match`` gives 304)."""
