@@ -14,7 +14,7 @@ from schemathesis.checks import (
 
 from agora_chassis.app import create_service_app
 from agora_chassis.errors import PROBLEM_JSON, NotFound
-from agora_chassis.openapi import problem_responses
+from agora_chassis.openapi import not_modified, problem_responses
 from agora_chassis.settings import ServiceSettings
 
 UNREACHABLE_DATABASE = "postgresql+asyncpg://nobody:x@127.0.0.1:1/none"
@@ -31,12 +31,18 @@ class Thing(BaseModel):
 router = APIRouter(prefix="/api/v1/things")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={status.HTTP_409_CONFLICT: {"content": {PROBLEM_JSON: {}}}},  # the bare form
+)
 async def create_thing(thing: Thing) -> Thing:
     return thing
 
 
-@router.get("/{number}", responses=problem_responses(status.HTTP_404_NOT_FOUND))
+@router.get(
+    "/{number}", responses={**not_modified(), **problem_responses(status.HTTP_404_NOT_FOUND)}
+)
 async def read_thing(number: int) -> Thing:
     raise NotFound(f"no thing {number}")
 
@@ -73,6 +79,18 @@ def test_openapi_route_declared_error_is_problem_details() -> None:
     responses = _responses(_app(), "/api/v1/things/{number}", "get")
 
     assert responses["404"]["content"] == {PROBLEM_JSON: PROBLEM_SCHEMA}
+
+
+def test_openapi_bare_problem_content_gets_the_problem_details_schema() -> None:
+    responses = _responses(_app(), "/api/v1/things", "post")
+
+    assert responses["409"]["content"] == {PROBLEM_JSON: PROBLEM_SCHEMA}
+
+
+def test_openapi_not_modified_is_documented_without_a_body() -> None:
+    responses = _responses(_app(), "/api/v1/things/{number}", "get")
+
+    assert "content" not in responses["304"]
 
 
 def test_openapi_body_operation_documents_unparseable_and_too_large() -> None:

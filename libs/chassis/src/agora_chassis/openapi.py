@@ -7,11 +7,14 @@ no route can forget them and none can avoid them:
 
 * ``422``: the request's parameters or body fail validation (FastAPI's own ``HTTPValidationError``
   schema is replaced: the chassis answers :class:`ValidationProblem`, not that shape);
-* ``400`` and ``413`` on operations with a body: it cannot be parsed, or it is too large;
+* ``400`` on operations that take a body, when it cannot be parsed (malformed JSON, a broken
+  form): a syntax error stays a 400, apart from the 422 of a body that parses but breaks a rule;
+* ``413`` on operations that take a body (and every POST, PUT, PATCH): it is too large;
 * ``429`` outside the unlimited operational paths: the API budget is spent;
 * ``500`` and ``504`` everywhere: an unexpected error, or no answer within the time budget.
 
-Every error response is ``application/problem+json`` (RFC 9457).
+Every error response is ``application/problem+json`` (RFC 9457). ``503`` (a dependency is down)
+is declared by the routers whose routes reach one, not here: the chassis cannot tell which do.
 """
 
 from __future__ import annotations

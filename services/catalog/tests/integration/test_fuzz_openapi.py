@@ -24,7 +24,7 @@ from tests.openapi_fuzz import fuzz_openapi
 pytestmark = pytest.mark.integration
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
-EXAMPLES_PER_OPERATION = 20  # per operation and mode
+EXAMPLES_PER_OPERATION = 15  # per operation and mode
 DOCUMENTED_OPERATIONS = 12
 UNLIMITED = "1000000/minute"
 
