@@ -13,6 +13,7 @@ documented schema, and never a 5xx. Three kinds of request are sent to each oper
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import schemathesis
 from fastapi import FastAPI
@@ -26,6 +27,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+Operation = APIOperation[Any, Any, Any, Any]
+Case = schemathesis.Case[Operation]
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -41,7 +44,7 @@ UNPARSEABLE_BODIES = [
 UNPARSEABLE_EXAMPLES = 8
 
 
-def _has_inputs(operation: APIOperation) -> bool:
+def _has_inputs(operation: Operation) -> bool:
     parts = (operation.path_parameters, operation.query, operation.headers, operation.body)
     return any(len(part) for part in parts)
 
@@ -56,20 +59,20 @@ def _conforming(examples: int) -> settings:
 
 
 def _fuzz_generated(
-    operation: APIOperation, mode: GenerationMode, headers: dict[str, str], examples: int
+    operation: Operation, mode: GenerationMode, headers: dict[str, str], examples: int
 ) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
     @_conforming(examples)
-    def fuzz(case: schemathesis.Case) -> None:
+    def fuzz(case: Case) -> None:
         case.call_and_validate(headers=headers, checks=CHECKS)
 
     fuzz()
 
 
-def _fuzz_unparseable(operation: APIOperation, headers: dict[str, str]) -> None:
+def _fuzz_unparseable(operation: Operation, headers: dict[str, str]) -> None:
     @given(case=operation.as_strategy(), raw=st.sampled_from(UNPARSEABLE_BODIES))
     @_conforming(UNPARSEABLE_EXAMPLES)
-    def fuzz(case: schemathesis.Case, raw: tuple[str, bytes]) -> None:
+    def fuzz(case: Case, raw: tuple[str, bytes]) -> None:
         case.media_type, case.body = raw
         case.call_and_validate(headers=headers, checks=CHECKS)
 
@@ -88,7 +91,9 @@ def fuzz_openapi(
         examples: Generated requests per operation and mode (positive, negative).
     """
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # An operation whose schema cannot be loaded fails here (``Err`` has no ``ok``).
+    results = schema.get_all_operations()
+    operations: list[Operation] = [result.ok() for result in results]  # type: ignore[union-attr]
     assert len(operations) >= minimum_operations
     for operation, mode in itertools.product(operations, GenerationMode):
         if mode is GenerationMode.NEGATIVE and not _has_inputs(operation):
