@@ -93,6 +93,12 @@ def test_openapi_not_modified_is_documented_without_a_body() -> None:
     assert "content" not in responses["304"]
 
 
+def test_openapi_unauthorized_documents_www_authenticate() -> None:
+    [unauthorized] = problem_responses(status.HTTP_401_UNAUTHORIZED).values()
+
+    assert "WWW-Authenticate" in unauthorized["headers"]
+
+
 def test_openapi_body_operation_documents_unparseable_and_too_large() -> None:
     responses = _responses(_app(), "/api/v1/things", "post")
 

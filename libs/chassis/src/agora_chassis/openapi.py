@@ -38,6 +38,12 @@ RETRY_AFTER_HEADER: dict[str, Any] = {
         "schema": {"type": "integer"},
     }
 }
+WWW_AUTHENTICATE_HEADER: dict[str, Any] = {
+    "WWW-Authenticate": {
+        "description": "The scheme to authenticate with",
+        "schema": {"type": "string"},
+    }
+}
 ResponsesDict = dict[int | str, dict[str, Any]]
 
 
@@ -106,6 +112,8 @@ def problem_response(status: int, description: str | None = None) -> dict[str, A
     }
     if status in (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE):
         response["headers"] = RETRY_AFTER_HEADER
+    if status == HTTPStatus.UNAUTHORIZED:
+        response["headers"] = WWW_AUTHENTICATE_HEADER
     return response
 
 
