@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agora_chassis.pagination import MAX_PAGE_DEPTH
 from agora_cli.bench import Options, Report, options_from
 from agora_cli.bench import catalog as bench
 from agora_cli.bench.catalog_report import KINDS
@@ -255,6 +256,23 @@ async def test_scenarios_read_the_catalogue_and_its_categories() -> None:
     assert len(paths["filtered"]) == 3 * len(bench.PRICE_BANDS)
     assert "category=cookware&in_stock=true&min_price=0&max_price=25" in paths["filtered"][3]
     assert paths["search"][0] == f"{bench.PRODUCTS}?q=cast+iron+skillet"
+
+
+async def test_sample_ids_of_a_huge_catalogue_stops_at_the_paging_depth() -> None:
+    pages: list[int] = []
+
+    def huge(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        pages.append(page)
+        if page * int(request.url.params["per_page"]) > MAX_PAGE_DEPTH:
+            return httpx.Response(422, json={"detail": "too deep"})
+        return httpx.Response(200, json={"data": [{"id": f"p{page}"}], "total_pages": 10**6})
+
+    async with fake_clients(1, huge) as (client,):
+        ids = await bench.sample_ids(client, 10)
+
+    assert len(ids) == 10
+    assert max(pages) * bench.SAMPLE_PAGE_SIZE == MAX_PAGE_DEPTH
 
 
 async def test_an_empty_catalogue_is_refused() -> None:

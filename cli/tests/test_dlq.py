@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agora_chassis.pagination import MAX_PAGE_DEPTH
 from agora_cli import dlq
 from agora_cli.config import StackConfig
 from agora_cli.main import build_parser, main
@@ -42,6 +43,27 @@ def test_expect_turns_a_problem_into_its_detail() -> None:
     with pytest.raises(dlq.DlqError, match=r"^502: Bad Gateway$"):
         dlq._expect(plain, 200)
     assert dlq._expect(httpx.Response(204), 204).status_code == 204
+
+
+def test_list_letters_stops_at_the_paging_depth_and_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    total = 2 * MAX_PAGE_DEPTH
+
+    def letters(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        if page * dlq.PAGE_SIZE > MAX_PAGE_DEPTH:
+            return httpx.Response(422, json={"detail": "too deep"})
+        body = {"data": [{"id": f"l{page}"}], "total": total, "total_pages": total // dlq.PAGE_SIZE}
+        return httpx.Response(200, json=body)
+
+    client = httpx.Client(transport=httpx.MockTransport(letters))
+    admin = dlq.Admin(StackConfig(data_dir=tmp_path), client)
+
+    listed = list(dlq.list_letters(admin, dlq.consuming_services(None)[0], "pending"))
+
+    assert len(listed) == MAX_PAGE_DEPTH // dlq.PAGE_SIZE
+    assert f"oldest {MAX_PAGE_DEPTH} of {total}" in capsys.readouterr().err
 
 
 def test_summary_table_shortens_errors_and_names_undecodable() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from agora_chassis.pagination import MAX_PAGE_DEPTH
 from agora_cli.config import StackConfig, resolve_config
 from agora_cli.env import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, service_port
 from agora_cli.services import IDENTITY, SERVICES, ServiceSpec, find_service
@@ -101,7 +102,11 @@ def _expect(response: httpx.Response, *codes: int) -> httpx.Response:
 
 
 def list_letters(admin: Admin, spec: ServiceSpec, state: str) -> Iterator[dict[str, Any]]:
-    """Every dead letter of ``spec`` in ``state``, page by page, each tagged with the service."""
+    """The dead letters of ``spec`` in ``state``, page by page, each tagged with the service.
+
+    Paging reaches the oldest ``MAX_PAGE_DEPTH`` letters (the API refuses deeper pages); past
+    that a warning says how many more there are.
+    """
     page = 1
     while True:
         params = {"state": state, "page": page, "per_page": PAGE_SIZE}
@@ -109,6 +114,12 @@ def list_letters(admin: Admin, spec: ServiceSpec, state: str) -> Iterator[dict[s
         for item in body["data"]:
             yield {"service": spec.name, **item}
         if page >= body["total_pages"]:
+            return
+        if (page + 1) * PAGE_SIZE > MAX_PAGE_DEPTH:
+            warn(
+                f"{spec.name}: listed the oldest {page * PAGE_SIZE} of {body['total']} dead "
+                "letters; replay or purge some to see the rest"
+            )
             return
         page += 1
 

@@ -5,7 +5,14 @@ import pytest
 from fastapi import FastAPI
 
 from agora_chassis.errors import install_error_handlers
-from agora_chassis.pagination import MAX_PER_PAGE, Page, PageParams, Pagination
+from agora_chassis.pagination import (
+    MAX_PAGE,
+    MAX_PAGE_DEPTH,
+    MAX_PER_PAGE,
+    Page,
+    PageParams,
+    Pagination,
+)
 
 
 @pytest.mark.parametrize(
@@ -48,3 +55,29 @@ async def test_pagination_defaults_to_twenty_per_page(app: FastAPI) -> None:
 async def test_pagination_out_of_range_is_422(app: FastAPI, params: dict[str, int]) -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         assert (await c.get("/things", params=params)).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page": MAX_PAGE + 1, "per_page": 1},
+        {"page": MAX_PAGE_DEPTH // MAX_PER_PAGE + 1, "per_page": MAX_PER_PAGE},
+        {"page": 2**63},  # once an OFFSET the database refused with an error
+    ],
+)
+async def test_pagination_beyond_max_depth_is_422_naming_page(
+    app: FastAPI, params: dict[str, int]
+) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+        response = await c.get("/things", params=params)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [error["field"] for error in response.json()["errors"]] == ["query.page"]
+
+
+async def test_pagination_last_page_within_max_depth_is_served(app: FastAPI) -> None:
+    params = {"page": MAX_PAGE_DEPTH // MAX_PER_PAGE, "per_page": MAX_PER_PAGE}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+        response = await c.get("/things", params=params)
+    assert response.status_code == 200
+    assert response.json()["page"] == MAX_PAGE_DEPTH // MAX_PER_PAGE

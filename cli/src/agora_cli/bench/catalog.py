@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from agora_chassis.pagination import MAX_PAGE_DEPTH, MAX_PER_PAGE
 from agora_cli.bench import Measurement, Options, Report
 from agora_cli.bench import cpu as server_cpu
 from agora_cli.bench.catalog_report import (
@@ -85,6 +86,7 @@ RATE_LIMIT = "10000000/minute"
 NEAR_CACHE_SECONDS = 1.0
 NEAR_CACHE_MARGIN_SECONDS = 0.2
 PRODUCT_IDS = 200
+SAMPLE_PAGE_SIZE = MAX_PER_PAGE
 PRODUCTS = "/api/v1/products"
 CATEGORIES = "/api/v1/categories"
 SORTS = tuple((sort, order) for sort in ("newest", "price", "name") for order in ("asc", "desc"))
@@ -253,12 +255,16 @@ def private_stack(products: int | None) -> Iterator[Target]:
 
 
 async def sample_ids(client: httpx.AsyncClient, wanted: int) -> list[str]:
-    """Up to ``wanted`` product ids spread evenly over the catalogue sorted by name."""
+    """Up to ``wanted`` product ids spread evenly over the catalogue sorted by name.
+
+    Only the first ``MAX_PAGE_DEPTH`` products by name can be paged to (the API refuses deeper
+    pages), so a larger catalogue is sampled from those.
+    """
     ids: list[str] = []
     page, pages = 1, 1
-    while page <= pages:
+    while page <= min(pages, MAX_PAGE_DEPTH // SAMPLE_PAGE_SIZE):
         response = await client.get(
-            PRODUCTS, params={"sort": "name", "per_page": 100, "page": page}
+            PRODUCTS, params={"sort": "name", "per_page": SAMPLE_PAGE_SIZE, "page": page}
         )
         response.raise_for_status()
         body = response.json()

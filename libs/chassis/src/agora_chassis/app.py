@@ -16,8 +16,14 @@ from agora_chassis.logging import configure_logging
 from agora_chassis.messaging.lifecycle import attach_messaging, start_messaging, stop_messaging
 from agora_chassis.metrics import install_metrics
 from agora_chassis.middleware import install_http_middleware
+from agora_chassis.openapi import install_openapi
 from agora_chassis.outbox import OutboxMixin
-from agora_chassis.ratelimit import ApiBudgetMiddleware, LocalRateLimiter, RateLimiter
+from agora_chassis.ratelimit import (
+    UNLIMITED_PATHS,
+    ApiBudgetMiddleware,
+    LocalRateLimiter,
+    RateLimiter,
+)
 from agora_chassis.settings import ServiceSettings
 from agora_chassis.telemetry import TraceContextMiddleware, fastapi_telemetry, setup_telemetry
 
@@ -162,6 +168,7 @@ def create_service_app(
     install_error_handlers(app, retry_after_seconds=settings.dependency_retry_after_seconds)
     for router in routers:
         app.include_router(router)
+    install_openapi(app, unlimited=UNLIMITED_PATHS)  # errors documented as Problem Details
     # One budget per client for the whole API, counted in each replica's memory; health and
     # metrics stay unlimited. Added first, so it sits innermost: inside the request id, the
     # security headers and CORS, which its 429s carry too.

@@ -8,9 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
+from agora_chassis.pagination import MAX_PAGE_DEPTH, MAX_PER_PAGE
+
 pytestmark = pytest.mark.integration
 
 LIST = "/api/v1/products"
+MAX_BRAND = 100
 
 
 async def _skus(client: httpx.AsyncClient, **params: Any) -> list[str]:
@@ -145,3 +148,19 @@ async def test_list_products_out_of_range_parameter_is_refused(
     problem = await _refused(client, **{parameter: value})
 
     assert problem["errors"][0]["field"] == f"query.{parameter}"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"brand": "Ac\x00me"}, "query.brand"),  # once a 400 from PostgreSQL
+        ({"brand": "b" * (MAX_BRAND + 1)}, "query.brand"),
+        ({"page": MAX_PAGE_DEPTH // MAX_PER_PAGE + 1, "per_page": MAX_PER_PAGE}, "query.page"),
+    ],
+)
+async def test_list_products_unbounded_parameter_answers_422_naming_it(
+    client: httpx.AsyncClient, params: dict[str, Any], field: str
+) -> None:
+    problem = await _refused(client, **params)
+
+    assert [error["field"] for error in problem["errors"]] == [field]

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from agora_catalog.schemas.product import MAX_SAFE_INTEGER, MAX_VERSION
+
 pytestmark = pytest.mark.integration
 
 PRODUCTS = "/api/v1/products"
@@ -272,3 +274,40 @@ async def test_delete_product_with_reserved_units_answers_409_and_keeps_it(
     assert response.status_code == 409
     assert "reserved" in response.json()["detail"]
     assert (await client.get(_at(product))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"version": MAX_VERSION + 1}, "version"),
+        ({"version": 1, "attributes": {"weight": MAX_SAFE_INTEGER + 1}}, "attributes.weight"),
+    ],
+)
+async def test_update_product_out_of_range_number_answers_422_naming_it(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    make_product: Callable[..., Any],
+    kitchen: Any,
+    changes: dict[str, Any],
+    field: str,
+) -> None:
+    product = await make_product(kitchen)
+
+    response = await client.patch(_at(product), json=changes, headers=admin)
+
+    assert response.status_code == 422, response.text
+    fields = [error["field"] for error in response.json()["errors"]]
+    # A union names each alternative it tried (attributes.weight.constrained-int, ...bool).
+    assert fields
+    assert all(name == field or name.startswith(f"{field}.") for name in fields)
+
+
+async def test_delete_product_overlong_if_match_answers_422_naming_it(
+    client: httpx.AsyncClient, admin: dict[str, str], make_product: Callable[..., Any], kitchen: Any
+) -> None:
+    product = await make_product(kitchen)
+
+    response = await client.delete(_at(product), headers=admin | {"If-Match": "x" * 1000})
+
+    assert response.status_code == 422, response.text
+    assert [error["field"] for error in response.json()["errors"]] == ["header.if-match"]

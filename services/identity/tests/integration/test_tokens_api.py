@@ -7,6 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_identity.models import AuditEntry, RefreshToken
+from agora_identity.schemas.auth import CLIENT_FIELD_MAX, SCOPE_MAX
+from agora_identity.schemas.user import EMAIL_MAX, PASSWORD_MAX
 
 pytestmark = pytest.mark.integration
 
@@ -135,9 +137,31 @@ async def test_jwks_publishes_public_ed25519_keys_only(client: httpx.AsyncClient
     assert all(key["kty"] == "OKP" and key["alg"] == "EdDSA" and "d" not in key for key in keys)
 
 
-async def test_token_nul_in_username_returns_400_not_500(client: httpx.AsyncClient) -> None:
+async def test_token_nul_in_username_returns_422_naming_username(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.post(
         "/api/v1/auth/token", data={"username": "a\x00b@example.com", "password": "Whatever-1"}
     )
-    assert response.status_code == 400
-    assert response.json()["title"] == "Invalid value"
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["username"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("username", "a" * (EMAIL_MAX - len("@example.com") + 1) + "@example.com"),
+        ("password", "Aa1" * PASSWORD_MAX),
+        ("scope", "profile " * SCOPE_MAX),
+        ("client_id", "c" * (CLIENT_FIELD_MAX + 1)),
+        ("client_secret", "s" * (CLIENT_FIELD_MAX + 1)),
+    ],
+)
+async def test_token_field_over_its_limit_returns_422_naming_it(
+    client: httpx.AsyncClient, field: str, value: str
+) -> None:
+    form = {"username": "ada@example.com", "password": "Whatever-1", field: value}
+    response = await client.post("/api/v1/auth/token", data=form)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [error["field"] for error in response.json()["errors"]] == [field]

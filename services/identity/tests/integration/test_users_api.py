@@ -7,7 +7,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora_chassis.pagination import MAX_PAGE_DEPTH
 from agora_identity.models import AuditEntry
+from agora_identity.schemas.user import EMAIL_MAX, MAX_ROLES
 
 pytestmark = pytest.mark.integration
 
@@ -124,3 +126,33 @@ async def test_deactivated_user_cannot_log_in_or_refresh(
         "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
     )
     assert (refused_login.status_code, refused_refresh.status_code) == (401, 401)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"email": "a\x00b"}, "query.email"),
+        ({"email": "a" * (EMAIL_MAX + 1)}, "query.email"),
+        ({"page": MAX_PAGE_DEPTH}, "query.page"),  # with the default 20 a page: too deep
+    ],
+)
+async def test_list_users_unbounded_query_returns_422_naming_it(
+    client: httpx.AsyncClient, admin_token: str, params: dict[str, object], field: str
+) -> None:
+    response = await client.get("/api/v1/users", params=params, headers=_bearer(admin_token))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+async def test_update_user_more_roles_than_exist_returns_422_naming_roles(
+    client: httpx.AsyncClient, register, admin_token: str
+) -> None:
+    user = (await register(email="roles@example.com")).json()
+    response = await client.patch(
+        f"/api/v1/users/{user['id']}",
+        json={"roles": ["customer"] * (MAX_ROLES + 1)},
+        headers=_bearer(admin_token),
+    )
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["roles"]

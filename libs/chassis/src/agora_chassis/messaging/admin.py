@@ -22,18 +22,23 @@ from agora_chassis.auth import require_roles
 from agora_chassis.messaging.admin_deps import DeadLetters
 from agora_chassis.messaging.deadletter_service import State
 from agora_chassis.messaging.deadletters import DeadLetterMixin
+from agora_chassis.openapi import problem_responses
 from agora_chassis.pagination import Page, Pagination
 
 ADMIN_ROLE = "admin"
 DEFAULT_REPLAY_BATCH = 10
 MAX_REPLAY_BATCH = 100
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 router = APIRouter(
     prefix="/api/v1/admin/dead-letters",
     tags=["dead letters"],
     dependencies=[Depends(require_roles(ADMIN_ROLE))],
-    responses={401: PROBLEM, 403: PROBLEM},
+    # 503 also when the service has no consumer: see get_consumer.
+    responses=problem_responses(
+        status.HTTP_401_UNAUTHORIZED,
+        status.HTTP_403_FORBIDDEN,
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+    ),
 )
 
 
@@ -119,7 +124,11 @@ async def list_dead_letters(
     return Page[DeadLetterSummary].of(items, total, page)
 
 
-@router.get("/{dead_letter_id}", response_model=DeadLetterDetail, responses={404: PROBLEM})
+@router.get(
+    "/{dead_letter_id}",
+    response_model=DeadLetterDetail,
+    responses=problem_responses(status.HTTP_404_NOT_FOUND),
+)
 async def show_dead_letter(dead_letter_id: uuid.UUID, letters: DeadLetters) -> DeadLetterDetail:
     """One dead letter: envelope (or raw body), error, stack, attempts and times."""
     return _detail(await letters.get(dead_letter_id))
@@ -128,7 +137,7 @@ async def show_dead_letter(dead_letter_id: uuid.UUID, letters: DeadLetters) -> D
 @router.post(
     "/{dead_letter_id}/replay",
     response_model=DeadLetterDetail,
-    responses={404: PROBLEM, 409: PROBLEM},
+    responses=problem_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),
 )
 async def replay_dead_letter(dead_letter_id: uuid.UUID, letters: DeadLetters) -> DeadLetterDetail:
     """Run the event through its handler again; 409 (with the error) when it fails again."""
@@ -153,7 +162,9 @@ async def replay_pending(
 
 
 @router.delete(
-    "/{dead_letter_id}", status_code=status.HTTP_204_NO_CONTENT, responses={404: PROBLEM}
+    "/{dead_letter_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(status.HTTP_404_NOT_FOUND),
 )
 async def purge_dead_letter(dead_letter_id: uuid.UUID, letters: DeadLetters) -> Response:
     """Delete a dead letter for good (its event is not applied)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from http import HTTPStatus
 
 from fastapi import APIRouter, Depends, Response, status
 
@@ -15,12 +15,17 @@ from agora_catalog.schemas.category import (
     CategoryUpdate,
 )
 from agora_chassis.auth import require_roles
+from agora_chassis.openapi import problem_responses
 
 ADMIN_ROLE = "admin"
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
+ADMIN_RESPONSES = problem_responses(status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN)
 
-router = APIRouter(prefix="/api/v1/categories", tags=["categories"])
+# Every route reads the database: 503 when it is down.
+router = APIRouter(
+    prefix="/api/v1/categories",
+    tags=["categories"],
+    responses=problem_responses(status.HTTP_503_SERVICE_UNAVAILABLE),
+)
 admin_only = [Depends(require_roles(ADMIN_ROLE))]
 
 
@@ -35,7 +40,10 @@ async def category_tree(categories: Categories) -> list[CategoryNode]:
     response_model=CategoryRead,
     status_code=status.HTTP_201_CREATED,
     dependencies=admin_only,
-    responses={**ADMIN_RESPONSES, 409: PROBLEM, 422: PROBLEM},
+    responses={
+        **ADMIN_RESPONSES,
+        **problem_responses(status.HTTP_409_CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY),
+    },
 )
 async def create_category(data: CategoryCreate, categories: CategoryAdmin) -> object:
     """Add a category (admin)."""
@@ -46,7 +54,14 @@ async def create_category(data: CategoryCreate, categories: CategoryAdmin) -> ob
     "/{category_id}",
     response_model=CategoryRead,
     dependencies=admin_only,
-    responses={**ADMIN_RESPONSES, 409: PROBLEM, 422: PROBLEM},
+    responses={
+        **ADMIN_RESPONSES,
+        **problem_responses(
+            status.HTTP_404_NOT_FOUND,
+            status.HTTP_409_CONFLICT,
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+        ),
+    },
 )
 async def update_category(
     category_id: uuid.UUID, changes: CategoryUpdate, categories: CategoryAdmin
@@ -59,7 +74,10 @@ async def update_category(
     "/{category_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=admin_only,
-    responses={**ADMIN_RESPONSES, 409: PROBLEM},
+    responses={
+        **ADMIN_RESPONSES,
+        **problem_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),
+    },
 )
 async def delete_category(category_id: uuid.UUID, categories: CategoryAdmin) -> Response:
     """Delete an empty category (admin)."""

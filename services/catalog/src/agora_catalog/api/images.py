@@ -7,19 +7,17 @@ whatever text it shows.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response, status
 
 from agora_catalog.api.deps import Images
 from agora_catalog.schemas.product import Sku
 from agora_catalog.services.products import fingerprint
+from agora_chassis.openapi import not_modified, problem_responses
 
 SVG = "image/svg+xml"
 MAX_AGE_SECONDS = 24 * 60 * 60
 # Presentation attributes only: no scripts, styles, fonts or fetches are needed, so none run.
 SVG_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 router = APIRouter(prefix="/images", tags=["images"])
 
@@ -27,7 +25,11 @@ router = APIRouter(prefix="/images", tags=["images"])
 @router.get(
     "/products/{sku}.svg",
     response_class=Response,
-    responses={200: {"content": {SVG: {}}}, 304: {}, 404: PROBLEM, 422: PROBLEM},
+    responses={
+        status.HTTP_200_OK: {"content": {SVG: {"schema": {"type": "string"}}}},
+        **not_modified(),
+        **problem_responses(status.HTTP_404_NOT_FOUND, status.HTTP_503_SERVICE_UNAVAILABLE),
+    },
 )
 async def product_image(request: Request, sku: Sku, images: Images) -> Response:
     """The picture of an active product (``ETag``; ``If-None-Match`` gives 304)."""

@@ -8,7 +8,8 @@ Reads answer with the cached JSON bytes, an ``ETag`` (hash of those bytes) and `
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from http import HTTPStatus
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
@@ -26,16 +27,26 @@ from agora_catalog.services.products import fingerprint
 from agora_catalog.services.reads import render
 from agora_chassis.auth import require_roles
 from agora_chassis.errors import ValidationFailed
+from agora_chassis.openapi import not_modified, problem_responses
 from agora_chassis.pagination import Page, Pagination
 
 ADMIN_ROLE = "admin"
 JSON = "application/json"
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 PAGE_PARAMETERS = ("page", "per_page")
+ETAG_HEADER_MAX = 256
+"""Longest ``If-Match`` accepted: a few ETags (ours are 34 characters), never a body's worth."""
 
-router = APIRouter(prefix="/api/v1/products", tags=["products"])
+# Every route reads the database (or its cache, then the database): 503 when it is down.
+router = APIRouter(
+    prefix="/api/v1/products",
+    tags=["products"],
+    responses=problem_responses(status.HTTP_503_SERVICE_UNAVAILABLE),
+)
 admin_only = [Depends(require_roles(ADMIN_ROLE))]
-ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
+ADMIN_RESPONSES = problem_responses(
+    status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN, status.HTTP_404_NOT_FOUND
+)
+IfMatch = Annotated[str | None, Header(max_length=ETAG_HEADER_MAX, description="The ETag you read")]
 
 
 async def _reject_unknown_parameters(request: Request) -> None:
@@ -63,7 +74,7 @@ def _max_age(request: Request) -> int:
 @router.get(
     "",
     response_model=Page[ProductRead],
-    responses={422: PROBLEM},
+    responses={**not_modified(), **problem_responses(HTTPStatus.UNPROCESSABLE_ENTITY)},
     dependencies=[Depends(_reject_unknown_parameters)],
 )
 async def list_products(
@@ -76,14 +87,22 @@ async def list_products(
     return _cached_json(request, body, _max_age(request))
 
 
-@router.get("/by-sku/{sku}", response_model=ProductRead, responses={304: {}, 404: PROBLEM})
+@router.get(
+    "/by-sku/{sku}",
+    response_model=ProductRead,
+    responses={**not_modified(), **problem_responses(status.HTTP_404_NOT_FOUND)},
+)
 async def get_product_by_sku(request: Request, sku: Sku) -> Response:
     """One active product by SKU (``ETag``; ``If-None-Match`` gives 304)."""
     body = await product_reads(request).read_by_sku(sku)
     return _cached_json(request, body, _max_age(request))
 
 
-@router.get("/{product_id}", response_model=ProductRead, responses={304: {}, 404: PROBLEM})
+@router.get(
+    "/{product_id}",
+    response_model=ProductRead,
+    responses={**not_modified(), **problem_responses(status.HTTP_404_NOT_FOUND)},
+)
 async def get_product(request: Request, product_id: uuid.UUID) -> Response:
     """One active product (``ETag``; ``If-None-Match`` gives 304)."""
     body = await product_reads(request).read(product_id)
@@ -95,7 +114,10 @@ async def get_product(request: Request, product_id: uuid.UUID) -> Response:
     response_model=ProductRead,
     status_code=status.HTTP_201_CREATED,
     dependencies=admin_only,
-    responses={**ADMIN_RESPONSES, 409: PROBLEM, 422: PROBLEM},
+    responses={
+        **problem_responses(status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN),
+        **problem_responses(status.HTTP_409_CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY),
+    },
 )
 async def create_product(data: ProductCreate, products: Products, response: Response) -> object:
     """Add a product and its starting stock (admin)."""
@@ -109,14 +131,22 @@ async def create_product(data: ProductCreate, products: Products, response: Resp
     "/{product_id}",
     response_model=ProductRead,
     dependencies=admin_only,
-    responses={**ADMIN_RESPONSES, 409: PROBLEM, 412: PROBLEM, 422: PROBLEM, 428: PROBLEM},
+    responses={
+        **ADMIN_RESPONSES,
+        **problem_responses(
+            status.HTTP_409_CONFLICT,
+            status.HTTP_412_PRECONDITION_FAILED,
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            status.HTTP_428_PRECONDITION_REQUIRED,
+        ),
+    },
 )
 async def update_product(
     product_id: uuid.UUID,
     changes: ProductUpdate,
     products: Products,
     response: Response,
-    if_match: Annotated[str | None, Header(description="The ETag you read")] = None,
+    if_match: IfMatch = None,
 ) -> object:
     """Change a product, price included (admin); needs ``If-Match`` or ``version``."""
     product = await products.update(product_id, changes, if_match)
@@ -128,12 +158,19 @@ async def update_product(
     "/{product_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=admin_only,
-    responses={**ADMIN_RESPONSES, 412: PROBLEM, 428: PROBLEM},
+    responses={
+        **ADMIN_RESPONSES,
+        **problem_responses(
+            status.HTTP_409_CONFLICT,
+            status.HTTP_412_PRECONDITION_FAILED,
+            status.HTTP_428_PRECONDITION_REQUIRED,
+        ),
+    },
 )
 async def delete_product(
     product_id: uuid.UUID,
     products: Products,
-    if_match: Annotated[str | None, Header(description="The ETag you read")] = None,
+    if_match: IfMatch = None,
 ) -> Response:
     """Delete a product and its stock (admin); needs ``If-Match``."""
     await products.delete(product_id, if_match)
@@ -155,7 +192,7 @@ async def get_stock(product_id: uuid.UUID, products: Products) -> StockRead:
     "/{product_id}/stock/adjustments",
     response_model=StockRead,
     dependencies=admin_only,
-    responses={**ADMIN_RESPONSES, 409: PROBLEM},
+    responses={**ADMIN_RESPONSES, **problem_responses(status.HTTP_409_CONFLICT)},
 )
 async def adjust_stock(
     product_id: uuid.UUID, adjustment: StockAdjustment, products: Products

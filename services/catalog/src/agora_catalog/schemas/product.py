@@ -16,6 +16,10 @@ PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 MAX_PRICE = Decimal("9999999999.99")
 MAX_ATTRIBUTES = 50
 MAX_DESCRIPTION = 5000
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Largest attribute integer every JSON client reads exactly (IEEE 754 double precision)."""
+MAX_VERSION = 2**31 - 1
+"""Largest version a product can have (the column is a 32-bit integer)."""
 
 Sku = Annotated[str, StringConstraints(pattern=SKU_PATTERN)]
 Name = Annotated[
@@ -28,7 +32,11 @@ Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION, patte
 Price = Annotated[Decimal, Field(ge=0, le=MAX_PRICE, max_digits=12, decimal_places=2)]
 Currency = Annotated[str, StringConstraints(pattern=CURRENCY_PATTERN)]
 ImageUrl = Annotated[str, StringConstraints(pattern=IMAGE_URL_PATTERN)]
-AttributeValue = Annotated[str, StringConstraints(max_length=200, pattern=PRINTABLE)] | int | bool
+AttributeValue = (
+    Annotated[str, StringConstraints(max_length=200, pattern=PRINTABLE)]
+    | Annotated[int, Field(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)]
+    | bool
+)
 Attributes = Annotated[
     dict[
         Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=PRINTABLE)],
@@ -114,7 +122,7 @@ class ProductUpdate(BaseModel):
     attributes: Attributes | None = None
     active: bool | None = None
     category_id: uuid.UUID | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> ProductUpdate:

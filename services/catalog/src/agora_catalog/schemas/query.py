@@ -42,7 +42,9 @@ class ProductQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     category: Slug | None = None
-    brand: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    brand: (
+        Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=PRINTABLE)] | None
+    ) = None
     min_price: Price | None = None
     max_price: Price | None = None
     in_stock: bool | None = None

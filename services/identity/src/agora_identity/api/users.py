@@ -5,30 +5,58 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, status
 
 from agora_chassis.auth import CurrentPrincipal, require_roles
+from agora_chassis.openapi import problem_responses
 from agora_chassis.pagination import Page, Pagination
-from agora_identity.api.auth import PROBLEM
 from agora_identity.api.deps import Users
 from agora_identity.models import Role
-from agora_identity.schemas.user import UserFilter, UserRead, UserUpdate
+from agora_identity.schemas.user import (
+    EMAIL_MAX,
+    NO_CONTROL_CHARACTERS,
+    UserFilter,
+    UserRead,
+    UserUpdate,
+)
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"], responses={401: PROBLEM})
+# Every route needs a token and reads the database.
+router = APIRouter(
+    prefix="/api/v1/users",
+    tags=["users"],
+    responses=problem_responses(status.HTTP_401_UNAUTHORIZED, status.HTTP_503_SERVICE_UNAVAILABLE),
+)
 admin_only = [Depends(require_roles(Role.ADMIN.value))]
 
 
-@router.get("/me", response_model=UserRead)
+@router.get(
+    "/me",
+    response_model=UserRead,
+    # A valid token of an account deleted since it was issued.
+    responses=problem_responses(status.HTTP_404_NOT_FOUND),
+)
 async def me(principal: CurrentPrincipal, users: Users) -> object:
     """The authenticated user's own account."""
     return await users.get(uuid.UUID(principal.subject))
 
 
-@router.get("", response_model=Page[UserRead], dependencies=admin_only, responses={403: PROBLEM})
+@router.get(
+    "",
+    response_model=Page[UserRead],
+    dependencies=admin_only,
+    responses=problem_responses(status.HTTP_403_FORBIDDEN),
+)
 async def list_users(
     users: Users,
     page: Pagination,
-    email: Annotated[str | None, Query(max_length=320, description="Part of the e-mail")] = None,
+    email: Annotated[
+        str | None,
+        Query(
+            max_length=EMAIL_MAX,
+            pattern=NO_CONTROL_CHARACTERS,
+            description="Part of the e-mail",
+        ),
+    ] = None,
     role: Annotated[Role | None, Query(description="Users holding this role")] = None,
     is_active: Annotated[bool | None, Query(description="Active or deactivated users")] = None,
 ) -> Page[UserRead]:
@@ -41,7 +69,9 @@ async def list_users(
     "/{user_id}",
     response_model=UserRead,
     dependencies=admin_only,
-    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+    responses=problem_responses(
+        status.HTTP_403_FORBIDDEN, status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT
+    ),
 )
 async def update_user(
     user_id: uuid.UUID, changes: UserUpdate, users: Users, principal: CurrentPrincipal

@@ -15,6 +15,11 @@ from agora_identity.models.user import Role
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 NAME_MAX = 200
+EMAIL_MAX = 320
+"""Longest address accepted anywhere (RFC 5321: 64 for the local part, @, 255 for the domain)."""
+MAX_ROLES = len(Role)
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+"""Text that reaches a query: PostgreSQL refuses NUL, and no address or filter needs the others."""
 
 
 def normalise_email(value: str) -> str:
@@ -87,7 +92,7 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    roles: list[Role] | None = Field(default=None, min_length=1)
+    roles: list[Role] | None = Field(default=None, min_length=1, max_length=MAX_ROLES)
     is_active: bool | None = None
 
 

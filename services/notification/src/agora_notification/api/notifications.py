@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict
 
 from agora_chassis.auth import require_roles
+from agora_chassis.openapi import problem_responses
 from agora_chassis.pagination import Page, Pagination
 from agora_notification.api.deps import History
 
 ADMIN_ROLE = "admin"
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
-router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], responses={401: PROBLEM})
+# Every route needs a token and reads the database.
+router = APIRouter(
+    prefix="/api/v1/notifications",
+    tags=["notifications"],
+    responses=problem_responses(status.HTTP_401_UNAUTHORIZED, status.HTTP_503_SERVICE_UNAVAILABLE),
+)
 admin_only = [Depends(require_roles(ADMIN_ROLE))]
 
 
@@ -49,7 +53,10 @@ class NotificationRead(BaseModel):
 
 
 @router.get(
-    "", response_model=Page[NotificationRead], dependencies=admin_only, responses={403: PROBLEM}
+    "",
+    response_model=Page[NotificationRead],
+    dependencies=admin_only,
+    responses=problem_responses(status.HTTP_403_FORBIDDEN),
 )
 async def list_notifications(history: History, page: Pagination) -> Page[NotificationRead]:
     """List notifications (admin only), newest first."""
