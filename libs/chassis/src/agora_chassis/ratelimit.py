@@ -4,10 +4,12 @@ The strategy is the **moving window**: a limit such as ``"5/minute"`` allows at 
 any 60-second span, with no burst of ten around a fixed window's boundary (which matters for login
 guessing). ``Retry-After`` is the time until the oldest hit in the window leaves it, at least 1 s.
 
-The limiter **fails open**: when the storage (Redis) cannot be reached, the hit is allowed and a
-warning is logged (at most once per :data:`FAIL_OPEN_LOG_INTERVAL_SECONDS`). A Redis outage then
-costs the shop its rate limits for a while, not its availability; brute-force protection that must
-never lapse (account lockout) belongs in the database, not here.
+The limiter **never fails open**: when the storage (Redis) cannot be reached, hits are counted in
+this process's memory instead (the same moving window), a warning is logged (at most once per
+:data:`FALLBACK_LOG_INTERVAL_SECONDS`) and :attr:`RateLimiter.degraded` is true, which readiness
+reports. Redis is tried again after :data:`STORAGE_RETRY_SECONDS`. A Redis outage then costs the
+limits their exactness across replicas (each replica counts its own), never the limits themselves:
+login guessing stays throttled.
 
 Wiring, in a service's app factory (and ``await app.state.rate_limiter.aclose()`` on shutdown)::
 
@@ -46,7 +48,9 @@ MEMORY_STORAGE_URI = "async+memory://"
 KEY_PREFIX = "agora-ratelimit"
 REDIS_CONNECT_TIMEOUT_SECONDS = 0.5
 REDIS_COMMAND_TIMEOUT_SECONDS = 1.0
-FAIL_OPEN_LOG_INTERVAL_SECONDS = 60.0
+FALLBACK_LOG_INTERVAL_SECONDS = 60.0
+# While Redis is unreachable, hits skip it for this long instead of paying a connect per request.
+STORAGE_RETRY_SECONDS = 5.0
 DEFAULT_TRUSTED_PROXY_HOPS = 1
 UNKNOWN_CLIENT = "unknown"
 NANOSECONDS = 1_000_000_000
@@ -94,14 +98,21 @@ def _bucket(limit: str) -> tuple[int, int]:
 
 
 class RateLimiter:
-    """Counts hits per limit and key, and refuses the ones over the limit."""
+    """Counts hits per limit and key, and refuses the ones over the limit.
 
-    def __init__(self, storage_uri: str | None) -> None:
+    Counted in ``storage_uri`` (Redis: exact across replicas), or in process memory while that
+    storage is unreachable (see the module docstring).
+    """
+
+    def __init__(
+        self, storage_uri: str | None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         """Open the storage (lazily: Redis is contacted on the first hit).
 
         Args:
             storage_uri: ``None`` for process memory (tests, one replica), or a Redis URL
                 (``redis://``, ``rediss://``; ``async+`` forms are accepted as they are).
+            clock: Seconds, monotonic; paces the retries of an unreachable storage.
 
         Raises:
             ValueError: The URL's scheme is not supported.
@@ -115,12 +126,26 @@ class RateLimiter:
                 "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
                 "socket_timeout": REDIS_COMMAND_TIMEOUT_SECONDS,
             }
-        storage = limits.storage.storage_from_string(uri, wrap_exceptions=True, **options)
-        if not isinstance(storage, Storage):  # pragma: no cover - every URI gets an async+ scheme
-            raise ValueError(f"not an async storage: {uri!r}")  # noqa: TRY004
-        self.storage = storage
+        self.storage = _async_storage(uri, options)
         self._strategy = MovingWindowRateLimiter(self.storage)
+        self._fallback = MovingWindowRateLimiter(_async_storage(MEMORY_STORAGE_URI, {}))
+        self._clock = clock
+        self._down_until: float | None = None  # the storage is skipped until then
         self._warned_at: float | None = None
+
+    @property
+    def degraded(self) -> bool:
+        """Whether hits are being counted in process memory because the storage is unreachable."""
+        return self._down_until is not None
+
+    async def probe(self) -> None:
+        """Readiness probe: raise while the limiter counts in memory instead of its storage.
+
+        Raises:
+            RuntimeError: The storage was unreachable at the last attempt.
+        """
+        if self.degraded:
+            raise RuntimeError("rate-limit storage unreachable; counting in process memory")
 
     async def hit(self, limit: str, *keys: str) -> None:
         """Count one hit against ``limit`` for ``keys``.
@@ -133,12 +158,18 @@ class RateLimiter:
             TooManyRequests: The limit is exhausted; ``retry_after`` says for how long.
         """
         item = _parse(limit)
+        strategy = self._current()
         try:
-            if await self._strategy.hit(item, *keys):
-                return
-            stats = await self._strategy.get_window_stats(item, *keys)
+            allowed = await strategy.hit(item, *keys)
+            stats = None if allowed else await strategy.get_window_stats(item, *keys)
         except _STORAGE_ERRORS as exc:
-            self._warn_fail_open(exc)
+            self._storage_failed(exc)
+            strategy = self._fallback
+            allowed = await strategy.hit(item, *keys)
+            stats = None if allowed else await strategy.get_window_stats(item, *keys)
+        else:
+            self._storage_worked(strategy)
+        if stats is None:
             return
         retry_after = max(math.ceil(stats.reset_time - time.time()), 1)
         raise TooManyRequests(retry_after, "Too many requests; try again later.")
@@ -151,13 +182,17 @@ class RateLimiter:
             *keys: What the limit is per.
 
         Returns:
-            ``True`` when a hit would pass (also when the storage is down: fail open).
+            ``True`` when a hit would pass (counted in memory while the storage is down).
         """
+        item = _parse(limit)
+        strategy = self._current()
         try:
-            return await self._strategy.test(_parse(limit), *keys)
+            allowed = await strategy.test(item, *keys)
         except _STORAGE_ERRORS as exc:
-            self._warn_fail_open(exc)
-            return True
+            self._storage_failed(exc)
+            return await self._fallback.test(item, *keys)
+        self._storage_worked(strategy)
+        return allowed
 
     async def remaining(self, limit: str, *keys: str) -> int:
         """Count the hits still allowed in the current window, without counting one.
@@ -167,27 +202,39 @@ class RateLimiter:
             *keys: What the limit is per.
 
         Returns:
-            Hits left (the full amount when the storage is down: fail open).
+            Hits left (counted in memory while the storage is down).
         """
         item = _parse(limit)
+        strategy = self._current()
         try:
-            stats = await self._strategy.get_window_stats(item, *keys)
+            stats = await strategy.get_window_stats(item, *keys)
         except _STORAGE_ERRORS as exc:
-            self._warn_fail_open(exc)
-            return int(item.amount)
+            self._storage_failed(exc)
+            stats = await self._fallback.get_window_stats(item, *keys)
+        else:
+            self._storage_worked(strategy)
         return max(int(stats.remaining), 0)
 
     async def reset(self, limit: str, *keys: str) -> None:
         """Forget every hit against ``limit`` for ``keys`` (after a successful login, say).
 
+        Both the storage and the in-memory fallback forget them.
+
         Args:
             limit: The same expression the hits were counted with.
             *keys: The same keys the hits were counted with.
         """
+        item = _parse(limit)
+        await self._fallback.clear(item, *keys)
+        strategy = self._current()
+        if strategy is self._fallback:
+            return
         try:
-            await self._strategy.clear(_parse(limit), *keys)
+            await strategy.clear(item, *keys)
         except _STORAGE_ERRORS as exc:
-            self._warn_fail_open(exc)
+            self._storage_failed(exc)
+        else:
+            self._storage_worked(strategy)
 
     async def aclose(self) -> None:
         """Close the Redis connections; call it when the app shuts down."""
@@ -196,13 +243,33 @@ class RateLimiter:
         if client is not None:
             await client.aclose()
 
-    def _warn_fail_open(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        if self._warned_at is None or now - self._warned_at >= FAIL_OPEN_LOG_INTERVAL_SECONDS:
+    def _current(self) -> MovingWindowRateLimiter:
+        """The storage's strategy, or the fallback while the storage is being skipped."""
+        if self._down_until is not None and self._clock() < self._down_until:
+            return self._fallback
+        return self._strategy
+
+    def _storage_worked(self, strategy: MovingWindowRateLimiter) -> None:
+        if strategy is self._strategy and self._down_until is not None:
+            self._down_until = None
+            logger.info("rate-limit storage reachable again; counting there")
+
+    def _storage_failed(self, exc: BaseException) -> None:
+        now = self._clock()
+        self._down_until = now + STORAGE_RETRY_SECONDS
+        if self._warned_at is None or now - self._warned_at >= FALLBACK_LOG_INTERVAL_SECONDS:
             self._warned_at = now
             logger.warning(
-                "rate-limit storage unavailable (%s); allowing requests", type(exc).__name__
+                "rate-limit storage unavailable (%s); counting in process memory",
+                type(exc).__name__,
             )
+
+
+def _async_storage(uri: str, options: dict[str, float | str | bool]) -> Storage:
+    storage = limits.storage.storage_from_string(uri, wrap_exceptions=True, **options)
+    if not isinstance(storage, Storage):  # pragma: no cover - every URI gets an async+ scheme
+        raise ValueError(f"not an async storage: {uri!r}")  # noqa: TRY004
+    return storage
 
 
 class LocalRateLimiter:
