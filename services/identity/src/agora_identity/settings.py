@@ -10,6 +10,10 @@ from agora_chassis.settings import ServiceSettings
 
 ACCESS_TOKEN_MINUTES = 30
 REFRESH_TOKEN_DAYS = 7
+# Per client address. Development: a demo or a test registers a few dozen accounts in a minute.
+# Production: a household or office behind one address rarely opens more than a few an hour.
+DEVELOPMENT_REGISTRATION_LIMIT = "60/minute"
+PRODUCTION_REGISTRATION_LIMIT = "20/hour"
 DEV_ADMIN_PASSWORD = "Admin123!"  # noqa: S105 - documented development login, refused in production
 
 
@@ -23,8 +27,14 @@ class IdentitySettings(ServiceSettings):
         refresh_token_days: Lifetime of refresh tokens.
         admin_email: Admin account ensured at start-up (skipped when no password is set).
         admin_password: Password for a newly created admin account.
-        login_limit_per_ip: Login attempts allowed per client address.
-        login_limit_per_account: Login attempts allowed per account (reset on success).
+        login_limit_per_ip: Login attempts allowed per client address (every account).
+        login_limit_per_account_address: Login attempts allowed per account and client address
+            (reset when that address logs in); an attacker elsewhere never spends the owner's.
+        login_limit_per_account: Login attempts per account from all addresses together; past
+            it the account is under attack and each address gets ``login_limit_under_attack``.
+        login_limit_under_attack: Attempts per account and address while it is under attack.
+        registration_rate_limit: Registrations allowed per client address; unset, 60/minute
+            (a demo or a test registers a few dozen accounts), 20/hour in production.
     """
 
     service_name: str = "identity"
@@ -34,7 +44,19 @@ class IdentitySettings(ServiceSettings):
     admin_email: str = "admin@agora.local"
     admin_password: SecretStr | None = None
     login_limit_per_ip: str = "30/minute"
-    login_limit_per_account: str = "5/minute"
+    login_limit_per_account_address: str = "5/minute"
+    login_limit_per_account: str = "100/hour"
+    login_limit_under_attack: str = "3/hour"
+    registration_rate_limit: str | None = None
+
+    @property
+    def registration_limit(self) -> str:
+        """The registration budget per address: the setting, or the profile's default."""
+        if self.registration_rate_limit is not None:
+            return self.registration_rate_limit
+        if self.environment == "production":
+            return PRODUCTION_REGISTRATION_LIMIT
+        return DEVELOPMENT_REGISTRATION_LIMIT
 
     def insecure_defaults(self) -> list[str]:
         """Add identity's own development-only values to the chassis list."""

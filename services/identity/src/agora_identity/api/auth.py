@@ -19,10 +19,10 @@ PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses={409: PROBLEM, 422: PROBLEM},
+    responses={409: PROBLEM, 422: PROBLEM, 429: PROBLEM},
 )
 async def register(data: UserCreate, auth: Auth) -> object:
-    """Create a customer account (e-mail is normalised to lower case)."""
+    """Create a customer account (e-mail is normalised to lower case; limited per address)."""
     return await auth.register(data)
 
 

@@ -7,15 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from agora_chassis.auth import CurrentPrincipal, require_roles
+from agora_chassis.auth import CurrentPrincipal, require_roles, require_scopes
 from agora_chassis.pagination import Page, Pagination
 from agora_identity.api.auth import PROBLEM
 from agora_identity.api.deps import Users
 from agora_identity.models import Role
 from agora_identity.schemas.user import UserFilter, UserRead, UserUpdate
+from agora_identity.services.tokens import USERS_WRITE_SCOPE
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], responses={401: PROBLEM})
 admin_only = [Depends(require_roles(Role.ADMIN.value))]
+# Writes need the scope as well as the role: a token an admin narrowed at login cannot change users.
+admin_writes = [*admin_only, Depends(require_scopes(USERS_WRITE_SCOPE))]
 
 
 @router.get("/me", response_model=UserRead)
@@ -40,11 +43,11 @@ async def list_users(
 @router.patch(
     "/{user_id}",
     response_model=UserRead,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
 )
 async def update_user(
     user_id: uuid.UUID, changes: UserUpdate, users: Users, principal: CurrentPrincipal
 ) -> object:
-    """Change a user's roles or active flag (admin only; audited)."""
+    """Change a user's roles or active flag (admin with ``users:write``; audited)."""
     return await users.update(user_id, changes, uuid.UUID(principal.subject))
