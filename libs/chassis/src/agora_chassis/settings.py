@@ -7,8 +7,10 @@ The production profile refuses to start while any secret still has its developme
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +19,34 @@ ONE_MEBIBYTE = 1024 * 1024
 DEFAULT_DATABASE_PASSWORD = "agora"  # noqa: S105 - the development default, refused in production
 
 Environment = Literal["development", "test", "production"]
+LOOPBACK_HOSTNAMES = frozenset({"localhost"})
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host.lower() in LOOPBACK_HOSTNAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_secure_url(url: str) -> bool:
+    """Tell whether trusted material may be fetched from ``url``: https, or http on loopback.
+
+    Plain http to loopback never leaves the machine (a sidecar, or identity fetching its own keys).
+
+    Args:
+        url: The URL.
+
+    Returns:
+        ``True`` for ``https://`` anywhere and ``http://`` to a loopback host.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme == "https" or (scheme == "http" and _is_loopback(parts.hostname))
 
 
 class InsecureSettingsError(ValueError):
@@ -93,6 +123,9 @@ class ServiceSettings(BaseSettings):
             problems.append("AGORA_CORS_ORIGINS (wildcard)")
         if self.debug:
             problems.append("AGORA_DEBUG (on)")
+        if not is_secure_url(self.jwks_url):
+            # Whoever can alter the keys in transit can sign any token the services accept.
+            problems.append("AGORA_JWKS_URL (not https, and not loopback)")
         return problems
 
     @model_validator(mode="after")
