@@ -75,7 +75,8 @@ def fuzz_app(make_database: Callable[[str], str], signing_key: Ed25519PrivateKey
 def test_catalog_api_never_answers_with_server_error(
     fuzz_app: FastAPI, signing_key: Ed25519PrivateKey
 ) -> None:
-    headers = {"Authorization": f"Bearer {forge_access_token(signing_key, roles=['admin'])}"}
+    token = forge_access_token(signing_key, roles=["admin"], scopes=["catalog:write"])
+    headers = {"Authorization": f"Bearer {token}"}
     asyncio.run(_seed(fuzz_app, headers))
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -14,14 +14,16 @@ from agora_catalog.schemas.category import (
     CategoryRead,
     CategoryUpdate,
 )
-from agora_chassis.auth import require_roles
+from agora_chassis.auth import require_roles, require_scopes
 
 ADMIN_ROLE = "admin"
+WRITE_SCOPE = "catalog:write"  # granted by identity to admins (asked for, or by default)
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
 
 router = APIRouter(prefix="/api/v1/categories", tags=["categories"])
-admin_only = [Depends(require_roles(ADMIN_ROLE))]
+# Writes need the scope as well as the role: an admin token narrowed at login cannot change data.
+admin_writes = [Depends(require_roles(ADMIN_ROLE)), Depends(require_scopes(WRITE_SCOPE))]
 
 
 @router.get("", response_model=list[CategoryNode])
@@ -34,7 +36,7 @@ async def category_tree(categories: Categories) -> list[CategoryNode]:
     "",
     response_model=CategoryRead,
     status_code=status.HTTP_201_CREATED,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={**ADMIN_RESPONSES, 409: PROBLEM, 422: PROBLEM},
 )
 async def create_category(data: CategoryCreate, categories: Categories) -> object:
@@ -45,7 +47,7 @@ async def create_category(data: CategoryCreate, categories: Categories) -> objec
 @router.patch(
     "/{category_id}",
     response_model=CategoryRead,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={**ADMIN_RESPONSES, 409: PROBLEM, 422: PROBLEM},
 )
 async def update_category(
@@ -58,7 +60,7 @@ async def update_category(
 @router.delete(
     "/{category_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={**ADMIN_RESPONSES, 409: PROBLEM},
 )
 async def delete_category(category_id: uuid.UUID, categories: Categories) -> Response:

@@ -24,17 +24,20 @@ from agora_catalog.schemas.product import (
 from agora_catalog.schemas.query import ProductQuery
 from agora_catalog.services.products import fingerprint
 from agora_catalog.services.reads import render
-from agora_chassis.auth import require_roles
+from agora_chassis.auth import require_roles, require_scopes
 from agora_chassis.errors import ValidationFailed
 from agora_chassis.pagination import Page, Pagination
 
 ADMIN_ROLE = "admin"
+WRITE_SCOPE = "catalog:write"  # granted by identity to admins (asked for, or by default)
 JSON = "application/json"
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 PAGE_PARAMETERS = ("page", "per_page")
 
 router = APIRouter(prefix="/api/v1/products", tags=["products"])
 admin_only = [Depends(require_roles(ADMIN_ROLE))]
+# Writes need the scope as well as the role: an admin token narrowed at login cannot change data.
+admin_writes = [*admin_only, Depends(require_scopes(WRITE_SCOPE))]
 ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
 
 
@@ -94,7 +97,7 @@ async def get_product(request: Request, product_id: uuid.UUID) -> Response:
     "",
     response_model=ProductRead,
     status_code=status.HTTP_201_CREATED,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={**ADMIN_RESPONSES, 409: PROBLEM, 422: PROBLEM},
 )
 async def create_product(data: ProductCreate, products: Products, response: Response) -> object:
@@ -108,7 +111,7 @@ async def create_product(data: ProductCreate, products: Products, response: Resp
 @router.patch(
     "/{product_id}",
     response_model=ProductRead,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={**ADMIN_RESPONSES, 409: PROBLEM, 412: PROBLEM, 422: PROBLEM, 428: PROBLEM},
 )
 async def update_product(
@@ -127,7 +130,7 @@ async def update_product(
 @router.delete(
     "/{product_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={**ADMIN_RESPONSES, 412: PROBLEM, 428: PROBLEM},
 )
 async def delete_product(
@@ -154,7 +157,7 @@ async def get_stock(product_id: uuid.UUID, products: Products) -> StockRead:
 @router.post(
     "/{product_id}/stock/adjustments",
     response_model=StockRead,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={**ADMIN_RESPONSES, 409: PROBLEM},
 )
 async def adjust_stock(
