@@ -28,6 +28,8 @@ def _lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(app.state.keys_source, JWKSCache):
+            app.state.keys_source.start()  # keys fetched now and refreshed before they expire
         for hook in startup:
             await hook(app)
         await start_messaging(app)

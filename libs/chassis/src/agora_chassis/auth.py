@@ -9,7 +9,8 @@ when present. ``roles`` is a list of strings and ``scope`` a space-separated str
 absent (no roles, no scopes). Any other ``token_use`` (``"refresh"``) is refused, so a refresh token
 can never be replayed as an access token.
 
-Wiring, in a service's app factory::
+Wiring, in a service's app factory (the chassis app does this, and calls ``start()`` on the cache
+in its lifespan so the keys are refreshed in the background)::
 
     app.state.token_verifier = TokenVerifier(
         JWKSCache(settings.jwks_url), issuer=settings.jwt_issuer, audience=settings.jwt_audience
@@ -23,6 +24,7 @@ Every refusal is logged at WARNING (reason, method, path; never the token) and h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -49,6 +51,8 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 )
 MAX_TOKEN_CHARS = 8192
 DEFAULT_JWKS_TTL_SECONDS = 300.0
+# Keys are fetched again at 80% of their lifetime, so fresh keys are in place before they expire.
+DEFAULT_JWKS_REFRESH_RATIO = 0.8
 DEFAULT_MIN_REFRESH_INTERVAL_SECONDS = 10.0
 DEFAULT_LEEWAY_SECONDS = 30
 JWKS_FETCH_TIMEOUT_SECONDS = 5.0
@@ -123,13 +127,16 @@ class KeySource(Protocol):
 
 
 class JWKSCache:
-    """A cached copy of the identity service's public signing keys.
+    """A cached copy of the identity service's public signing keys, refreshed in the background.
 
-    Keys are fetched on first use and again when older than ``ttl_seconds``. An unknown ``kid``
-    (key rotation) triggers one refresh, but fetches never happen more often than
+    :meth:`start` (the chassis app calls it at start-up) runs a task that fetches the keys at once
+    and again every ``refresh_ratio * ttl_seconds``, so a request never waits for a refresh of keys
+    it already has; after a failed fetch it tries again ``min_refresh_interval`` later and
+    keeps serving the cached keys meanwhile. A request fetches only for a ``kid`` it does not know
+    (key rotation, or no keys yet), and such fetches never happen more often than
     ``min_refresh_interval`` seconds, so tokens with made-up ``kid`` values cannot hammer identity.
-    Concurrent refreshes share one fetch. When a fetch fails the cached keys keep being served;
-    only with no keys at all does :meth:`get_key` raise :class:`ServiceUnavailable`.
+    Concurrent fetches share one. Only with no keys at all does :meth:`get_key` raise
+    :class:`ServiceUnavailable`.
     """
 
     def __init__(
@@ -139,29 +146,43 @@ class JWKSCache:
         http_client: httpx.AsyncClient | None = None,
         ttl_seconds: float = DEFAULT_JWKS_TTL_SECONDS,
         min_refresh_interval: float = DEFAULT_MIN_REFRESH_INTERVAL_SECONDS,
+        refresh_ratio: float = DEFAULT_JWKS_REFRESH_RATIO,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """Set up an empty cache; nothing is fetched until the first :meth:`get_key`.
+        """Set up an empty cache; nothing is fetched until :meth:`start` or :meth:`get_key`.
 
         Args:
             url: The JWKS endpoint (``settings.jwks_url``).
             http_client: Client to fetch with; one is created (and owned) when ``None``.
-            ttl_seconds: Age after which the keys are fetched again.
-            min_refresh_interval: Least time between two fetch attempts.
+            ttl_seconds: How long fetched keys are considered fresh.
+            min_refresh_interval: Least time between two fetch attempts for unknown ``kid`` values,
+                and the wait before the background task retries a failed fetch.
+            refresh_ratio: Part of ``ttl_seconds`` after which the background task fetches again.
+            clock: Seconds, monotonic (tests pass a fake one).
+            sleep: How the background task waits (tests pass a fake one).
         """
         self.url = url
         self._client = http_client or httpx.AsyncClient(timeout=JWKS_FETCH_TIMEOUT_SECONDS)
         self._owns_client = http_client is None
-        self._ttl = ttl_seconds
+        self._refresh_every = ttl_seconds * refresh_ratio
         self._min_interval = min_refresh_interval
+        self._clock = clock
+        self._sleep = sleep
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
         self._attempted_at: float | None = None
         self._generation = 0
         self._last_fetch_failed = False
         self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the background refresh task (again if it ended); needs a running event loop."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._refresh_in_background(), name="jwks-refresh")
 
     async def get_key(self, kid: str) -> jwt.PyJWK:
-        """Return the public key with id ``kid``, refreshing the cache when needed.
+        """Return the public key with id ``kid``, fetching the keys only when it is unknown.
 
         Args:
             kid: The ``kid`` from a token header.
@@ -173,8 +194,8 @@ class JWKSCache:
             UnknownKeyError: The JWKS has no such key, even after a refresh.
             ServiceUnavailable: No keys could ever be fetched.
         """
-        if self._is_stale() or kid not in self._keys:
-            await self._refresh()
+        if kid not in self._keys:
+            await self._refresh(rate_limited=True)
         if (key := self._keys.get(kid)) is not None:
             return key
         if not self._keys and self._last_fetch_failed:
@@ -182,22 +203,32 @@ class JWKSCache:
         raise UnknownKeyError(kid)
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this cache created it."""
+        """Stop the background task, and close the HTTP client if this cache created it."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         if self._owns_client:
             await self._client.aclose()
 
-    def _is_stale(self) -> bool:
-        return self._fetched_at is None or time.monotonic() - self._fetched_at >= self._ttl
+    async def _refresh_in_background(self) -> None:
+        while True:
+            await self._refresh(rate_limited=False)
+            failed = self._last_fetch_failed
+            await self._sleep(self._min_interval if failed else self._refresh_every)
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, *, rate_limited: bool) -> None:
         # The generation counts finished fetches: a caller that queued behind a fetch which
         # finished meanwhile uses its result instead of fetching again.
         generation_seen = self._generation
         async with self._lock:
             if self._generation != generation_seen:
                 return
-            now = time.monotonic()
-            if self._attempted_at is not None and now - self._attempted_at < self._min_interval:
+            now = self._clock()
+            recent = (
+                self._attempted_at is not None and now - self._attempted_at < self._min_interval
+            )
+            if rate_limited and recent:
                 return
             self._attempted_at = now
             try:
@@ -214,7 +245,6 @@ class JWKSCache:
             finally:
                 self._generation += 1
             self._keys = keys
-            self._fetched_at = time.monotonic()
             self._last_fetch_failed = False
 
     async def _fetch(self) -> dict[str, jwt.PyJWK]:
