@@ -28,14 +28,16 @@ def scopes_of(access_token: str) -> list[str]:
     return sorted(claims["scope"].split())
 
 
-async def token(client: httpx.AsyncClient, email: str, password: str, scope: str = "") -> dict:
+async def token(
+    client: httpx.AsyncClient, email: str, password: str, scope: str = ""
+) -> dict[str, str]:
     form = {"username": email, "password": password, "scope": scope}
     response = await client.post("/api/v1/auth/token", data=form)
     assert response.status_code == 200, response.text
     return dict(response.json())
 
 
-async def refreshed(client: httpx.AsyncClient, refresh_token: str) -> dict:
+async def refreshed(client: httpx.AsyncClient, refresh_token: str) -> dict[str, str]:
     response = await client.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
     assert response.status_code == 200, response.text
     return dict(response.json())
