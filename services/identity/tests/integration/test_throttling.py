@@ -113,18 +113,6 @@ async def test_register_over_the_address_budget_returns_429_problem_with_retry_a
     assert other_address.status_code == 201
 
 
-def test_registration_limit_defaults_per_profile() -> None:
-    development = IdentitySettings(environment="development")
-    production = IdentitySettings(
-        environment="production",
-        database_url="postgresql+asyncpg://agora:s3cret@db/agora",
-        registration_rate_limit=None,
-    )
-
-    assert development.registration_limit == "60/minute"
-    assert production.registration_limit == "20/hour"
-
-
 async def test_readiness_redis_down_reports_rate_limits_degraded(
     identity_database_url: str,
     connection: AsyncConnection,
