@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from agora_chassis.ratelimit import RateLimiter
+from agora_cli.infra.ports import free_port
+from agora_cli.infra.redis import EmbeddedRedis
 from agora_identity.main import create_app
 from agora_identity.settings import IdentitySettings
 
@@ -93,6 +96,26 @@ async def test_login_redis_down_still_answers_429_after_the_budget(
     statuses = [await login_status(app, "198.51.100.7", WRONG) for _ in range(6)]
 
     assert statuses == [401] * 5 + [429]
+
+
+async def test_login_redis_stopped_mid_attack_still_answers_429(
+    app: FastAPI, register: Register, tmp_path: Path
+) -> None:
+    valkey = EmbeddedRedis(tmp_path / "data", free_port(), tmp_path / "log", tmp_path / "pid")
+    valkey.start()
+    app.state.rate_limiter = RateLimiter(valkey.url)
+    try:
+        assert (await register(OWNER)).status_code == 201
+        before = [await login_status(app, "198.51.100.9", WRONG) for _ in range(2)]
+        valkey.stop()
+        # Counting starts afresh in memory: never more than one budget per outage and process.
+        during = [await login_status(app, "198.51.100.9", WRONG) for _ in range(6)]
+    finally:
+        await app.state.rate_limiter.aclose()
+        valkey.stop()
+
+    assert before == [401, 401]
+    assert during == [401] * 5 + [429]
 
 
 async def test_register_over_the_address_budget_returns_429_problem_with_retry_after(
