@@ -86,6 +86,22 @@ def _parse(limit: str) -> limits.RateLimitItem:
     return limits.parse(limit)
 
 
+def validate_limit(limit: str) -> str:
+    """Check a ``limits`` expression, for settings validators (fail at start, not on a request).
+
+    Args:
+        limit: An expression such as ``"5/minute"`` or ``"100/hour"``.
+
+    Returns:
+        ``limit`` unchanged.
+
+    Raises:
+        ValueError: It is not a valid expression.
+    """
+    _parse(limit)
+    return limit
+
+
 @lru_cache(maxsize=256)
 def _bucket(limit: str) -> tuple[int, int]:
     """A token bucket's period and the interval between tokens, in integer nanoseconds.

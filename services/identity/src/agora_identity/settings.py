@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
+from agora_chassis.ratelimit import validate_limit
 from agora_chassis.settings import ServiceSettings
 
 ACCESS_TOKEN_MINUTES = 30
@@ -48,6 +49,17 @@ class IdentitySettings(ServiceSettings):
     login_limit_per_account: str = "100/hour"
     login_limit_under_attack: str = "3/hour"
     registration_rate_limit: str | None = None
+
+    @field_validator(
+        "login_limit_per_ip",
+        "login_limit_per_account_address",
+        "login_limit_per_account",
+        "login_limit_under_attack",
+        "registration_rate_limit",
+    )
+    @classmethod
+    def _valid_limit(cls, limit: str | None) -> str | None:
+        return None if limit is None else validate_limit(limit)
 
     @property
     def registration_limit(self) -> str:

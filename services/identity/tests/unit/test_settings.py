@@ -38,3 +38,9 @@ def test_settings_registration_limit_defaults_per_profile() -> None:
     assert development.registration_limit == "60/minute"
     assert production.registration_limit == "20/hour"
     assert configured.registration_limit == "5/hour"
+
+
+@pytest.mark.parametrize("variable", ["login_limit_per_account", "registration_rate_limit"])
+def test_settings_invalid_limit_refuses_to_start(variable: str) -> None:
+    with pytest.raises(ValidationError, match=variable):
+        IdentitySettings.model_validate({variable: "often"})
