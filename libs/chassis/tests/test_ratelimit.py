@@ -202,6 +202,27 @@ class FakeClock:
         return self.now
 
 
+async def test_rate_limiter_redis_down_every_call_tries_redis_again_after_the_retry_pause() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(closed_port_url(), clock=clock)
+
+    await limiter.hit("2/minute", "login", "k")
+    clock.now += STORAGE_RETRY_SECONDS
+    allowed = await limiter.test("2/minute", "login", "k")
+    clock.now += STORAGE_RETRY_SECONDS
+    left = await limiter.remaining("2/minute", "login", "k")
+    clock.now += STORAGE_RETRY_SECONDS
+    await limiter.reset("2/minute", "login", "k")
+    clock.now += STORAGE_RETRY_SECONDS
+    left_after_reset = await limiter.remaining("2/minute", "login", "k")
+    await limiter.aclose()
+
+    assert allowed
+    assert left == 1
+    assert left_after_reset == 2
+    assert limiter.degraded
+
+
 @pytest.mark.integration
 async def test_rate_limiter_redis_stopped_mid_test_still_refuses_then_recovers(
     tmp_path: Path,
