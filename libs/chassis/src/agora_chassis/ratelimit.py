@@ -31,18 +31,22 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
+from typing import TypeVar
 
 import limits
 from fastapi import Request
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
+from limits.util import WindowStats
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agora_chassis.errors import TooManyRequests, problem_for
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MEMORY_STORAGE_URI = "async+memory://"
 KEY_PREFIX = "agora-ratelimit"
@@ -174,17 +178,13 @@ class RateLimiter:
             TooManyRequests: The limit is exhausted; ``retry_after`` says for how long.
         """
         item = _parse(limit)
-        strategy = self._current()
-        try:
-            allowed = await strategy.hit(item, *keys)
-            stats = None if allowed else await strategy.get_window_stats(item, *keys)
-        except _STORAGE_ERRORS as exc:
-            self._storage_failed(exc)
-            strategy = self._fallback
-            allowed = await strategy.hit(item, *keys)
-            stats = None if allowed else await strategy.get_window_stats(item, *keys)
-        else:
-            self._storage_worked(strategy)
+
+        async def refused_window(strategy: MovingWindowRateLimiter) -> WindowStats | None:
+            if await strategy.hit(item, *keys):
+                return None
+            return await strategy.get_window_stats(item, *keys)
+
+        stats = await self._run(refused_window)
         if stats is None:
             return
         retry_after = max(math.ceil(stats.reset_time - time.time()), 1)
@@ -201,14 +201,7 @@ class RateLimiter:
             ``True`` when a hit would pass (counted in memory while the storage is down).
         """
         item = _parse(limit)
-        strategy = self._current()
-        try:
-            allowed = await strategy.test(item, *keys)
-        except _STORAGE_ERRORS as exc:
-            self._storage_failed(exc)
-            return await self._fallback.test(item, *keys)
-        self._storage_worked(strategy)
-        return allowed
+        return await self._run(lambda strategy: strategy.test(item, *keys))
 
     async def remaining(self, limit: str, *keys: str) -> int:
         """Count the hits still allowed in the current window, without counting one.
@@ -221,14 +214,7 @@ class RateLimiter:
             Hits left (counted in memory while the storage is down).
         """
         item = _parse(limit)
-        strategy = self._current()
-        try:
-            stats = await strategy.get_window_stats(item, *keys)
-        except _STORAGE_ERRORS as exc:
-            self._storage_failed(exc)
-            stats = await self._fallback.get_window_stats(item, *keys)
-        else:
-            self._storage_worked(strategy)
+        stats = await self._run(lambda strategy: strategy.get_window_stats(item, *keys))
         return max(int(stats.remaining), 0)
 
     async def reset(self, limit: str, *keys: str) -> None:
@@ -242,15 +228,7 @@ class RateLimiter:
         """
         item = _parse(limit)
         await self._fallback.clear(item, *keys)
-        strategy = self._current()
-        if strategy is self._fallback:
-            return
-        try:
-            await strategy.clear(item, *keys)
-        except _STORAGE_ERRORS as exc:
-            self._storage_failed(exc)
-        else:
-            self._storage_worked(strategy)
+        await self._run(lambda strategy: strategy.clear(item, *keys))
 
     async def aclose(self) -> None:
         """Close the Redis connections; call it when the app shuts down."""
@@ -258,6 +236,17 @@ class RateLimiter:
         client = getattr(getattr(self.storage, "bridge", None), "storage", None)
         if client is not None:
             await client.aclose()
+
+    async def _run(self, operation: Callable[[MovingWindowRateLimiter], Awaitable[T]]) -> T:
+        """``operation`` on the storage, or on the in-memory fallback while the storage is down."""
+        strategy = self._current()
+        try:
+            result = await operation(strategy)
+        except _STORAGE_ERRORS as exc:
+            self._storage_failed(exc)
+            return await operation(self._fallback)
+        self._storage_worked(strategy)
+        return result
 
     def _current(self) -> MovingWindowRateLimiter:
         """The storage's strategy, or the fallback while the storage is being skipped."""
