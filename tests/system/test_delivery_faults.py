@@ -63,8 +63,10 @@ def ok(agora: AgoraRun, *args: str) -> bool:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[AgoraRun]:
-    """One private stack for the module; 300+ registrations in minutes: lift the API rate limit."""
-    with private_stack({"AGORA_RATE_LIMIT": "100000/minute"}) as run:
+    """One private stack for the module; 300+ registrations in minutes: lift the API rate limit
+    and the per-address registration limit (every registration comes from this one address)."""
+    limits = {"AGORA_RATE_LIMIT": "100000/minute", "AGORA_REGISTRATION_RATE_LIMIT": "100000/minute"}
+    with private_stack(limits) as run:
         yield run
 
 

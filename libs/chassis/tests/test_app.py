@@ -1,5 +1,7 @@
 """The app factory wires the whole chassis around a service's routers."""
 
+import asyncio
+
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -8,6 +10,9 @@ from fastapi import APIRouter, FastAPI
 from agora_chassis.app import create_service_app
 from agora_chassis.auth import CurrentPrincipal
 from agora_chassis.settings import ServiceSettings
+from libs.chassis.tests.jwks_server import serving_keys
+
+JWKS_WAIT_SECONDS = 10.0
 
 pytestmark = pytest.mark.integration
 
@@ -122,3 +127,15 @@ async def test_app_unexpected_error_carries_request_id_and_security_headers(
     assert response.status_code == 500
     assert response.headers["X-Request-ID"] == "bug-report-7"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_app_start_fetches_the_signing_keys_before_any_request(database_url: str) -> None:
+    with serving_keys() as keys:
+        app = create_service_app(
+            _settings(database_url, jwks_url=keys.url), title="demo", routers=[router]
+        )
+        async with LifespanManager(app):
+            fetched = await asyncio.to_thread(keys.requested.wait, JWKS_WAIT_SECONDS)
+
+    assert fetched
+    assert keys.requests == 1

@@ -6,6 +6,7 @@ import logging
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +14,9 @@ from fastapi import Depends, FastAPI, Request
 
 from agora_chassis.client_address import TrustedProxies, scope_client_ip
 from agora_chassis.errors import TooManyRequests, install_error_handlers
-from agora_chassis.ratelimit import RateLimiter, rate_limit
+from agora_chassis.ratelimit import STORAGE_RETRY_SECONDS, RateLimiter, rate_limit
+from agora_cli.infra.ports import free_port
+from agora_cli.infra.redis import EmbeddedRedis
 
 MINUTE = 60
 
@@ -141,23 +144,104 @@ async def test_rate_limiter_redis_counts_are_shared_between_instances(
     await other_replica.aclose()
 
 
-async def test_rate_limiter_redis_down_fails_open_and_warns(
+async def test_rate_limiter_redis_down_counts_in_memory_and_warns_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     limiter = RateLimiter(closed_port_url())
 
     with caplog.at_level(logging.WARNING, logger="agora_chassis.ratelimit"):
-        await exhaust(limiter, "1/minute", "login", "1.2.3.4", times=3)
-        allowed = await limiter.test("1/minute", "login", "1.2.3.4")
-        left = await limiter.remaining("1/minute", "login", "1.2.3.4")
-        await limiter.reset("1/minute", "login", "1.2.3.4")
+        await exhaust(limiter, "3/minute", "login", "1.2.3.4", times=3)
+        with pytest.raises(TooManyRequests) as caught:
+            await limiter.hit("3/minute", "login", "1.2.3.4")
+        allowed = await limiter.test("3/minute", "login", "1.2.3.4")
+        left = await limiter.remaining("3/minute", "login", "1.2.3.4")
+        degraded = limiter.degraded
+    await limiter.aclose()
+
+    assert caught.value.retry_after >= 1
+    assert not allowed
+    assert left == 0
+    assert degraded
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1  # throttled, not one per request
+    assert "counting in process memory" in warnings[0].getMessage()
+
+
+async def test_rate_limiter_redis_down_reset_clears_the_memory_count() -> None:
+    limiter = RateLimiter(closed_port_url())
+    await exhaust(limiter, "2/minute", "login", "account-a", times=2)
+
+    await limiter.reset("2/minute", "login", "account-a")
+
+    await exhaust(limiter, "2/minute", "login", "account-a", times=2)
+    await limiter.aclose()
+
+
+async def test_rate_limiter_redis_down_probe_fails_until_redis_answers() -> None:
+    limiter = RateLimiter(closed_port_url())
+    await limiter.probe()  # nothing tried yet: not degraded
+
+    await limiter.hit("5/minute", "login", "1.2.3.4")
+
+    with pytest.raises(RuntimeError, match="process memory"):
+        await limiter.probe()
+    await limiter.aclose()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_rate_limiter_redis_down_every_call_tries_redis_again_after_the_retry_pause() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(closed_port_url(), clock=clock)
+
+    await limiter.hit("2/minute", "login", "k")
+    clock.now += STORAGE_RETRY_SECONDS
+    allowed = await limiter.test("2/minute", "login", "k")
+    clock.now += STORAGE_RETRY_SECONDS
+    left = await limiter.remaining("2/minute", "login", "k")
+    clock.now += STORAGE_RETRY_SECONDS
+    await limiter.reset("2/minute", "login", "k")
+    clock.now += STORAGE_RETRY_SECONDS
+    left_after_reset = await limiter.remaining("2/minute", "login", "k")
     await limiter.aclose()
 
     assert allowed
     assert left == 1
-    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
-    assert len(warnings) == 1  # throttled, not one per request
-    assert "allowing requests" in warnings[0].getMessage()
+    assert left_after_reset == 2
+    assert limiter.degraded
+
+
+@pytest.mark.integration
+async def test_rate_limiter_redis_stopped_mid_test_still_refuses_then_recovers(
+    tmp_path: Path,
+) -> None:
+    server = EmbeddedRedis(tmp_path / "data", free_port(), tmp_path / "log", tmp_path / "pid")
+    server.start()
+    clock, key = FakeClock(), unique_key()
+    limiter = RateLimiter(server.url, clock=clock)
+    try:
+        await exhaust(limiter, "3/minute", "login", key, times=2)  # counted in Redis
+        server.stop()
+        await exhaust(limiter, "3/minute", "login", key, times=3)  # now in memory
+        with pytest.raises(TooManyRequests):
+            await limiter.hit("3/minute", "login", key)
+        degraded_while_down = limiter.degraded
+        server.start()
+        clock.now += STORAGE_RETRY_SECONDS
+        with pytest.raises(TooManyRequests):  # Redis still holds the two hits before the outage
+            await exhaust(limiter, "3/minute", "login", key, times=2)
+    finally:
+        await limiter.aclose()
+        server.stop()
+
+    assert degraded_while_down
+    assert not limiter.degraded
 
 
 # --- rate_limit dependency ----------------------------------------------------------------------

@@ -28,6 +28,11 @@ def test_settings_empty_variable_means_default(monkeypatch: pytest.MonkeyPatch) 
         ({}, "AGORA_DATABASE_URL"),
         ({"database_url": SAFE_URL, "cors_origins": ["*"]}, "AGORA_CORS_ORIGINS"),
         ({"database_url": SAFE_URL, "debug": True}, "AGORA_DEBUG"),
+        (
+            {"database_url": SAFE_URL, "jwks_url": "http://identity:8000/.well-known/jwks.json"},
+            "AGORA_JWKS_URL",
+        ),
+        ({"database_url": SAFE_URL, "jwks_url": "ftp://127.0.0.1/jwks.json"}, "AGORA_JWKS_URL"),
     ],
 )
 def test_settings_production_refuses_each_default(overrides: dict[str, object], named: str) -> None:
@@ -67,3 +72,24 @@ def test_settings_production_refuses_client_secret_over_cleartext(url: str, refu
             ServiceSettings.model_validate(values)
     else:
         assert ServiceSettings.model_validate(values).service_client_id == "basket"
+
+
+@pytest.mark.parametrize(
+    "jwks_url",
+    [
+        "https://identity.shop.example/.well-known/jwks.json",
+        "http://127.0.0.1:8101/.well-known/jwks.json",
+        "http://localhost:8101/.well-known/jwks.json",
+        "http://[::1]:8101/.well-known/jwks.json",
+    ],
+)
+def test_settings_production_accepts_https_or_loopback_jwks_url(jwks_url: str) -> None:
+    settings = ServiceSettings(environment="production", database_url=SAFE_URL, jwks_url=jwks_url)
+
+    assert settings.jwks_url == jwks_url
+
+
+def test_settings_development_accepts_plain_http_jwks_url() -> None:
+    url = "http://identity:8000/.well-known/jwks.json"
+
+    assert ServiceSettings(environment="development", jwks_url=url).jwks_url == url

@@ -35,6 +35,8 @@ def _lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(app.state.keys_source, JWKSCache):
+            app.state.keys_source.start()  # keys fetched now and refreshed before they expire
         for hook in startup:
             await hook(app)
         await start_messaging(app)
@@ -54,8 +56,9 @@ def _lifespan(
 def _readiness(app: FastAPI, settings: ServiceSettings) -> dict[str, Check]:
     checks = {"database": Check(database_probe(app.state.engine))}
     if settings.redis_url:
-        # Rate limits fail open without Redis, so the service is degraded, not down.
+        # Without Redis, rate limits are counted per process: degraded, not down.
         checks["cache"] = Check(redis_probe(settings.redis_url), critical=False)
+        checks["rate_limits"] = Check(app.state.rate_limiter.probe, critical=False)
     if settings.broker_url:
         # Events wait in the outbox while the broker is down: degraded, not unavailable.
         checks["broker"] = Check(tcp_probe(settings.broker_url), critical=False)

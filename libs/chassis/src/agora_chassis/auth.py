@@ -9,7 +9,8 @@ when present. ``roles`` is a list of strings and ``scope`` a space-separated str
 absent (no roles, no scopes). Any other ``token_use`` (``"refresh"``) is refused, so a refresh token
 can never be replayed as an access token.
 
-Wiring, in a service's app factory::
+Wiring, in a service's app factory (the chassis app does this, and calls ``start()`` on the cache
+in its lifespan so the keys are refreshed in the background)::
 
     app.state.token_verifier = TokenVerifier(
         JWKSCache(settings.jwks_url), issuer=settings.jwt_issuer, audience=settings.jwt_audience
@@ -22,21 +23,24 @@ Every refusal is logged at WARNING (reason, method, path; never the token) and h
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
-import httpx
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agora_chassis.errors import AgoraError, Forbidden, ServiceUnavailable, Unauthorized
+from agora_chassis.errors import AgoraError, Forbidden, Unauthorized
+
+# The key sources moved to ``jwks``; re-exported (``X as X``) where services have imported them.
+from agora_chassis.jwks import ASYMMETRIC_ALGORITHMS as ASYMMETRIC_ALGORITHMS  # noqa: PLC0414
+from agora_chassis.jwks import JWKSCache as JWKSCache  # noqa: PLC0414
+from agora_chassis.jwks import KeySource as KeySource  # noqa: PLC0414
+from agora_chassis.jwks import UnknownKeyError as UnknownKeyError  # noqa: PLC0414
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +51,8 @@ ACCESS_TOKEN_USE = "access"  # a claim value, not a secret  # noqa: S105  # nose
 SERVICE_TOKEN_USE = "service"  # a claim value, not a secret  # noqa: S105  # nosec B105
 _TOKEN_USE_NAMES = {ACCESS_TOKEN_USE: "an access token", SERVICE_TOKEN_USE: "a service token"}
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "iss", "aud", TOKEN_USE_CLAIM)
-# Asymmetric only: JWKS keys are public, so an HMAC "key" would be a published secret.
-ASYMMETRIC_ALGORITHMS = frozenset(
-    {"EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
-)
 MAX_TOKEN_CHARS = 8192
-DEFAULT_JWKS_TTL_SECONDS = 300.0
-DEFAULT_MIN_REFRESH_INTERVAL_SECONDS = 10.0
 DEFAULT_LEEWAY_SECONDS = 30
-JWKS_FETCH_TIMEOUT_SECONDS = 5.0
 
 RefusalHook = Callable[[str, Request], Awaitable[None] | None]
 
@@ -108,148 +105,6 @@ class Principal:
             ``True`` when all of the scopes were granted.
         """
         return self.scopes.issuperset(scopes)
-
-
-class UnknownKeyError(LookupError):
-    """The JWKS has no usable key with the requested ``kid``."""
-
-
-class KeySource(Protocol):
-    """Where a :class:`TokenVerifier` gets public keys (:class:`JWKSCache`, or a local store)."""
-
-    async def get_key(self, kid: str) -> jwt.PyJWK:
-        """Return the public key named ``kid``; raise :class:`UnknownKeyError` if there is none."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release resources (HTTP clients)."""
-        ...
-
-
-class JWKSCache:
-    """A cached copy of the identity service's public signing keys.
-
-    Keys are fetched on first use and again when older than ``ttl_seconds``. An unknown ``kid``
-    (key rotation) triggers one refresh, but fetches never happen more often than
-    ``min_refresh_interval`` seconds, so tokens with made-up ``kid`` values cannot hammer identity.
-    Concurrent refreshes share one fetch. When a fetch fails the cached keys keep being served;
-    only with no keys at all does :meth:`get_key` raise :class:`ServiceUnavailable`.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        http_client: httpx.AsyncClient | None = None,
-        ttl_seconds: float = DEFAULT_JWKS_TTL_SECONDS,
-        min_refresh_interval: float = DEFAULT_MIN_REFRESH_INTERVAL_SECONDS,
-    ) -> None:
-        """Set up an empty cache; nothing is fetched until the first :meth:`get_key`.
-
-        Args:
-            url: The JWKS endpoint (``settings.jwks_url``).
-            http_client: Client to fetch with; one is created (and owned) when ``None``.
-            ttl_seconds: Age after which the keys are fetched again.
-            min_refresh_interval: Least time between two fetch attempts.
-        """
-        self.url = url
-        self._client = http_client or httpx.AsyncClient(timeout=JWKS_FETCH_TIMEOUT_SECONDS)
-        self._owns_client = http_client is None
-        self._ttl = ttl_seconds
-        self._min_interval = min_refresh_interval
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._attempted_at: float | None = None
-        self._generation = 0
-        self._last_fetch_failed = False
-        self._lock = asyncio.Lock()
-
-    async def get_key(self, kid: str) -> jwt.PyJWK:
-        """Return the public key with id ``kid``, refreshing the cache when needed.
-
-        Args:
-            kid: The ``kid`` from a token header.
-
-        Returns:
-            The key, with its algorithm in ``algorithm_name``.
-
-        Raises:
-            UnknownKeyError: The JWKS has no such key, even after a refresh.
-            ServiceUnavailable: No keys could ever be fetched.
-        """
-        if self._is_stale() or kid not in self._keys:
-            await self._refresh()
-        if (key := self._keys.get(kid)) is not None:
-            return key
-        if not self._keys and self._last_fetch_failed:
-            raise ServiceUnavailable("The signing keys cannot be fetched right now.")
-        raise UnknownKeyError(kid)
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this cache created it."""
-        if self._owns_client:
-            await self._client.aclose()
-
-    def _is_stale(self) -> bool:
-        return self._fetched_at is None or time.monotonic() - self._fetched_at >= self._ttl
-
-    async def _refresh(self) -> None:
-        # The generation counts finished fetches: a caller that queued behind a fetch which
-        # finished meanwhile uses its result instead of fetching again.
-        generation_seen = self._generation
-        async with self._lock:
-            if self._generation != generation_seen:
-                return
-            now = time.monotonic()
-            if self._attempted_at is not None and now - self._attempted_at < self._min_interval:
-                return
-            self._attempted_at = now
-            try:
-                keys = await self._fetch()
-            except (httpx.HTTPError, ValueError) as exc:
-                self._last_fetch_failed = True
-                logger.warning(
-                    "JWKS fetch from %s failed (%s); serving %d cached keys",
-                    self.url,
-                    type(exc).__name__,
-                    len(self._keys),
-                )
-                return
-            finally:
-                self._generation += 1
-            self._keys = keys
-            self._fetched_at = time.monotonic()
-            self._last_fetch_failed = False
-
-    async def _fetch(self) -> dict[str, jwt.PyJWK]:
-        response = await self._client.get(self.url, headers={"Accept": "application/json"})
-        response.raise_for_status()
-        document = response.json()
-        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-            raise ValueError("the JWKS document has no 'keys' list")  # noqa: TRY004
-        keys: dict[str, jwt.PyJWK] = {}
-        for entry in document["keys"]:
-            if (parsed := _parse_jwk(entry)) is not None:
-                keys[parsed[0]] = parsed[1]
-        return keys
-
-
-def _parse_jwk(entry: object) -> tuple[str, jwt.PyJWK] | None:
-    """Turn one JWKS entry into ``(kid, key)``, or ``None`` when it is unusable for verifying."""
-    if not isinstance(entry, dict):
-        return None
-    kid = entry.get("kid")
-    if not isinstance(kid, str) or not kid or entry.get("use", "sig") != "sig":
-        return None
-    try:
-        key = jwt.PyJWK(entry)
-    except jwt.PyJWTError:
-        logger.warning("skipping JWKS key %r: not a usable public key", kid)
-        return None
-    if key.algorithm_name not in ASYMMETRIC_ALGORITHMS:
-        logger.warning("skipping JWKS key %r: algorithm is not asymmetric", kid)
-        return None
-    return kid, key
 
 
 class TokenVerifier:

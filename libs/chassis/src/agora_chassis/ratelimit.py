@@ -4,10 +4,12 @@ The strategy is the **moving window**: a limit such as ``"5/minute"`` allows at 
 any 60-second span, with no burst of ten around a fixed window's boundary (which matters for login
 guessing). ``Retry-After`` is the time until the oldest hit in the window leaves it, at least 1 s.
 
-The limiter **fails open**: when the storage (Redis) cannot be reached, the hit is allowed and a
-warning is logged (at most once per :data:`FAIL_OPEN_LOG_INTERVAL_SECONDS`). A Redis outage then
-costs the shop its rate limits for a while, not its availability; brute-force protection that must
-never lapse (account lockout) belongs in the database, not here.
+The limiter **never fails open**: when the storage (Redis) cannot be reached, hits are counted in
+this process's memory instead (the same moving window), a warning is logged (at most once per
+:data:`FALLBACK_LOG_INTERVAL_SECONDS`) and :attr:`RateLimiter.degraded` is true, which readiness
+reports. Redis is tried again after :data:`STORAGE_RETRY_SECONDS`. A Redis outage then costs the
+limits their exactness across replicas (each replica counts its own), never the limits themselves:
+login guessing stays throttled.
 
 Wiring, in a service's app factory (and ``await app.state.rate_limiter.aclose()`` on shutdown)::
 
@@ -28,12 +30,14 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
+from typing import TypeVar
 
 import limits
 from fastapi import Request
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
+from limits.util import WindowStats
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -47,11 +51,15 @@ from agora_chassis.errors import TooManyRequests, problem_for
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 MEMORY_STORAGE_URI = "async+memory://"
 KEY_PREFIX = "agora-ratelimit"
 REDIS_CONNECT_TIMEOUT_SECONDS = 0.5
 REDIS_COMMAND_TIMEOUT_SECONDS = 1.0
-FAIL_OPEN_LOG_INTERVAL_SECONDS = 60.0
+FALLBACK_LOG_INTERVAL_SECONDS = 60.0
+# While Redis is unreachable, hits skip it for this long instead of paying a connect per request.
+STORAGE_RETRY_SECONDS = 5.0
 NANOSECONDS = 1_000_000_000
 API_BUDGET = "api"
 # Health, metrics and the docs stay reachable when a client has spent its budget.
@@ -85,6 +93,22 @@ def _parse(limit: str) -> limits.RateLimitItem:
     return limits.parse(limit)
 
 
+def validate_limit(limit: str) -> str:
+    """Check a ``limits`` expression, for settings validators (fail at start, not on a request).
+
+    Args:
+        limit: An expression such as ``"5/minute"`` or ``"100/hour"``.
+
+    Returns:
+        ``limit`` unchanged.
+
+    Raises:
+        ValueError: It is not a valid expression.
+    """
+    _parse(limit)
+    return limit
+
+
 @lru_cache(maxsize=256)
 def _bucket(limit: str) -> tuple[int, int]:
     """A token bucket's period and the interval between tokens, in integer nanoseconds.
@@ -97,14 +121,21 @@ def _bucket(limit: str) -> tuple[int, int]:
 
 
 class RateLimiter:
-    """Counts hits per limit and key, and refuses the ones over the limit."""
+    """Counts hits per limit and key, and refuses the ones over the limit.
 
-    def __init__(self, storage_uri: str | None) -> None:
+    Counted in ``storage_uri`` (Redis: exact across replicas), or in process memory while that
+    storage is unreachable (see the module docstring).
+    """
+
+    def __init__(
+        self, storage_uri: str | None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         """Open the storage (lazily: Redis is contacted on the first hit).
 
         Args:
             storage_uri: ``None`` for process memory (tests, one replica), or a Redis URL
                 (``redis://``, ``rediss://``; ``async+`` forms are accepted as they are).
+            clock: Seconds, monotonic; paces the retries of an unreachable storage.
 
         Raises:
             ValueError: The URL's scheme is not supported.
@@ -118,12 +149,26 @@ class RateLimiter:
                 "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
                 "socket_timeout": REDIS_COMMAND_TIMEOUT_SECONDS,
             }
-        storage = limits.storage.storage_from_string(uri, wrap_exceptions=True, **options)
-        if not isinstance(storage, Storage):  # pragma: no cover - every URI gets an async+ scheme
-            raise ValueError(f"not an async storage: {uri!r}")  # noqa: TRY004
-        self.storage = storage
+        self.storage = _async_storage(uri, options)
         self._strategy = MovingWindowRateLimiter(self.storage)
+        self._fallback = MovingWindowRateLimiter(_async_storage(MEMORY_STORAGE_URI, {}))
+        self._clock = clock
+        self._down_until: float | None = None  # the storage is skipped until then
         self._warned_at: float | None = None
+
+    @property
+    def degraded(self) -> bool:
+        """Whether hits are being counted in process memory because the storage is unreachable."""
+        return self._down_until is not None
+
+    async def probe(self) -> None:
+        """Readiness probe: raise while the limiter counts in memory instead of its storage.
+
+        Raises:
+            RuntimeError: The storage was unreachable at the last attempt.
+        """
+        if self.degraded:
+            raise RuntimeError("rate-limit storage unreachable; counting in process memory")
 
     async def hit(self, limit: str, *keys: str) -> None:
         """Count one hit against ``limit`` for ``keys``.
@@ -136,12 +181,14 @@ class RateLimiter:
             TooManyRequests: The limit is exhausted; ``retry_after`` says for how long.
         """
         item = _parse(limit)
-        try:
-            if await self._strategy.hit(item, *keys):
-                return
-            stats = await self._strategy.get_window_stats(item, *keys)
-        except _STORAGE_ERRORS as exc:
-            self._warn_fail_open(exc)
+
+        async def refused_window(strategy: MovingWindowRateLimiter) -> WindowStats | None:
+            if await strategy.hit(item, *keys):
+                return None
+            return await strategy.get_window_stats(item, *keys)
+
+        stats = await self._run(refused_window)
+        if stats is None:
             return
         retry_after = max(math.ceil(stats.reset_time - time.time()), 1)
         raise TooManyRequests(retry_after, "Too many requests; try again later.")
@@ -154,13 +201,10 @@ class RateLimiter:
             *keys: What the limit is per.
 
         Returns:
-            ``True`` when a hit would pass (also when the storage is down: fail open).
+            ``True`` when a hit would pass (counted in memory while the storage is down).
         """
-        try:
-            return await self._strategy.test(_parse(limit), *keys)
-        except _STORAGE_ERRORS as exc:
-            self._warn_fail_open(exc)
-            return True
+        item = _parse(limit)
+        return await self._run(lambda strategy: strategy.test(item, *keys))
 
     async def remaining(self, limit: str, *keys: str) -> int:
         """Count the hits still allowed in the current window, without counting one.
@@ -170,27 +214,24 @@ class RateLimiter:
             *keys: What the limit is per.
 
         Returns:
-            Hits left (the full amount when the storage is down: fail open).
+            Hits left (counted in memory while the storage is down).
         """
         item = _parse(limit)
-        try:
-            stats = await self._strategy.get_window_stats(item, *keys)
-        except _STORAGE_ERRORS as exc:
-            self._warn_fail_open(exc)
-            return int(item.amount)
+        stats = await self._run(lambda strategy: strategy.get_window_stats(item, *keys))
         return max(int(stats.remaining), 0)
 
     async def reset(self, limit: str, *keys: str) -> None:
         """Forget every hit against ``limit`` for ``keys`` (after a successful login, say).
 
+        Both the storage and the in-memory fallback forget them.
+
         Args:
             limit: The same expression the hits were counted with.
             *keys: The same keys the hits were counted with.
         """
-        try:
-            await self._strategy.clear(_parse(limit), *keys)
-        except _STORAGE_ERRORS as exc:
-            self._warn_fail_open(exc)
+        item = _parse(limit)
+        await self._fallback.clear(item, *keys)
+        await self._run(lambda strategy: strategy.clear(item, *keys))
 
     async def aclose(self) -> None:
         """Close the Redis connections; call it when the app shuts down."""
@@ -199,13 +240,44 @@ class RateLimiter:
         if client is not None:
             await client.aclose()
 
-    def _warn_fail_open(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        if self._warned_at is None or now - self._warned_at >= FAIL_OPEN_LOG_INTERVAL_SECONDS:
+    async def _run(self, operation: Callable[[MovingWindowRateLimiter], Awaitable[T]]) -> T:
+        """``operation`` on the storage, or on the in-memory fallback while the storage is down."""
+        strategy = self._current()
+        try:
+            result = await operation(strategy)
+        except _STORAGE_ERRORS as exc:
+            self._storage_failed(exc)
+            return await operation(self._fallback)
+        self._storage_worked(strategy)
+        return result
+
+    def _current(self) -> MovingWindowRateLimiter:
+        """The storage's strategy, or the fallback while the storage is being skipped."""
+        if self._down_until is not None and self._clock() < self._down_until:
+            return self._fallback
+        return self._strategy
+
+    def _storage_worked(self, strategy: MovingWindowRateLimiter) -> None:
+        if strategy is self._strategy and self._down_until is not None:
+            self._down_until = None
+            logger.info("rate-limit storage reachable again; counting there")
+
+    def _storage_failed(self, exc: BaseException) -> None:
+        now = self._clock()
+        self._down_until = now + STORAGE_RETRY_SECONDS
+        if self._warned_at is None or now - self._warned_at >= FALLBACK_LOG_INTERVAL_SECONDS:
             self._warned_at = now
             logger.warning(
-                "rate-limit storage unavailable (%s); allowing requests", type(exc).__name__
+                "rate-limit storage unavailable (%s); counting in process memory",
+                type(exc).__name__,
             )
+
+
+def _async_storage(uri: str, options: dict[str, float | str | bool]) -> Storage:
+    storage = limits.storage.storage_from_string(uri, wrap_exceptions=True, **options)
+    if not isinstance(storage, Storage):  # pragma: no cover - every URI gets an async+ scheme
+        raise ValueError(f"not an async storage: {uri!r}")  # noqa: TRY004
+    return storage
 
 
 class LocalRateLimiter:

@@ -22,18 +22,34 @@ ONE_MEBIBYTE = 1024 * 1024
 DEFAULT_DATABASE_PASSWORD = "agora"  # noqa: S105 - the development default, refused in production
 
 Environment = Literal["development", "test", "production"]
+LOOPBACK_HOSTNAMES = frozenset({"localhost"})
 
 
-def _cleartext_off_loopback(url: str) -> bool:
-    """Whether ``url`` is plain HTTP to anything but this machine."""
-    parts = urlsplit(url)
-    if parts.scheme == "https":
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
         return False
-    host = parts.hostname or ""
+    if host.lower() in LOOPBACK_HOSTNAMES:
+        return True
     try:
-        return not ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return host != "localhost"
+        return False
+
+
+def is_secure_url(url: str) -> bool:
+    """Tell whether trusted material may be fetched from ``url``: https, or http on loopback.
+
+    Plain http to loopback never leaves the machine (a sidecar, or identity fetching its own keys).
+
+    Args:
+        url: The URL.
+
+    Returns:
+        ``True`` for ``https://`` anywhere and ``http://`` to a loopback host.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme == "https" or (scheme == "http" and _is_loopback(parts.hostname))
 
 
 class InsecureSettingsError(ValueError):
@@ -135,10 +151,11 @@ class ServiceSettings(BaseSettings):
             problems.append("AGORA_CORS_ORIGINS (wildcard)")
         if self.debug:
             problems.append("AGORA_DEBUG (on)")
-        if self.service_client_secret is not None and _cleartext_off_loopback(
-            self.service_token_url
-        ):
+        if self.service_client_secret is not None and not is_secure_url(self.service_token_url):
             problems.append("AGORA_SERVICE_TOKEN_URL (client secret sent without TLS)")
+        if not is_secure_url(self.jwks_url):
+            # Whoever can alter the keys in transit can sign any token the services accept.
+            problems.append("AGORA_JWKS_URL (not https, and not loopback)")
         return problems
 
     @model_validator(mode="after")

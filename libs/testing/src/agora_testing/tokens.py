@@ -44,6 +44,7 @@ def forge_access_token(
     private_key: Ed25519PrivateKey,
     *,
     roles: list[str],
+    scopes: list[str] | None = None,
     subject: uuid.UUID | None = None,
     issuer: str = "agora-identity",
     audience: str = "agora",
@@ -53,6 +54,7 @@ def forge_access_token(
     Args:
         private_key: The key :class:`StaticKeys` serves.
         roles: The ``roles`` claim.
+        scopes: The granted scopes (the ``scope`` claim, space-separated); none when omitted.
         subject: The user id (random when omitted).
         issuer: The ``iss`` claim.
         audience: The ``aud`` claim.
@@ -68,6 +70,7 @@ def forge_access_token(
         "iat": now,
         "exp": now + TOKEN_SECONDS,
         "roles": roles,
+        "scope": " ".join(scopes or []),
         "token_use": "access",
     }
     return jwt.encode(claims, private_key, algorithm="EdDSA", headers={"kid": TEST_KID})

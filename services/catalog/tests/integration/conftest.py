@@ -91,8 +91,9 @@ async def client(app: FastAPI, clean: None) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def admin(signing_key: Ed25519PrivateKey) -> dict[str, str]:
-    """Headers of an admin."""
-    return {"Authorization": f"Bearer {forge_access_token(signing_key, roles=['admin'])}"}
+    """Headers of an admin granted ``catalog:write`` (what identity gives an admin by default)."""
+    token = forge_access_token(signing_key, roles=["admin"], scopes=["catalog:write"])
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

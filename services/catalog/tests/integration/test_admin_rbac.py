@@ -1,4 +1,5 @@
-"""Every catalog write (and the stock figures) needs the admin role: 401 anonymous, 403 customer."""
+"""Every catalog write (and the stock figures) needs the admin role: 401 anonymous, 403 customer;
+writes also need the ``catalog:write`` scope: 403 for an admin token without it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agora_chassis.testing import forge_access_token
 
 pytestmark = pytest.mark.integration
 
@@ -22,6 +26,8 @@ ADMIN_ONLY = [
     ("DELETE", f"/api/v1/categories/{SOME_ID}", None),
 ]
 IDS = [f"{method} {path}" for method, path, _ in ADMIN_ONLY]
+WRITES = [(method, path, body) for method, path, body in ADMIN_ONLY if method != "GET"]
+WRITE_IDS = [f"{method} {path}" for method, path, _ in WRITES]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ADMIN_ONLY, ids=IDS)
@@ -63,3 +69,27 @@ async def test_admin_endpoint_refusal_changes_nothing(
     response = await client.get("/api/v1/categories")
 
     assert response.json() == []
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITES, ids=WRITE_IDS)
+async def test_admin_write_admin_without_catalog_write_scope_answers_403(
+    client: httpx.AsyncClient, signing_key: Ed25519PrivateKey, method: str, path: str, body: Any
+) -> None:
+    token = forge_access_token(signing_key, roles=["admin"], scopes=["admin", "profile"])
+
+    response = await client.request(
+        method, path, json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_admin_write_admin_with_catalog_write_scope_succeeds(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/api/v1/categories", json={"name": "Tea", "slug": "tea"}, headers=admin
+    )
+
+    assert response.status_code == 201

@@ -29,7 +29,9 @@ def admin_id() -> uuid.UUID:
 @pytest.fixture
 def named_admin(signing_key: Ed25519PrivateKey, admin_id: uuid.UUID) -> dict[str, str]:
     """Headers of an admin whose user id the test knows."""
-    token = forge_access_token(signing_key, roles=["admin"], subject=admin_id)
+    token = forge_access_token(
+        signing_key, roles=["admin"], subject=admin_id, scopes=["catalog:write"]
+    )
     return {"Authorization": f"Bearer {token}"}
 
 

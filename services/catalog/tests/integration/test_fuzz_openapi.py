@@ -73,7 +73,8 @@ def fuzz_app(make_database: Callable[[str], str], signing_key: Ed25519PrivateKey
 def test_catalog_api_answers_only_what_its_openapi_declares(
     fuzz_app: FastAPI, signing_key: Ed25519PrivateKey
 ) -> None:
-    headers = {"Authorization": f"Bearer {forge_access_token(signing_key, roles=['admin'])}"}
+    token = forge_access_token(signing_key, roles=["admin"], scopes=["catalog:write"])
+    headers = {"Authorization": f"Bearer {token}"}
     asyncio.run(_seed(fuzz_app, headers))
     fuzz_openapi(
         fuzz_app,

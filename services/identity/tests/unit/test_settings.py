@@ -28,3 +28,19 @@ def test_settings_production_with_own_secrets_starts() -> None:
 def test_settings_development_keeps_documented_defaults() -> None:
     settings = IdentitySettings(admin_password=DEV_ADMIN_PASSWORD)
     assert "AGORA_ADMIN_PASSWORD (development default)" in settings.insecure_defaults()
+
+
+def test_settings_registration_limit_defaults_per_profile() -> None:
+    development = IdentitySettings(environment="development")
+    production = IdentitySettings(environment="production", database_url=SAFE_URL)
+    configured = IdentitySettings(registration_rate_limit="5/hour")
+
+    assert development.registration_limit == "60/minute"
+    assert production.registration_limit == "20/hour"
+    assert configured.registration_limit == "5/hour"
+
+
+@pytest.mark.parametrize("variable", ["login_limit_per_account", "registration_rate_limit"])
+def test_settings_invalid_limit_refuses_to_start(variable: str) -> None:
+    with pytest.raises(ValidationError, match=variable):
+        IdentitySettings.model_validate({variable: "often"})

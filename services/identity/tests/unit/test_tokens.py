@@ -69,7 +69,7 @@ def test_access_token_carries_roles_scopes_and_access_marker(tmp_path: Path) -> 
 def test_refresh_token_stores_only_its_hash(tmp_path: Path) -> None:
     issuer = TokenIssuer(KeyStore.load(tmp_path, create_if_empty=True), POLICY)
     family = uuid.uuid4()
-    token, record = issuer.refresh_token(_user(["customer"]), family)
+    token, record = issuer.refresh_token(_user(["customer"]), family, ["profile"])
     assert isinstance(record, RefreshToken)
     assert record.token_hash == hash_refresh_token(token)
     assert token not in record.token_hash

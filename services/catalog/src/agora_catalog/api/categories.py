@@ -14,10 +14,11 @@ from agora_catalog.schemas.category import (
     CategoryRead,
     CategoryUpdate,
 )
-from agora_chassis.auth import require_roles
+from agora_chassis.auth import require_roles, require_scopes
 from agora_chassis.openapi import problem_responses
 
 ADMIN_ROLE = "admin"
+WRITE_SCOPE = "catalog:write"  # granted by identity to admins (asked for, or by default)
 ADMIN_RESPONSES = problem_responses(status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN)
 
 # Every route reads the database: 503 when it is down.
@@ -26,7 +27,8 @@ router = APIRouter(
     tags=["categories"],
     responses=problem_responses(status.HTTP_503_SERVICE_UNAVAILABLE),
 )
-admin_only = [Depends(require_roles(ADMIN_ROLE))]
+# Writes need the scope as well as the role: an admin token narrowed at login cannot change data.
+admin_writes = [Depends(require_roles(ADMIN_ROLE)), Depends(require_scopes(WRITE_SCOPE))]
 
 
 @router.get("", response_model=list[CategoryNode])
@@ -39,7 +41,7 @@ async def category_tree(categories: Categories) -> list[CategoryNode]:
     "",
     response_model=CategoryRead,
     status_code=status.HTTP_201_CREATED,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={
         **ADMIN_RESPONSES,
         **problem_responses(status.HTTP_409_CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY),
@@ -53,7 +55,7 @@ async def create_category(data: CategoryCreate, categories: CategoryAdmin) -> ob
 @router.patch(
     "/{category_id}",
     response_model=CategoryRead,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={
         **ADMIN_RESPONSES,
         **problem_responses(
@@ -73,7 +75,7 @@ async def update_category(
 @router.delete(
     "/{category_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={
         **ADMIN_RESPONSES,
         **problem_responses(status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT),

@@ -25,12 +25,13 @@ from agora_catalog.schemas.product import (
 from agora_catalog.schemas.query import ProductQuery
 from agora_catalog.services.products import fingerprint
 from agora_catalog.services.reads import render
-from agora_chassis.auth import require_roles
+from agora_chassis.auth import require_roles, require_scopes
 from agora_chassis.errors import ValidationFailed
 from agora_chassis.openapi import not_modified, problem_responses
 from agora_chassis.pagination import Page, Pagination
 
 ADMIN_ROLE = "admin"
+WRITE_SCOPE = "catalog:write"  # granted by identity to admins (asked for, or by default)
 JSON = "application/json"
 PAGE_PARAMETERS = ("page", "per_page")
 ETAG_HEADER_MAX = 256
@@ -43,6 +44,8 @@ router = APIRouter(
     responses=problem_responses(status.HTTP_503_SERVICE_UNAVAILABLE),
 )
 admin_only = [Depends(require_roles(ADMIN_ROLE))]
+# Writes need the scope as well as the role: an admin token narrowed at login cannot change data.
+admin_writes = [*admin_only, Depends(require_scopes(WRITE_SCOPE))]
 ADMIN_RESPONSES = problem_responses(
     status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN, status.HTTP_404_NOT_FOUND
 )
@@ -113,7 +116,7 @@ async def get_product(request: Request, product_id: uuid.UUID) -> Response:
     "",
     response_model=ProductRead,
     status_code=status.HTTP_201_CREATED,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={
         **problem_responses(status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN),
         **problem_responses(status.HTTP_409_CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY),
@@ -130,7 +133,7 @@ async def create_product(data: ProductCreate, products: Products, response: Resp
 @router.patch(
     "/{product_id}",
     response_model=ProductRead,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={
         **ADMIN_RESPONSES,
         **problem_responses(
@@ -157,7 +160,7 @@ async def update_product(
 @router.delete(
     "/{product_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={
         **ADMIN_RESPONSES,
         **problem_responses(
@@ -191,7 +194,7 @@ async def get_stock(product_id: uuid.UUID, products: Products) -> StockRead:
 @router.post(
     "/{product_id}/stock/adjustments",
     response_model=StockRead,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses={**ADMIN_RESPONSES, **problem_responses(status.HTTP_409_CONFLICT)},
 )
 async def adjust_stock(

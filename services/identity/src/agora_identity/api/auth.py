@@ -24,10 +24,12 @@ router = APIRouter(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=problem_responses(status.HTTP_409_CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY),
+    responses=problem_responses(
+        status.HTTP_409_CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY, status.HTTP_429_TOO_MANY_REQUESTS
+    ),
 )
 async def register(data: UserCreate, auth: Auth) -> object:
-    """Create a customer account (e-mail is normalised to lower case)."""
+    """Create a customer account (e-mail is normalised to lower case; limited per address)."""
     return await auth.register(data)
 
 

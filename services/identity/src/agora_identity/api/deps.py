@@ -14,8 +14,9 @@ from agora_identity.repositories.audit import AuditRepository
 from agora_identity.repositories.tokens import RefreshTokenRepository
 from agora_identity.repositories.users import UserRepository
 from agora_identity.services.audit import Auditor, RequestContext
-from agora_identity.services.auth import AuthService, LoginLimits
+from agora_identity.services.auth import AuthService
 from agora_identity.services.service_tokens import ServiceTokenService
+from agora_identity.services.throttle import AuthLimits, Throttle
 from agora_identity.services.users import UserService
 from agora_identity.settings import IdentitySettings
 
@@ -38,8 +39,17 @@ async def auth_service(request: Request, session: DbSession) -> AuthService:
         tokens=RefreshTokenRepository(session),
         auditor=_auditor(request, session),
         issuer=request.app.state.token_issuer,
-        limiter=request.app.state.rate_limiter,
-        limits=LoginLimits(settings.login_limit_per_ip, settings.login_limit_per_account),
+        throttle=Throttle(request.app.state.rate_limiter, _limits(settings)),
+    )
+
+
+def _limits(settings: IdentitySettings) -> AuthLimits:
+    return AuthLimits(
+        login_per_address=settings.login_limit_per_ip,
+        login_per_account_address=settings.login_limit_per_account_address,
+        login_per_account=settings.login_limit_per_account,
+        login_under_attack=settings.login_limit_under_attack,
+        registration_per_address=settings.registration_limit,
     )
 
 

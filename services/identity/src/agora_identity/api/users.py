@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from agora_chassis.auth import CurrentPrincipal, require_roles
+from agora_chassis.auth import CurrentPrincipal, require_roles, require_scopes
 from agora_chassis.openapi import problem_responses
 from agora_chassis.pagination import Page, Pagination
 from agora_identity.api.deps import Users
@@ -19,6 +19,7 @@ from agora_identity.schemas.user import (
     UserRead,
     UserUpdate,
 )
+from agora_identity.services.tokens import USERS_WRITE_SCOPE
 
 # Every route needs a token and reads the database.
 router = APIRouter(
@@ -27,6 +28,8 @@ router = APIRouter(
     responses=problem_responses(status.HTTP_401_UNAUTHORIZED, status.HTTP_503_SERVICE_UNAVAILABLE),
 )
 admin_only = [Depends(require_roles(Role.ADMIN.value))]
+# Writes need the scope as well as the role: a token an admin narrowed at login cannot change users.
+admin_writes = [*admin_only, Depends(require_scopes(USERS_WRITE_SCOPE))]
 
 
 @router.get(
@@ -68,7 +71,7 @@ async def list_users(
 @router.patch(
     "/{user_id}",
     response_model=UserRead,
-    dependencies=admin_only,
+    dependencies=admin_writes,
     responses=problem_responses(
         status.HTTP_403_FORBIDDEN, status.HTTP_404_NOT_FOUND, status.HTTP_409_CONFLICT
     ),
@@ -76,5 +79,5 @@ async def list_users(
 async def update_user(
     user_id: uuid.UUID, changes: UserUpdate, users: Users, principal: CurrentPrincipal
 ) -> object:
-    """Change a user's roles or active flag (admin only; audited)."""
+    """Change a user's roles or active flag (admin with ``users:write``; audited)."""
     return await users.update(user_id, changes, uuid.UUID(principal.subject))

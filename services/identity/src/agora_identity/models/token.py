@@ -3,7 +3,7 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agora_chassis.db import UUIDPrimaryKey, utcnow
@@ -17,6 +17,9 @@ class RefreshToken(UUIDPrimaryKey, Base):
 
     A login starts a family; each refresh marks the presented token used and issues the next one
     in the same family. Presenting a used token again revokes the whole family.
+
+    ``scopes`` are the scopes granted at login (space-separated), carried along the family so a
+    refresh never widens them; ``None`` on tokens issued before scopes were stored.
     """
 
     __tablename__ = "refresh_tokens"
@@ -30,3 +33,4 @@ class RefreshToken(UUIDPrimaryKey, Base):
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    scopes: Mapped[str | None] = mapped_column(Text)

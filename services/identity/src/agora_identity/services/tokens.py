@@ -17,9 +17,14 @@ from agora_identity.services.keys import KeyStore
 
 REFRESH_TOKEN_BYTES = 48
 
+# Admin write routes check a scope as well as the role: identity's user administration needs
+# ``users:write``, catalog's product, category and stock administration ``catalog:write``. A login
+# that asks for no scope gets all of its roles' scopes; one that asks gets only those it may have.
+USERS_WRITE_SCOPE = "users:write"
+CATALOG_WRITE_SCOPE = "catalog:write"
 SCOPES_BY_ROLE: dict[str, frozenset[str]] = {
     Role.CUSTOMER: frozenset({"profile", "basket", "orders"}),
-    Role.ADMIN: frozenset({"profile", "admin"}),
+    Role.ADMIN: frozenset({"profile", "admin", USERS_WRITE_SCOPE, CATALOG_WRITE_SCOPE}),
 }
 
 
@@ -40,8 +45,28 @@ def hash_refresh_token(token: str) -> str:
 
 def granted_scopes(roles: list[str], requested: list[str]) -> list[str]:
     """Scopes a user gets: what their roles allow, narrowed to what they asked for, if anything."""
-    allowed = set().union(*(SCOPES_BY_ROLE.get(role, frozenset()) for role in roles))
+    allowed = _allowed_scopes(roles)
     return sorted(allowed & set(requested) if requested else allowed)
+
+
+def refreshed_scopes(roles: list[str], stored: str | None) -> list[str]:
+    """Scopes a refresh issues: those granted at login, less any the roles no longer allow.
+
+    Args:
+        roles: The user's roles now.
+        stored: The scopes stored with the refresh token; ``None`` for a token issued before
+            scopes were stored, which gets what a login asking for no scope would get.
+
+    Returns:
+        The scopes, sorted.
+    """
+    if stored is None:
+        return granted_scopes(roles, [])
+    return sorted(_allowed_scopes(roles) & set(stored.split()))
+
+
+def _allowed_scopes(roles: list[str]) -> set[str]:
+    return set().union(*(SCOPES_BY_ROLE.get(role, frozenset()) for role in roles))
 
 
 @dataclass(frozen=True)
@@ -68,14 +93,17 @@ class TokenIssuer:
         }
         return self.keys.sign(claims)
 
-    def refresh_token(self, user: User, family_id: uuid.UUID) -> tuple[str, RefreshToken]:
-        """Mint a refresh token; only its hash is stored."""
+    def refresh_token(
+        self, user: User, family_id: uuid.UUID, scopes: list[str]
+    ) -> tuple[str, RefreshToken]:
+        """Mint a refresh token; only its hash is stored, with the scopes it may renew."""
         token = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
         record = RefreshToken(
             user_id=user.id,
             family_id=family_id,
             token_hash=hash_refresh_token(token),
             expires_at=utcnow() + self.policy.refresh_ttl,
+            scopes=" ".join(scopes),
         )
         return token, record
 
