@@ -13,6 +13,10 @@ Kafka topic).
   event type; publisher confirms (FastStream's channel default) and persistent messages.
 * Kafka: a topic per event type, the aggregate id as key (order per aggregate), consumer group per
   service, offsets committed after processing.
+
+Consumers with delayed, broker-scheduled retries subscribe through
+:mod:`agora_chassis.messaging.redelivery`; ``subscribe_raw`` is the plain subscription (tools,
+watchers of the dead-letter channels).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ NATS_RECONNECT_FOREVER = -1
 """nats-py gives up after 60 reconnect tries (about two minutes) and closes the client for good,
 which left a relay and its consumers dead after a longer broker outage; a service never gives up."""
 
-_EXCHANGE = RabbitExchange(EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True)
+EXCHANGE = RabbitExchange(EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True)
 # Streams already declared, per live broker (weak keys: a new broker never inherits a dead one's
 # entries, as it could when keyed by ``id()``, which CPython reuses).
 _ensured_streams: weakref.WeakKeyDictionary[NatsBroker, set[str]] = weakref.WeakKeyDictionary()
@@ -88,8 +92,8 @@ def stream_for(event_type: str) -> tuple[str, str]:
     return f"{CHANNEL_PREFIX}_{domain}".upper().replace("-", "_"), f"{CHANNEL_PREFIX}.{domain}.>"
 
 
-def _durable_name(group: str, event_type: str) -> str:
-    # JetStream consumer names may not contain dots.
+def durable_name(group: str, event_type: str) -> str:
+    """The JetStream durable consumer of a group for an event type (names may not hold dots)."""
     return f"{group}-{event_type}".replace(".", "_")
 
 
@@ -140,7 +144,7 @@ async def publish_envelope(
         rabbit_headers: dict[str, Any] = dict(headers)
         await broker.publish(
             body,
-            exchange=_EXCHANGE,
+            exchange=EXCHANGE,
             routing_key=channel,
             headers=rabbit_headers,
             persist=True,
@@ -165,7 +169,7 @@ async def retain_channel(broker: Broker, event_type: str, queue_name: str) -> No
         queue_name: The RabbitMQ queue to declare (ignored by the other brokers).
     """
     if isinstance(broker, RabbitBroker):
-        exchange = await broker.declare_exchange(_EXCHANGE)
+        exchange = await broker.declare_exchange(EXCHANGE)
         queue = await broker.declare_queue(RabbitQueue(queue_name, durable=True))
         await queue.bind(exchange, routing_key=channel_name(event_type))
 
@@ -191,7 +195,7 @@ def subscribe_raw(broker: Broker, event_type: str, group: str, handler: RawHandl
     channel = channel_name(event_type)
     policy = AckPolicy.NACK_ON_ERROR
     if isinstance(broker, NatsBroker):
-        durable = _durable_name(group, event_type)
+        durable = durable_name(group, event_type)
         name, subjects = stream_for(event_type)
         broker.subscriber(
             channel,
@@ -202,6 +206,6 @@ def subscribe_raw(broker: Broker, event_type: str, group: str, handler: RawHandl
         )(on_message)
     elif isinstance(broker, RabbitBroker):
         queue = RabbitQueue(f"{group}.{event_type}", durable=True, routing_key=channel)
-        broker.subscriber(queue, _EXCHANGE, ack_policy=policy)(on_message)
+        broker.subscriber(queue, EXCHANGE, ack_policy=policy)(on_message)
     else:
         broker.subscriber(channel, group_id=group, ack_policy=policy)(on_message)
