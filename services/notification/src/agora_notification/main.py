@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from agora_chassis.app import create_service_app
+from agora_chassis.messaging import RetryPolicy
 from agora_chassis.messaging import admin as dead_letters
 from agora_notification.api import notifications
 from agora_notification.events.subscriber import build_consumer
@@ -38,6 +39,9 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         app.state.sessionmaker, Mailer(SmtpConfig.from_settings(settings))
     )
     app.state.consumer = build_consumer(
-        app.state.broker, app.state.sessionmaker, app.state.notifier
+        app.state.broker,
+        app.state.sessionmaker,
+        app.state.notifier,
+        retry=RetryPolicy.from_settings(settings),
     )
     return app

@@ -12,8 +12,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from agora_chassis.settings import DEFAULT_RETRY_BASE_SECONDS, ServiceSettings
+
 DEFAULT_TRIES = 3
-DEFAULT_BASE_DELAY_SECONDS = 30.0
+DEFAULT_BASE_DELAY_SECONDS = DEFAULT_RETRY_BASE_SECONDS
 DEFAULT_MULTIPLIER = 4.0
 DEFAULT_MAX_DELAY_SECONDS = 900.0
 DEFAULT_JITTER = 0.2
@@ -36,6 +38,18 @@ class RetryPolicy:
     multiplier: float = DEFAULT_MULTIPLIER
     max_delay: float = DEFAULT_MAX_DELAY_SECONDS
     jitter: float = DEFAULT_JITTER
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> RetryPolicy:
+        """The default policy with the first wait the service's settings give.
+
+        Args:
+            settings: The service's settings (``AGORA_CONSUMER_RETRY_BASE_SECONDS``).
+
+        Returns:
+            The policy.
+        """
+        return cls(base_delay=settings.consumer_retry_base_seconds)
 
     def nominal_delay(self, failures: int) -> float:
         """The wait after ``failures`` failed tries, before jitter.
