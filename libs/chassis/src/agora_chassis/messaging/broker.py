@@ -45,6 +45,9 @@ EXCHANGE_NAME = "agora.events"
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 PUBLISH_TIMEOUT_SECONDS = 5.0
 NATS_MESSAGE_ID = "Nats-Msg-Id"
+GRACEFUL_TIMEOUT_SECONDS = 15.0
+"""How long stopping a broker waits for running handlers (then they are cancelled and their messages
+handed back); below the CLI's kill timeout and the orchestrator's termination grace period."""
 NATS_RECONNECT_FOREVER = -1
 """nats-py gives up after 60 reconnect tries (about two minutes) and closes the client for good,
 which left a relay and its consumers dead after a longer broker outage; a service never gives up."""
@@ -55,12 +58,13 @@ EXCHANGE = RabbitExchange(EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True)
 _ensured_streams: weakref.WeakKeyDictionary[NatsBroker, set[str]] = weakref.WeakKeyDictionary()
 
 
-def make_broker(url: str) -> Broker:
+def make_broker(url: str, *, graceful_timeout: float = GRACEFUL_TIMEOUT_SECONDS) -> Broker:
     """Create the broker the URL names (not connected yet).
 
     Args:
         url: ``nats://host:port``, ``amqp://user:pass@host:port/vhost`` (or ``amqps://``), or
             ``kafka://host:port[,host:port...]``.
+        graceful_timeout: On stop, the longest wait for running handlers, in seconds.
 
     Returns:
         A FastStream broker.
@@ -70,11 +74,14 @@ def make_broker(url: str) -> Broker:
     """
     scheme = urlsplit(url).scheme
     if scheme in {"nats", "tls"}:
-        return NatsBroker(url, max_reconnect_attempts=NATS_RECONNECT_FOREVER)
+        return NatsBroker(
+            url, max_reconnect_attempts=NATS_RECONNECT_FOREVER, graceful_timeout=graceful_timeout
+        )
     if scheme in {"amqp", "amqps"}:
-        return RabbitBroker(url)
+        return RabbitBroker(url, graceful_timeout=graceful_timeout)
     if scheme == "kafka":
-        return KafkaBroker(url.removeprefix("kafka://").split(","))
+        servers = url.removeprefix("kafka://").split(",")
+        return KafkaBroker(servers, graceful_timeout=graceful_timeout)
     raise ValueError(f"unsupported broker URL scheme {scheme!r}: use nats://, amqp:// or kafka://")
 
 

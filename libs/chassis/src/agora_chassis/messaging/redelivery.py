@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -48,6 +49,8 @@ from agora_chassis.messaging.broker import (
     durable_name,
     stream_for,
 )
+
+logger = logging.getLogger(__name__)
 
 TRIES_HEADER = "x-agora-tries"
 """Failed tries so far (RabbitMQ and Kafka copies)."""
@@ -129,7 +132,13 @@ async def _settle(
             await message.nack()
         raise
     if retry is not None:
-        await retry_later(retry)
+        try:
+            await retry_later(retry)
+        except Exception:
+            # Left unsettled, the broker redelivers it when the connection recovers (RabbitMQ)
+            # or after ``ack_wait`` (JetStream): later, never in a tight loop.
+            logger.exception("could not schedule the retry of a message")
+            return
     if not message.committed:
         await message.ack()
 
