@@ -3,6 +3,7 @@
 import pytest
 
 from agora_chassis.messaging import RetryPolicy
+from agora_chassis.settings import ServiceSettings
 
 OLD_WINDOW_SECONDS = 1.5
 TWO_MINUTES = 120.0
@@ -30,3 +31,9 @@ def test_retry_policy_default_window_spans_at_least_two_minutes() -> None:
 def test_retry_policy_without_jitter_waits_exactly_the_nominal_delay() -> None:
     policy = RetryPolicy(base_delay=2.0, multiplier=3.0, jitter=0.0)
     assert [policy.delay(failures) for failures in (1, 2, 3)] == [2.0, 6.0, 18.0]
+
+
+def test_retry_policy_from_settings_takes_the_first_wait_and_keeps_the_shape() -> None:
+    settings = ServiceSettings.model_validate({"consumer_retry_base_seconds": 10})
+    policy = RetryPolicy.from_settings(settings)
+    assert (policy.tries, policy.nominal_delay(1), policy.nominal_delay(2)) == (3, 10.0, 40.0)

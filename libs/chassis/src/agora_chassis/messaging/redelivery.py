@@ -189,7 +189,8 @@ def _kept_in_progress(message: StreamMessage[Any]) -> Iterator[None]:
     async def beat() -> None:
         while True:
             await asyncio.sleep(IN_PROGRESS_INTERVAL_SECONDS)
-            await message.in_progress()  # type: ignore[attr-defined]
+            with contextlib.suppress(Exception):  # lost connection: the ack will fail the same way
+                await message.in_progress()  # type: ignore[attr-defined]
 
     task = asyncio.create_task(beat())
     try:
