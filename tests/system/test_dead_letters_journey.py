@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -18,15 +18,24 @@ import pytest
 
 from agora_cli.config import PORT_VARIABLES
 from agora_cli.main import main
-from tests.system.stack import AgoraRun
+from tests.system.stack import AgoraRun, private_stack
 
 pytestmark = pytest.mark.system
 
 DEADLINE_SECONDS = 60.0
 EMAIL = "grace@example.com"
 ADMIN = {"username": "admin@agora.local", "password": "Admin123!"}
+RETRY_BASE_SECONDS = "1"
+"""The consumer's retries wait about 1 s, then 4 s: the three tries end well inside the deadline."""
 
 Dlq = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def agora() -> Iterator[AgoraRun]:
+    """A private stack whose consumers dead-letter within seconds, not minutes."""
+    with private_stack({"AGORA_CONSUMER_RETRY_BASE_SECONDS": RETRY_BASE_SECONDS}) as run:
+        yield run
 
 
 @pytest.fixture

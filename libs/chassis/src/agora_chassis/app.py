@@ -13,7 +13,12 @@ from agora_chassis.db import create_engine, create_sessionmaker
 from agora_chassis.errors import install_error_handlers
 from agora_chassis.health import Check, database_probe, health_router, redis_probe, tcp_probe
 from agora_chassis.logging import configure_logging
-from agora_chassis.messaging.lifecycle import attach_messaging, start_messaging, stop_messaging
+from agora_chassis.messaging.lifecycle import (
+    attach_messaging,
+    outbox_probe,
+    start_messaging,
+    stop_messaging,
+)
 from agora_chassis.metrics import install_metrics
 from agora_chassis.middleware import install_http_middleware
 from agora_chassis.openapi import install_openapi
@@ -62,6 +67,9 @@ def _readiness(app: FastAPI, settings: ServiceSettings) -> dict[str, Check]:
     if settings.broker_url:
         # Events wait in the outbox while the broker is down: degraded, not unavailable.
         checks["broker"] = Check(tcp_probe(settings.broker_url), critical=False)
+        if app.state.outbox_model is not None:
+            # A stopped relay or a stale backlog: events are late, requests still work.
+            checks["outbox"] = Check(outbox_probe(app), critical=False)
     return checks
 
 

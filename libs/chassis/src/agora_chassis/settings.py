@@ -19,6 +19,8 @@ from agora_chassis.client_address import parse_networks
 from agora_chassis.errors import DEPENDENCY_RETRY_AFTER_SECONDS
 
 ONE_MEBIBYTE = 1024 * 1024
+DEFAULT_RETRY_BASE_SECONDS = 30.0
+"""A consumer's first wait; growing fourfold, 3 tries span at least two minutes (ADR 0008)."""
 DEFAULT_DATABASE_PASSWORD = "agora"  # noqa: S105 - the development default, refused in production
 
 Environment = Literal["development", "test", "production"]
@@ -66,6 +68,10 @@ class ServiceSettings(BaseSettings):
         database_url: SQLAlchemy async URL of the service's own database.
         redis_url: Redis URL for rate limits and caches; ``None`` keeps them in memory.
         broker_url: Message broker URL (``nats://``, ``amqp://``, ``kafka://``); optional for now.
+        outbox_max_age_seconds: Readiness says ``degraded`` when an event waits longer than
+            this in the outbox.
+        consumer_retry_base_seconds: A consumer's wait after its first failed try; later
+            waits grow fourfold (3 tries: about 30 s, then 120 s, jittered).
         jwks_url: Where the identity service publishes its public signing keys.
         jwt_issuer: The ``iss`` every accepted token must carry.
         jwt_audience: The ``aud`` every accepted token must carry.
@@ -103,6 +109,8 @@ class ServiceSettings(BaseSettings):
     )
     redis_url: str | None = None
     broker_url: str | None = None
+    outbox_max_age_seconds: float = Field(default=60.0, gt=0)
+    consumer_retry_base_seconds: float = Field(default=DEFAULT_RETRY_BASE_SECONDS, gt=0)
     jwks_url: str = "http://127.0.0.1:8080/.well-known/jwks.json"
     jwt_issuer: str = "agora-identity"
     jwt_audience: str = "agora"

@@ -25,6 +25,7 @@ from agora_chassis.messaging import (
     start_relay,
 )
 from agora_chassis.messaging import relay as relay_module
+from agora_chassis.messaging.redelivery import Attempt
 from agora_chassis.messaging.relay import observe_backlog
 from agora_chassis.outbox import add_event, build_event
 from agora_chassis.settings import ServiceSettings
@@ -141,7 +142,9 @@ async def test_metrics_handler_failing_twice_counts_two_retries(
     sessionmaker: async_sessionmaker[AsyncSession], fresh_type: str
 ) -> None:
     scenario = Scenario(sessionmaker, fresh_type, handling(failures=2))
-    assert await scenario.consumer.deliver(scenario.event()) is True
+    body = scenario.event()
+    retries = [await scenario.consumer.on_delivery(body, Attempt(number)) for number in (1, 2, 3)]
+    assert [retry is not None for retry in retries] == [True, True, False]
     assert scenario.counters() == (1, 0, 2, 0)
 
 
@@ -149,7 +152,9 @@ async def test_metrics_handler_always_failing_counts_retries_and_dead_letter(
     sessionmaker: async_sessionmaker[AsyncSession], fresh_type: str
 ) -> None:
     scenario = Scenario(sessionmaker, fresh_type, handling(failures=1000))
-    assert await scenario.consumer.deliver(scenario.event()) is False
+    body = scenario.event()
+    retries = [await scenario.consumer.on_delivery(body, Attempt(number)) for number in (1, 2, 3)]
+    assert [retry is not None for retry in retries] == [True, True, False]
     assert scenario.counters() == (0, 0, 2, 1)
 
 

@@ -19,6 +19,7 @@ from agora_catalog.services.cache import ProductCache
 from agora_catalog.settings import CatalogSettings
 from agora_chassis.app import create_service_app
 from agora_chassis.audit_api import audit_router
+from agora_chassis.messaging import RetryPolicy
 from agora_chassis.messaging import admin as dead_letters
 
 
@@ -73,6 +74,9 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         local_ttl=settings.local_cache_seconds,
     )
     app.state.consumer = build_consumer(
-        app.state.broker, app.state.sessionmaker, app.state.product_cache
+        app.state.broker,
+        app.state.sessionmaker,
+        app.state.product_cache,
+        retry=RetryPolicy.from_settings(settings),
     )
     return app

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agora_chassis.testing import forge_access_token
+from agora_testing.tokens import forge_access_token
 
 pytestmark = pytest.mark.integration
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from agora_chassis.app import create_service_app
 from agora_chassis.audit_api import audit_router
+from agora_chassis.messaging import RetryPolicy
 from agora_chassis.messaging import admin as dead_letters
 from agora_notification.api import deps, notifications
 from agora_notification.events.subscriber import build_consumer
@@ -42,6 +43,9 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         Mailer(SmtpConfig.from_settings(settings)),
     )
     app.state.consumer = build_consumer(
-        app.state.broker, app.state.sessionmaker, app.state.notifier
+        app.state.broker,
+        app.state.sessionmaker,
+        app.state.notifier,
+        retry=RetryPolicy.from_settings(settings),
     )
     return app

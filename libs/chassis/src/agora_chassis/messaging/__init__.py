@@ -1,7 +1,9 @@
 """Reliable messaging: broker selection, the outbox relay, the inbox, consumers and dead letters.
 
 Delivery is at least once (the relay republishes anything not confirmed); the inbox turns that into
-effectively-once processing. See each module for the details.
+effectively-once processing. A failing handler is retried by the broker after a growing delay
+(:mod:`agora_chassis.messaging.redelivery`, ADR 0008), then dead-lettered. See each module for the
+details.
 """
 
 from agora_chassis.messaging.broker import (
@@ -19,10 +21,12 @@ from agora_chassis.messaging.consumer import (
 )
 from agora_chassis.messaging.deadletters import DeadLetterMixin, add_dead_letter
 from agora_chassis.messaging.inbox import InboxMixin, claim
+from agora_chassis.messaging.redelivery import Attempt, Retry, subscribe_with_retries
 from agora_chassis.messaging.relay import Relay, relay_batch, start_relay
 from agora_chassis.messaging.retry import RetryPolicy
 
 __all__ = [
+    "Attempt",
     "Broker",
     "DeadLetterMixin",
     "EventConsumer",
@@ -30,6 +34,7 @@ __all__ = [
     "InboxMixin",
     "PermanentFailure",
     "Relay",
+    "Retry",
     "RetryPolicy",
     "UndecodableMessage",
     "add_dead_letter",
@@ -40,4 +45,5 @@ __all__ = [
     "relay_batch",
     "start_relay",
     "subscribe_raw",
+    "subscribe_with_retries",
 ]

@@ -13,6 +13,10 @@ Kafka topic).
   event type; publisher confirms (FastStream's channel default) and persistent messages.
 * Kafka: a topic per event type, the aggregate id as key (order per aggregate), consumer group per
   service, offsets committed after processing.
+
+Consumers with delayed, broker-scheduled retries subscribe through
+:mod:`agora_chassis.messaging.redelivery`; ``subscribe_raw`` is the plain subscription (tools,
+watchers of the dead-letter channels).
 """
 
 from __future__ import annotations
@@ -41,22 +45,26 @@ EXCHANGE_NAME = "agora.events"
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 PUBLISH_TIMEOUT_SECONDS = 5.0
 NATS_MESSAGE_ID = "Nats-Msg-Id"
+GRACEFUL_TIMEOUT_SECONDS = 15.0
+"""How long stopping a broker waits for running handlers (then they are cancelled and their messages
+handed back); below the CLI's kill timeout and the orchestrator's termination grace period."""
 NATS_RECONNECT_FOREVER = -1
 """nats-py gives up after 60 reconnect tries (about two minutes) and closes the client for good,
 which left a relay and its consumers dead after a longer broker outage; a service never gives up."""
 
-_EXCHANGE = RabbitExchange(EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True)
+EXCHANGE = RabbitExchange(EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True)
 # Streams already declared, per live broker (weak keys: a new broker never inherits a dead one's
 # entries, as it could when keyed by ``id()``, which CPython reuses).
 _ensured_streams: weakref.WeakKeyDictionary[NatsBroker, set[str]] = weakref.WeakKeyDictionary()
 
 
-def make_broker(url: str) -> Broker:
+def make_broker(url: str, *, graceful_timeout: float = GRACEFUL_TIMEOUT_SECONDS) -> Broker:
     """Create the broker the URL names (not connected yet).
 
     Args:
         url: ``nats://host:port``, ``amqp://user:pass@host:port/vhost`` (or ``amqps://``), or
             ``kafka://host:port[,host:port...]``.
+        graceful_timeout: On stop, the longest wait for running handlers, in seconds.
 
     Returns:
         A FastStream broker.
@@ -66,11 +74,14 @@ def make_broker(url: str) -> Broker:
     """
     scheme = urlsplit(url).scheme
     if scheme in {"nats", "tls"}:
-        return NatsBroker(url, max_reconnect_attempts=NATS_RECONNECT_FOREVER)
+        return NatsBroker(
+            url, max_reconnect_attempts=NATS_RECONNECT_FOREVER, graceful_timeout=graceful_timeout
+        )
     if scheme in {"amqp", "amqps"}:
-        return RabbitBroker(url)
+        return RabbitBroker(url, graceful_timeout=graceful_timeout)
     if scheme == "kafka":
-        return KafkaBroker(url.removeprefix("kafka://").split(","))
+        servers = url.removeprefix("kafka://").split(",")
+        return KafkaBroker(servers, graceful_timeout=graceful_timeout)
     raise ValueError(f"unsupported broker URL scheme {scheme!r}: use nats://, amqp:// or kafka://")
 
 
@@ -88,8 +99,8 @@ def stream_for(event_type: str) -> tuple[str, str]:
     return f"{CHANNEL_PREFIX}_{domain}".upper().replace("-", "_"), f"{CHANNEL_PREFIX}.{domain}.>"
 
 
-def _durable_name(group: str, event_type: str) -> str:
-    # JetStream consumer names may not contain dots.
+def durable_name(group: str, event_type: str) -> str:
+    """The JetStream durable consumer of a group for an event type (names may not hold dots)."""
     return f"{group}-{event_type}".replace(".", "_")
 
 
@@ -140,7 +151,7 @@ async def publish_envelope(
         rabbit_headers: dict[str, Any] = dict(headers)
         await broker.publish(
             body,
-            exchange=_EXCHANGE,
+            exchange=EXCHANGE,
             routing_key=channel,
             headers=rabbit_headers,
             persist=True,
@@ -165,7 +176,7 @@ async def retain_channel(broker: Broker, event_type: str, queue_name: str) -> No
         queue_name: The RabbitMQ queue to declare (ignored by the other brokers).
     """
     if isinstance(broker, RabbitBroker):
-        exchange = await broker.declare_exchange(_EXCHANGE)
+        exchange = await broker.declare_exchange(EXCHANGE)
         queue = await broker.declare_queue(RabbitQueue(queue_name, durable=True))
         await queue.bind(exchange, routing_key=channel_name(event_type))
 
@@ -191,7 +202,7 @@ def subscribe_raw(broker: Broker, event_type: str, group: str, handler: RawHandl
     channel = channel_name(event_type)
     policy = AckPolicy.NACK_ON_ERROR
     if isinstance(broker, NatsBroker):
-        durable = _durable_name(group, event_type)
+        durable = durable_name(group, event_type)
         name, subjects = stream_for(event_type)
         broker.subscriber(
             channel,
@@ -202,6 +213,6 @@ def subscribe_raw(broker: Broker, event_type: str, group: str, handler: RawHandl
         )(on_message)
     elif isinstance(broker, RabbitBroker):
         queue = RabbitQueue(f"{group}.{event_type}", durable=True, routing_key=channel)
-        broker.subscriber(queue, _EXCHANGE, ack_policy=policy)(on_message)
+        broker.subscriber(queue, EXCHANGE, ack_policy=policy)(on_message)
     else:
         broker.subscriber(channel, group_id=group, ack_policy=policy)(on_message)

@@ -1,13 +1,21 @@
-"""Consume events: decode, validate, apply once, retry, and dead-letter what cannot be applied.
+"""Consume events: decode, validate, apply once, retry later, dead-letter what cannot be applied.
 
-Retries happen in process: a failing handler runs ``RetryPolicy.tries`` times (3) with exponential
-backoff and jitter, each time in a fresh transaction; then the message is stored in the
-dead-letter table and acknowledged. An undecodable or schema-invalid message is dead-lettered at
-once, and so is a handler's :class:`PermanentFailure` (a failure no retry can mend, such as an
-address the mail relay refuses). Each dead letter is also published, best effort, on the group's
-dead-letter channel (``agora.deadletter.<group>``) for operators' tooling; the table is the record.
-Only when even the dead letter cannot be written (the database is down) does the delivery fail,
-and the broker redelivers the message later: nothing is lost, nothing crashes the consumer.
+Each try runs the handler once, in a fresh transaction with the inbox claim. When it fails, the
+broker is asked to deliver the message again after a delay (:mod:`agora_chassis.messaging.
+redelivery`; exponential backoff with jitter from the consumer's :class:`RetryPolicy`, by default
+3 tries spanning at least two minutes), so an outage of a dependency shorter than that loses
+nothing, and a waiting message never holds up the others. After the last try the message is stored
+in the dead-letter table and acknowledged. An undecodable or schema-invalid message is
+dead-lettered at once, and so is a handler's :class:`PermanentFailure` (a failure no retry can
+mend, such as an address the mail relay refuses). Each dead letter is logged at ERROR with its
+exception and published, best effort, on the group's dead-letter channel
+(``agora.deadletter.<group>``) for operators' tooling; the table is the record, the channel's
+headers name the exception class only (an exception's text may hold personal data). When even the
+dead letter cannot be written (the database is down), the message is retried the same delayed way:
+nothing is lost, nothing spins.
+
+Handling runs under the event's correlation id (the CloudEvents ``correlationid`` extension), so
+the consumer's log lines carry the id of the request that caused the event.
 
 Outcomes, retries and dead letters are counted for ``GET /metrics``
 (:mod:`agora_chassis.messaging.metrics`).
@@ -24,12 +32,12 @@ Usage::
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,15 +47,16 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agora_chassis.db import run_after_commit, utcnow
+from agora_chassis.logging import correlation_id
 from agora_chassis.messaging import metrics
 from agora_chassis.messaging.broker import (
     Broker,
     publish_envelope,
     retain_channel,
-    subscribe_raw,
 )
 from agora_chassis.messaging.deadletters import DeadLetterMixin, add_dead_letter
 from agora_chassis.messaging.inbox import InboxMixin, claim
+from agora_chassis.messaging.redelivery import Attempt, Retry, subscribe_with_retries
 from agora_chassis.messaging.retry import RetryPolicy
 from agora_contracts.envelope import CloudEvent, EventPayload
 
@@ -86,13 +95,31 @@ class Route:
 
 @dataclass
 class Failure:
-    """The last failure of a handler after all its tries."""
+    """A failed try of a handler (or a message that could not be decoded)."""
 
     error: str
     stack: str
     tries: int
     first_failed_at: Any
     reason: str = metrics.FAILED
+    exception: BaseException | None = None
+
+    @property
+    def error_class(self) -> str:
+        """The exception's class name: what the dead-letter headers may say (no message text)."""
+        return type(self.exception).__name__ if self.exception is not None else ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What handling one delivery came to: applied, retried later, or dead-lettered."""
+
+    applied: bool
+    retry: Retry | None = None
+
+
+APPLIED = Outcome(applied=True)
+DEAD_LETTERED = Outcome(applied=False)
 
 
 class EventConsumer:
@@ -117,7 +144,8 @@ class EventConsumer:
             group: Consumer group, normally the service name.
             inbox_model: The service's inbox table.
             dead_letter_model: The service's dead-letter table.
-            retry: Tries and backoff (default: 3 tries).
+            retry: Tries and the broker-scheduled backoff between them (default: 3 tries over
+                at least two minutes).
         """
         self.broker = broker
         self.sessionmaker = sessionmaker
@@ -142,33 +170,101 @@ class EventConsumer:
             event_type = payload_class.event_type
             self.routes[event_type] = Route(payload_class, handler)
             if self.broker is not None:
-                subscribe_raw(self.broker, event_type, self.group, self.deliver)
+                subscribe_with_retries(
+                    self.broker,
+                    event_type,
+                    self.group,
+                    self.on_delivery,
+                    stages=self.retry.tries - 1,
+                )
             return handler
 
         return register
 
     async def deliver(self, body: bytes) -> bool:
-        """Process one message body as received from the broker.
+        """Process one message body in process, every try back to back (no broker to wait).
+
+        For tools and tests: the same tries, dead letter and metrics as through a broker, only
+        without the waits between the tries.
 
         Args:
             body: The raw structured-mode CloudEvent.
 
         Returns:
             ``True`` when the event was applied (now or before), ``False`` when dead-lettered.
+
+        Raises:
+            Exception: The dead letter could not be written either (the database is down).
         """
+        attempt = Attempt(1)
+        while True:
+            outcome = await self._handle(body, attempt, final=attempt.number >= self.retry.tries)
+            if outcome.retry is None:
+                return outcome.applied
+            attempt = Attempt(attempt.number + 1, outcome.retry.first_failed_at)
+
+    async def on_delivery(self, body: bytes, attempt: Attempt) -> Retry | None:
+        """Process one delivery from the broker; the broker calls this for every try.
+
+        Args:
+            body: The raw structured-mode CloudEvent.
+            attempt: Which try this is, and when the first one failed.
+
+        Returns:
+            ``None`` when the message is settled (applied or dead-lettered), else when to try
+            again.
+        """
+        return (await self._handle(body, attempt, final=False)).retry
+
+    async def _handle(self, body: bytes, attempt: Attempt, *, final: bool) -> Outcome:
         envelope: dict[str, Any] | None = None
         try:
             envelope = _parse_json(body)
             route, event, payload = self._decode(envelope)
         except UndecodableMessage as exc:
-            logger.warning("dead-lettering an undecodable message: %s", exc)
-            undecodable = Failure(str(exc)[:ERROR_LENGTH], "", 0, utcnow(), metrics.UNDECODABLE)
-            await self._dead_letter(body, envelope, undecodable)
-            return False
-        failure = await self._apply_with_retries(route, event, payload)
-        if failure is not None:
+            undecodable = Failure(
+                str(exc)[:ERROR_LENGTH], "", 0, utcnow(), metrics.UNDECODABLE, exception=exc
+            )
+            return await self._settle_failure(body, envelope, undecodable, attempt, final=final)
+        with _correlated(event):
+            failure = await self._try(route, event, payload, attempt)
+            if failure is None:
+                return APPLIED
+            if failure.reason == metrics.FAILED and attempt.number < self.retry.tries:
+                delay = self.retry.delay(attempt.number)
+                logger.warning(
+                    "handler for %s %s failed (try %d of %d, %s); retrying in %.0fs",
+                    event.type,
+                    event.id,
+                    attempt.number,
+                    self.retry.tries,
+                    failure.error_class,
+                    delay,
+                )
+                metrics.retried.labels(self.group, event.type).inc()
+                return Outcome(applied=False, retry=Retry(delay, failure.first_failed_at))
+            return await self._settle_failure(body, envelope, failure, attempt, final=final)
+
+    async def _settle_failure(
+        self,
+        body: bytes,
+        envelope: dict[str, Any] | None,
+        failure: Failure,
+        attempt: Attempt,
+        *,
+        final: bool,
+    ) -> Outcome:
+        """Dead-letter the message; if even that fails, retry it later like any failure."""
+        try:
             await self._dead_letter(body, envelope, failure)
-        return failure is None
+        except Exception:
+            if final:
+                raise
+            stage = max(1, min(attempt.number, self.retry.tries - 1))
+            delay = self.retry.delay(stage)
+            logger.exception("could not store a dead letter; the broker retries in %.0fs", delay)
+            return Outcome(applied=False, retry=Retry(delay, failure.first_failed_at))
+        return DEAD_LETTERED
 
     async def _dead_letter(
         self, body: bytes, envelope: dict[str, Any] | None, failure: Failure
@@ -185,16 +281,24 @@ class EventConsumer:
                 raw=None if envelope is not None else body,
                 first_failed_at=failure.first_failed_at,
             )
-        metrics.dead_lettered.labels(
-            self.group, self._event_type_label(envelope), failure.reason
-        ).inc()
+        event_type_label = self._event_type_label(envelope)
+        logger.error(
+            "dead-lettered %s message %s after %d tries (dead letter %s)",
+            event_type_label,
+            (envelope or {}).get("id", "without id"),
+            failure.tries,
+            letter.id,
+            exc_info=failure.exception,
+        )
+        metrics.dead_lettered.labels(self.group, event_type_label, failure.reason).inc()
         if self.broker is None:
             return
         headers = {
             "x-dead-letter-id": str(letter.id),
             "x-consumer-group": self.group,
             "x-attempts": str(failure.tries),
-            "x-error": failure.error.splitlines()[0][:200] if failure.error else "",
+            # The class only: an exception's text may carry an address or other personal data.
+            "x-error": failure.error_class,
         }
         event_type = dead_letter_event_type(self.group)
         try:
@@ -214,7 +318,8 @@ class EventConsumer:
     async def replay(self, dead_letter_id: uuid.UUID) -> bool:
         """Run a dead letter's event through its handler again (after the cause was fixed).
 
-        The inbox makes this safe: an event that was in fact applied is not applied twice.
+        It runs once, in process (an operator asked for it now); the inbox makes this safe: an
+        event that was in fact applied is not applied twice.
 
         Args:
             dead_letter_id: The dead letter to replay.
@@ -234,7 +339,8 @@ class EventConsumer:
         if letter.envelope is None:
             raise UndecodableMessage("the dead letter holds no decodable envelope")
         route, event, payload = self._decode(letter.envelope)
-        failure = await self._apply_with_retries(route, event, payload)
+        with _correlated(event):
+            failure = await self._try(route, event, payload, Attempt(1))
         async with self.sessionmaker() as session, session.begin():
             row = await session.get(self.dead_letter_model, dead_letter_id, with_for_update=True)
             assert row is not None  # noqa: S101 - read above; dead letters are not deleted here
@@ -265,30 +371,23 @@ class EventConsumer:
             raise UndecodableMessage(f"invalid {event.type} payload: {exc}") from exc
         return route, event, payload
 
-    async def _apply_with_retries(
-        self, route: Route, event: CloudEvent, payload: EventPayload
+    async def _try(
+        self, route: Route, event: CloudEvent, payload: EventPayload, attempt: Attempt
     ) -> Failure | None:
-        failure: Failure | None = None
-        for attempt in range(1, self.retry.tries + 1):
-            try:
-                await self._apply_once(route, event, payload)
-            except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
-                logger.warning("handler for %s %s failed (try %d)", event.type, event.id, attempt)
-                failure = Failure(
-                    error=f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH],
-                    stack=traceback.format_exc(),
-                    tries=attempt,
-                    first_failed_at=failure.first_failed_at if failure else utcnow(),
-                )
-                if isinstance(exc, PermanentFailure):
-                    failure.reason = metrics.PERMANENT
-                    return failure
-                if attempt < self.retry.tries:
-                    metrics.retried.labels(self.group, event.type).inc()
-                    await asyncio.sleep(self.retry.delay(attempt))
-            else:
-                return None
-        return failure
+        """Apply the event once; describe the failure if it raised."""
+        try:
+            await self._apply_once(route, event, payload)
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
+            permanent = isinstance(exc, PermanentFailure)
+            return Failure(
+                error=f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH],
+                stack=traceback.format_exc(),
+                tries=attempt.number,
+                first_failed_at=attempt.first_failed_at or utcnow(),
+                reason=metrics.PERMANENT if permanent else metrics.FAILED,
+                exception=exc,
+            )
+        return None
 
     async def _apply_once(self, route: Route, event: CloudEvent, payload: EventPayload) -> None:
         # The consumer's span continues the producer's trace.
@@ -304,6 +403,16 @@ class EventConsumer:
                 await run_after_commit(session)
         outcome = metrics.APPLIED if applied else metrics.DUPLICATE
         metrics.consumed.labels(self.group, event.type, outcome).inc()
+
+
+@contextmanager
+def _correlated(event: CloudEvent) -> Iterator[None]:
+    """Handle the event under the correlation id of the request that caused it."""
+    token = correlation_id.set(event.correlationid)
+    try:
+        yield
+    finally:
+        correlation_id.reset(token)
 
 
 def _parse_json(body: bytes) -> dict[str, Any]:

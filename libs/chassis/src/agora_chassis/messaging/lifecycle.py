@@ -3,6 +3,13 @@
 The app factory creates the broker (not yet connected) on ``app.state.broker`` when
 ``AGORA_BROKER_URL`` is set, so a service can register its consumers before start-up. At start-up
 the broker connects and, when the service has an outbox, the relay starts publishing it.
+:func:`outbox_probe` is the readiness check that watches the relay: ``degraded`` while it is not
+running or while the oldest pending event is older than ``AGORA_OUTBOX_MAX_AGE_SECONDS``.
+
+Consumers' loops belong to FastStream, which restarts a subscriber's loop after an exception;
+a handler's own failures never reach it (:mod:`agora_chassis.messaging.consumer` settles every
+message), and on shutdown FastStream waits for running handlers (its graceful timeout) before it
+closes the connection.
 """
 
 from __future__ import annotations
@@ -13,8 +20,9 @@ import logging
 
 from fastapi import FastAPI
 
+from agora_chassis.health import Probe, ProbeFailedError
 from agora_chassis.messaging.broker import make_broker
-from agora_chassis.messaging.relay import observe_backlog, start_relay
+from agora_chassis.messaging.relay import observe_backlog, pending_backlog, start_relay
 from agora_chassis.outbox import OutboxMixin
 from agora_chassis.settings import ServiceSettings
 
@@ -74,6 +82,31 @@ async def _connect_then_relay(app: FastAPI) -> None:
             broker,
             source=f"/agora/{settings.service_name}",
         )
+
+
+def outbox_probe(app: FastAPI) -> Probe:
+    """A readiness probe that fails while events are not flowing out of the outbox.
+
+    Args:
+        app: The service's app (after :func:`attach_messaging`, with an outbox).
+
+    Returns:
+        The probe: it raises when the relay is not running (not started yet, stopped, or
+        pausing after a crash) or the oldest pending event waits longer than
+        ``settings.outbox_max_age_seconds``.
+    """
+
+    async def probe() -> None:
+        relay = app.state.relay
+        if relay is None or not relay.running:
+            raise ProbeFailedError("the outbox relay is not running")
+        settings: ServiceSettings = app.state.settings
+        async with app.state.sessionmaker() as session:
+            pending, age = await pending_backlog(session, app.state.outbox_model)
+        if age > settings.outbox_max_age_seconds:
+            raise ProbeFailedError(f"{pending} events pending, the oldest for {age:.0f}s")
+
+    return probe
 
 
 async def start_messaging(app: FastAPI) -> None:

@@ -16,6 +16,11 @@ and consumers' inboxes drop the duplicate.
 
 Each pass also counts published and failed rows and, in the same transaction, measures the backlog
 (pending rows, age of the oldest) for ``GET /metrics`` (:mod:`agora_chassis.messaging.metrics`).
+
+The relay supervises itself: whatever exception escapes its loop is logged and the loop starts
+again after a growing pause, and ``Relay.running`` says whether it is publishing (readiness reports
+``degraded`` while it is not, see :func:`agora_chassis.messaging.lifecycle.outbox_probe`). Each row
+is published under the correlation id stored in its envelope, so the relay's log lines carry it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from agora_chassis.db import create_sessionmaker, utcnow
+from agora_chassis.logging import correlation_id
 from agora_chassis.messaging import metrics
 from agora_chassis.messaging.broker import PUBLISH_TIMEOUT_SECONDS, Broker, publish_envelope
 from agora_chassis.outbox import OutboxMixin, notify_channel
@@ -46,6 +52,8 @@ MAX_BACKOFF_SECONDS = 30.0
 MAX_FAILURES_PER_BATCH = 3
 ERROR_LENGTH = 2000
 LOCK_KEY_BYTES = 8
+CLOUDEVENTS_HEADER_NAMES = {"correlationid": "ce-correlationid"}
+"""Extension attributes as binary-mode CloudEvents headers (``traceparent`` keeps its W3C name)."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +74,9 @@ def advisory_lock_key(outbox: type[OutboxMixin]) -> int:
 def transport_headers(envelope: dict[str, Any]) -> dict[str, str]:
     """Headers that let brokers' tooling see the trace and id without parsing the body."""
     headers = {"ce-id": str(envelope.get("id", "")), "ce-type": str(envelope.get("type", ""))}
-    if envelope.get("traceparent"):
-        headers["traceparent"] = str(envelope["traceparent"])
+    for attribute in ("traceparent", "correlationid"):
+        if envelope.get(attribute):
+            headers[CLOUDEVENTS_HEADER_NAMES.get(attribute, attribute)] = str(envelope[attribute])
     return headers
 
 
@@ -121,6 +130,14 @@ async def relay_batch(
 
 async def _publish_row(row: OutboxMixin, broker: Broker, publish_timeout: float) -> bool:
     """Publish one row; mark it published on confirmation, or record the failure on it."""
+    token = correlation_id.set(row.envelope.get("correlationid"))
+    try:
+        return await _publish_correlated(row, broker, publish_timeout)
+    finally:
+        correlation_id.reset(token)
+
+
+async def _publish_correlated(row: OutboxMixin, broker: Broker, publish_timeout: float) -> bool:
     try:
         await publish_envelope(
             broker,
@@ -133,9 +150,29 @@ async def _publish_row(row: OutboxMixin, broker: Broker, publish_timeout: float)
     except Exception as exc:  # noqa: BLE001 - any broker failure: record it, retry later
         row.attempts += 1
         row.last_error = f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
+        logger.warning("could not publish %s %s: %s", row.event_type, row.id, type(exc).__name__)
         return False
     row.published_at = utcnow()
     return True
+
+
+async def pending_backlog(session: AsyncSession, outbox: type[OutboxMixin]) -> tuple[int, float]:
+    """How many rows wait to be published, and the age of the oldest in seconds (0 when none).
+
+    Args:
+        session: An open session.
+        outbox: The outbox model class.
+
+    Returns:
+        ``(pending rows, oldest age in seconds)``.
+    """
+    pending, oldest = (
+        await session.execute(
+            select(func.count(), func.min(outbox.created_at)).where(outbox.published_at.is_(None))
+        )
+    ).one()
+    age = 0.0 if oldest is None else max((utcnow() - oldest).total_seconds(), 0.0)
+    return int(pending), age
 
 
 async def observe_backlog(session: AsyncSession, outbox: type[OutboxMixin], service: str) -> None:
@@ -146,12 +183,7 @@ async def observe_backlog(session: AsyncSession, outbox: type[OutboxMixin], serv
         outbox: The outbox model class.
         service: The ``service`` label.
     """
-    pending, oldest = (
-        await session.execute(
-            select(func.count(), func.min(outbox.created_at)).where(outbox.published_at.is_(None))
-        )
-    ).one()
-    age = 0.0 if oldest is None else max((utcnow() - oldest).total_seconds(), 0.0)
+    pending, age = await pending_backlog(session, outbox)
     metrics.outbox_pending.labels(service).set(pending)
     metrics.outbox_oldest_age.labels(service).set(age)
 
@@ -183,10 +215,30 @@ class Relay:
         self.wake = asyncio.Event()
         self.listener: asyncpg.Connection | None = None
         self.task: asyncio.Task[None] | None = None
+        self.restarts = 0
+        self._looping = False
+
+    @property
+    def running(self) -> bool:
+        """Whether the relay's loop is running now (not stopped, not pausing after a crash)."""
+        return self.task is not None and not self.task.done() and self._looping
 
     def start(self) -> None:
         """Start the background task."""
-        self.task = asyncio.create_task(self._run(), name=f"outbox-relay {self.source}")
+        self.task = asyncio.create_task(self._supervise(), name=f"outbox-relay {self.source}")
+
+    async def _supervise(self) -> None:
+        """Run the loop; after any exception, log it and start it again after a growing pause."""
+        while True:
+            try:
+                await self._run()
+            except Exception:
+                self._looping = False
+                self.restarts += 1
+                delay = min(BASE_BACKOFF_SECONDS * 2 ** (self.restarts - 1), self.max_backoff)
+                logger.exception("outbox relay %s crashed; restarting in %.1fs", self.source, delay)
+                await self._close_listener()
+                await asyncio.sleep(delay)
 
     async def stop(self) -> None:
         """Stop the task (a batch in flight is rolled back and its rows retried later)."""
@@ -194,14 +246,19 @@ class Relay:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+        await self._close_listener()
+
+    async def _close_listener(self) -> None:
         if self.listener is not None:
-            await self.listener.close()
+            with contextlib.suppress(Exception):
+                await self.listener.close()
             self.listener = None
 
     async def _run(self) -> None:
         failures = 0
         while True:
             await self._listen()
+            self._looping = True  # set here, after the steps that may crash the loop
             self.wake.clear()
             result = await self._batch()
             if result.failed:
