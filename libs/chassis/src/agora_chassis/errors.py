@@ -149,12 +149,14 @@ class ServiceUnavailable(AgoraError):
     title = "Service unavailable"
 
 
-class DependencyUnavailable(ServiceUnavailable):
+class DependencyUnavailable(ServiceUnavailable, ConnectionError):
     """A dependency the request needs cannot be reached; the request may succeed later.
 
     Raise it where a dependency's failure is detected by other means than its client's own
     exception (which :data:`DEPENDENCY_ERRORS` already maps). The caller gets a 503 with
-    ``Retry-After``; the dependency's name goes to the log, not to the caller.
+    ``Retry-After``; the dependency's name goes to the log, not to the caller. It is also a
+    ``ConnectionError``, so code that handles a refused connection as an ``OSError`` (a CLI
+    reporting an unreachable database, a consumer waiting for it) still recognises it.
 
     Attributes:
         dependency: What could not be reached (``database``, ``redis``...).
