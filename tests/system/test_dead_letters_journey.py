@@ -18,6 +18,7 @@ import pytest
 
 from agora_cli.config import PORT_VARIABLES
 from agora_cli.main import main
+from tests.system.delivery import all_mail
 from tests.system.stack import AgoraRun
 
 pytestmark = pytest.mark.system
@@ -86,7 +87,7 @@ def test_dead_letter_listed_shown_replayed_and_purged(agora: AgoraRun, dlq: Dlq)
     assert agora("start", "mail").returncode == 0
 
     replayed = dlq("replay", "--all")
-    mails = httpx.get(f"{gateway}/mail/api/messages", timeout=30).json()
+    mails = all_mail(agora)
     after = dlq("list")
     with _admin_api(gateway) as api:
         listed = api.get("/api/v1/admin/dead-letters", params={"state": "replayed"})

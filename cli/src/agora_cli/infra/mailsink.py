@@ -10,7 +10,9 @@ from agora_cli.infra.ports import LOOPBACK, ensure_port_free, port_accepts, wait
 from agora_cli.infra.process import PidFileTracked, log_size, spawn, stop_group, tail
 
 START_TIMEOUT_SECONDS = 15.0
-API_PATH = "/mail/api/messages"
+# Answered without reading the mailbox, so start-up and `agora status` cost the same however
+# much mail the sink holds (the list used to be fetched, and timed out at ~330 messages).
+HEALTH_PATH = "/health"
 
 
 class MailSinkError(RuntimeError):
@@ -35,7 +37,7 @@ def mailsink_argv(smtp_port: int, http_port: int, maildir: Path) -> list[str]:
 class EmbeddedMailSink(PidFileTracked):
     """SMTP on ``smtp_port`` storing into a Maildir, with the web view on ``http_port``.
 
-    Ready when the JSON API answers 200 and the SMTP port accepts connections.
+    Ready when ``/health`` answers 200 and the SMTP port accepts connections.
     """
 
     name = "mail"
@@ -56,8 +58,10 @@ class EmbeddedMailSink(PidFileTracked):
         return f"http://{LOOPBACK}:{self.http_port}/mail"
 
     def healthy(self) -> bool:
-        """Tell whether the JSON API answers 200 and SMTP accepts connections."""
-        return http_ok(f"http://{LOOPBACK}:{self.http_port}{API_PATH}") and port_accepts(self.port)
+        """Tell whether ``/health`` answers 200 and SMTP accepts connections."""
+        return http_ok(f"http://{LOOPBACK}:{self.http_port}{HEALTH_PATH}") and port_accepts(
+            self.port
+        )
 
     def start(self) -> None:
         """Start the sink and wait until it is healthy.
