@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agora_cli.infra.mailsink import EmbeddedMailSink
+from agora_cli.infra.mailsink import EmbeddedMailSink, MailSinkError
 from agora_cli.infra.ports import free_port, port_accepts
 
 pytestmark = pytest.mark.integration
@@ -84,3 +84,22 @@ def test_mail_sink_starts_healthy_with_a_large_mailbox(tmp_path: Path) -> None:
 
     assert health.json() == {"status": "ok"}
     assert (listed["total"], len(listed["data"])) == (LARGE_MAILBOX, 20)
+
+
+def test_mail_sink_failed_start_shows_its_own_error_not_the_previous_run(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "mail"
+    not_a_directory.write_text("a file where the Maildir should be\n")
+    log_file = tmp_path / "mail.log"
+    log_file.write_text("INFO: Shutting down\nINFO: Finished server process [4242]\n")
+    sink = EmbeddedMailSink(
+        not_a_directory, free_port(), free_port(), log_file, tmp_path / "mail.pid"
+    )
+
+    with pytest.raises(MailSinkError) as failure:
+        sink.start()
+
+    message = str(failure.value)
+    assert message.startswith("mail exited during start-up; its output:\n")
+    assert "FileExistsError" in message or "NotADirectoryError" in message
+    assert "4242" not in message
+    assert "Shutting down" not in message

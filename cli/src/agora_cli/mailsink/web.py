@@ -105,8 +105,8 @@ def _problem(status: int, title: str, detail: str, request: Request) -> Response
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
-def create_app(store: MailStore) -> Starlette:
-    """The ASGI app serving the page and the JSON API under ``/mail``, and ``/health``."""
+def create_app(store: MailStore, *, web: bool = True) -> Starlette:
+    """The ASGI app serving ``/health`` and, when ``web``, the page and JSON API under ``/mail``."""
 
     async def health(_request: Request) -> Response:
         # Constant work: it says the process serves HTTP, never reads the mailbox.
@@ -146,9 +146,12 @@ def create_app(store: MailStore) -> Starlette:
             return _problem(404, "Not Found", "no such message", request)
         return JSONResponse(record.as_json())
 
+    health_route = Route(HEALTH_PATH, health, methods=["GET"])
+    if not web:
+        return Starlette(routes=[health_route])
     return Starlette(
         routes=[
-            Route(HEALTH_PATH, health, methods=["GET"]),
+            health_route,
             Route("/mail", page, methods=["GET"]),
             Route("/mail/api/messages", list_messages, methods=["GET"]),
             Route("/mail/api/messages", clear_messages, methods=["DELETE"]),
