@@ -86,8 +86,8 @@ async def register_all(
 
 
 def mail_api_url(agora: AgoraRun) -> str:
-    """The mail sink's JSON API (``/mail/api/messages``) as the stack serves it."""
-    return f"{gateway_url(agora)}/mail/api/messages"
+    """The mail sink's JSON API (``/mail/api/messages``) on the operator entrypoint."""
+    return f"{agora.operator_url}/mail/api/messages"
 
 
 def all_mail(agora: AgoraRun) -> list[dict[str, Any]]:
@@ -131,8 +131,7 @@ def jetstream(agora: AgoraRun) -> dict[str, Any]:
 
 def published_by_identity(agora: AgoraRun) -> int:
     """How many ``user.registered`` events identity's relay published since its process started."""
-    gateway = f"http://127.0.0.1:{agora.port('AGORA_GATEWAY_PORT')}"
-    exposition = httpx.get(f"{gateway}/identity/metrics", timeout=30).text
+    exposition = httpx.get(f"{agora.operator_url}/identity/metrics", timeout=30).text
     for family in text_string_to_metric_families(exposition):
         for sample in family.samples:
             if (
