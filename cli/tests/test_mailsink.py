@@ -226,6 +226,7 @@ async def test_web_app_api_pages_newest_first_in_the_standard_envelope(tmp_path:
         "total_pages": 3,
     }
     assert "m4" in html.text
+    assert 'href="/mail?page=2&amp;per_page=2">older</a>' in html.text
     assert "m2" not in html.text
     assert [r.status_code for r in invalid] == [422] * 4
     assert invalid[0].json()["detail"] == "per_page must be a whole number from 1 to 100"

@@ -57,12 +57,21 @@ def _message_html(record: MailRecord) -> str:
     return "".join(parts)
 
 
-def render_page(records: Sequence[MailRecord], total: int | None = None, page: int = 1) -> str:
+def render_page(
+    records: Sequence[MailRecord],
+    total: int | None = None,
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> str:
     """The ``/mail`` page listing ``records`` (one page, newest first) out of ``total`` messages."""
     total = len(records) if total is None else total
     body = "".join(_message_html(r) for r in records) or "<p>No mail received yet.</p>"
     count = f"{total} message{'s' if total != 1 else ''}"
-    older = f' <a href="/mail?page={page + 1}">older</a>' if page * DEFAULT_PER_PAGE < total else ""
+    older = (
+        f' <a href="/mail?page={page + 1}&amp;per_page={per_page}">older</a>'
+        if page * per_page < total
+        else ""
+    )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Agora mail ({count})</title><style>{STYLE}</style></head>"
@@ -119,7 +128,9 @@ def create_app(store: MailStore, *, web: bool = True) -> Starlette:
         except PagingError as error:
             return _problem(422, "Invalid paging", str(error), request)
         found = store.page(number, per_page)
-        return HTMLResponse(render_page(found.records, found.total, number), headers=headers)
+        return HTMLResponse(
+            render_page(found.records, found.total, number, per_page), headers=headers
+        )
 
     async def list_messages(request: Request) -> Response:
         try:
