@@ -57,6 +57,7 @@ def test_cli_up_status_stop_start_logs_down(
         "redis": "up",
         "nats": "up",
         "mail": "up",
+        "gateway-errors": "up",
         "identity": "down",
         "notification": "down",
         "catalog": "down",
@@ -69,7 +70,8 @@ def test_cli_up_status_stop_start_logs_down(
     assert "stopping nats" in restart[1]
     assert "starting nats" in restart[1]
     assert len(logs[1].splitlines()) == 1
-    assert down[1].strip().endswith("stopped: gateway, mail, nats, redis, postgres")
+    assert down[0] == 0
+    assert down[1].strip().endswith("stopped: gateway, gateway-errors, mail, nats, redis, postgres")
     assert not port_accepts(int(os.environ["AGORA_REDIS_PORT"]))
 
 

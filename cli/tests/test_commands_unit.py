@@ -119,3 +119,30 @@ def test_config_for_up_nothing_running_uses_arguments(
     config, running = commands._config_for_up(args)
     assert running is False
     assert (config.profile, config.infra_only, config.ports.redis) == ("production", True, 46379)
+
+
+class HeldPort(Flaky):
+    """Runs until stopped, yet its port stays taken (a child that escaped the process group)."""
+
+    def __init__(self, name: str, port: int) -> None:
+        super().__init__(name, lives=1_000_000)
+        self.port = port
+
+
+def test_down_port_still_held_exits_1_naming_the_component(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as escaped:
+        escaped.bind(("127.0.0.1", 0))
+        escaped.listen()
+        component = HeldPort("mail", escaped.getsockname()[1])
+        monkeypatch.setattr(commands, "build_components", lambda _config: [component])
+
+        code = main(["down", "--data-dir", str(tmp_path)])
+        stop_code = main(["stop", "mail", "--data-dir", str(tmp_path)])
+
+    err = capsys.readouterr().err
+    assert (code, component.stopped) == (1, True)
+    assert "not everything was released: mail" in err
+    assert f"port {component.port} held by" in err
+    assert stop_code == 0  # already stopped: nothing left to do

@@ -26,6 +26,7 @@ def test_dynamic_config_api_router_keeps_paths_unstripped() -> None:
     http = dynamic_config([Upstream("identity", 8101, API_RULE)])["http"]
     api = http["routers"]["identity-api"]
     assert api["rule"] == API_RULE
+    assert api["entryPoints"] == ["web"]
     assert "middlewares" not in api
     assert http["services"]["identity"]["loadBalancer"]["servers"] == [
         {"url": "http://127.0.0.1:8101"}
@@ -40,11 +41,49 @@ def test_dynamic_config_ops_router_strips_service_prefix() -> None:
         " || PathPrefix(`/identity/api/v1/admin/`)"
     )
     assert ops["middlewares"] == ["identity-strip"]
+    assert ops["entryPoints"] == ["operator"]  # never on the public entrypoint
     assert http["middlewares"]["identity-strip"] == {"stripPrefix": {"prefixes": ["/identity"]}}
 
 
-def test_dynamic_config_no_upstreams_returns_empty() -> None:
-    assert dynamic_config([]) == {}
+def test_dynamic_config_no_upstreams_serves_only_the_dashboard_on_the_operator_entrypoint() -> None:
+    assert dynamic_config([]) == {
+        "http": {
+            "routers": {
+                "dashboard": {
+                    "rule": "PathPrefix(`/api`) || PathPrefix(`/dashboard`)",
+                    "service": "api@internal",
+                    "entryPoints": ["operator"],
+                }
+            }
+        }
+    }
+
+
+def test_dynamic_config_with_error_service_answers_unknown_paths_and_upstream_down() -> None:
+    http = dynamic_config([Upstream("identity", 8101, API_RULE)], errors_port=18081)["http"]
+    routers, middlewares = http["routers"], http["middlewares"]
+    assert routers["not-found"] == {
+        "rule": "PathPrefix(`/`)",
+        "priority": 1,
+        "service": "gateway-errors",
+        "entryPoints": ["web", "operator"],
+        "middlewares": ["not-found-path"],
+    }
+    assert middlewares["not-found-path"] == {"replacePath": {"path": "/404"}}
+    assert routers["identity-api"]["middlewares"] == ["upstream-down"]
+    assert routers["identity-ops"]["middlewares"] == ["upstream-down", "identity-strip"]
+    assert routers["dashboard"]["middlewares"] == ["internal-errors"]
+    assert middlewares["upstream-down"] == {
+        "errors": {
+            "status": ["502", "504"],  # never a service's own 503, 404 or 405
+            "service": "gateway-errors",
+            "query": "/{status}?url={url}",
+        }
+    }
+    assert middlewares["internal-errors"]["errors"]["status"] == ["404", "405"]
+    assert http["services"]["gateway-errors"] == {
+        "loadBalancer": {"servers": [{"url": "http://127.0.0.1:18081"}]}
+    }
 
 
 def test_identity_rule_covers_auth_users_and_jwks() -> None:
@@ -57,8 +96,9 @@ def test_static_config_binds_loopback_and_separates_ping(tmp_path: Path) -> None
     config = static_config(8080, 18080, tmp_path / "dynamic.yaml", tmp_path / "access.log")
     entrypoints = config["entryPoints"]
     assert entrypoints["web"]["address"] == "127.0.0.1:8080"
-    assert entrypoints["traefik"]["address"] == "127.0.0.1:18080"
-    assert config["ping"] == {"entryPoint": "traefik"}
+    assert entrypoints["operator"]["address"] == "127.0.0.1:18080"
+    assert config["ping"] == {"entryPoint": "operator"}
+    assert config["api"] == {"dashboard": True}  # not insecure: routed on the operator only
     assert config["accessLog"]["filePath"] == str(tmp_path / "access.log")
     # The request id is the one header logged: it joins the line to the service's own logs.
     assert config["accessLog"]["fields"]["headers"] == {
@@ -79,16 +119,15 @@ def test_write_config_writes_json_readable_back(tmp_path: Path) -> None:
     assert not target.with_suffix(".tmp").exists()
 
 
-def test_dynamic_config_mail_upstream_routes_mail_unstripped_without_ops() -> None:
-    upstream = Upstream("mail", 18025, MAIL_UPSTREAM_RULE, ops=False)
+def test_dynamic_config_mail_upstream_routes_mail_unstripped_on_the_operator_entrypoint() -> None:
+    upstream = Upstream("mail", 18025, MAIL_UPSTREAM_RULE, ops=False, public=False)
     http = dynamic_config([upstream])["http"]
-    assert http["routers"] == {
-        "mail-api": {
-            "rule": "Path(`/mail`) || PathPrefix(`/mail/`)",
-            "service": "mail",
-            "entryPoints": ["web"],
-        }
+    assert http["routers"]["mail-api"] == {
+        "rule": "Path(`/mail`) || PathPrefix(`/mail/`)",
+        "service": "mail",
+        "entryPoints": ["operator"],
     }
+    assert set(http["routers"]) == {"mail-api", "dashboard"}
     assert "middlewares" not in http
     assert upstream.router_names() == {"mail-api@file"}
 

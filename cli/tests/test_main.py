@@ -86,7 +86,18 @@ def test_last_lines_count_returns_tail(tmp_path: Path) -> None:
     assert last_lines(log, 0) == ""
 
 
-def test_url_rows_mail_page_goes_through_gateway(tmp_path: Path) -> None:
-    rows = dict(url_rows(StackConfig(tmp_path, Ports(gateway=9090, smtp=12025)), {}))
-    assert rows["mail"] == "http://127.0.0.1:9090/mail"
+def test_url_rows_operational_urls_use_the_operator_entrypoint(tmp_path: Path) -> None:
+    ports = Ports(gateway=9090, gateway_admin=9091, smtp=12025)
+    rows = dict(url_rows(StackConfig(tmp_path, ports), {}))
+    assert rows["operator (loopback)"].startswith("http://127.0.0.1:9091 ")
+    assert rows["mail"] == "http://127.0.0.1:9091/mail"
+    assert rows["identity health"] == "http://127.0.0.1:9091/identity/health/ready"
+    assert rows["traefik dashboard"] == "http://127.0.0.1:9091/dashboard/"
+    assert rows["identity API"] == "http://127.0.0.1:9090/api/v1/auth"
     assert rows["smtp"] == "smtp://127.0.0.1:12025"
+
+
+def test_url_rows_production_has_no_mail_page(tmp_path: Path) -> None:
+    rows = dict(url_rows(StackConfig(tmp_path, profile="production"), {}))
+    assert "mail" not in rows
+    assert "smtp" in rows

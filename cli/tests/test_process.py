@@ -8,7 +8,15 @@ from pathlib import Path
 
 import psutil
 
-from agora_cli.infra.process import read_process, spawn, stop_group, tail
+from agora_cli.infra.process import (
+    StartOutcome,
+    await_start,
+    read_process,
+    spawn,
+    start_failure,
+    stop_group,
+    tail,
+)
 
 # A parent that starts a grandchild and ignores SIGTERM, so only SIGKILL of the group ends it.
 STUBBORN = (
@@ -16,6 +24,17 @@ STUBBORN = (
     "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
     "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
     "print('ready', flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+# Says why it cannot start, then never becomes ready; on SIGTERM it writes a farewell and exits.
+HOPELESS = (
+    "import signal, sys, time\n"
+    "print('cannot open the store: permission denied', flush=True)\n"
+    "def bye(*_):\n"
+    "    print('shutting down, bye', flush=True)\n"
+    "    sys.exit(0)\n"
+    "signal.signal(signal.SIGTERM, bye)\n"
     "time.sleep(60)\n"
 )
 
@@ -67,3 +86,61 @@ def test_tail_since_offset_skips_earlier_runs(tmp_path: Path) -> None:
     with log.open("a") as handle:
         handle.write("new run\n")
     assert tail(log, since=offset) == "new run"
+
+
+def test_await_start_ready_once_counts_even_if_the_next_probe_fails() -> None:
+    answers = iter([False, True, False, False])  # a busy machine: ready, then a probe times out
+
+    outcome = await_start(lambda: next(answers), lambda: True, timeout=30)
+
+    assert outcome is StartOutcome.READY
+
+
+def test_await_start_exited_and_timed_out_are_told_apart() -> None:
+    assert await_start(lambda: False, lambda: False, timeout=30) is StartOutcome.EXITED
+    assert await_start(lambda: False, lambda: True, timeout=0) is StartOutcome.TIMED_OUT
+
+
+def test_start_failure_shows_this_start_before_its_own_shutdown(tmp_path: Path) -> None:
+    pid_file, log_file = tmp_path / "hopeless.pid", tmp_path / "hopeless.log"
+    log_file.write_text("previous instance: Finished server process\n")
+    since = log_file.stat().st_size
+    spawn([sys.executable, "-c", HOPELESS], log_file=log_file, pid_file=pid_file)
+    deadline = time.monotonic() + 10
+    while "permission denied" not in tail(log_file) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    message = start_failure(
+        "store",
+        StartOutcome.TIMED_OUT,
+        log_file=log_file,
+        since=since,
+        stop=lambda: stop_group(pid_file),
+        timeout=15,
+    )
+
+    assert message == (
+        "store was not ready within 15s; its output:\n" "cannot open the store: permission denied"
+    )
+    assert "shutting down, bye" in tail(log_file)  # it did shut down, after the log was read
+    assert read_process(pid_file) is None
+
+
+def test_start_failure_ready_stops_nothing(tmp_path: Path) -> None:
+    stopped: list[bool] = []
+    message = start_failure(
+        "x",
+        StartOutcome.READY,
+        log_file=tmp_path / "x.log",
+        since=0,
+        stop=lambda: stopped.append(True),
+        timeout=1,
+    )
+    assert (message, stopped) == (None, [])
+
+
+def test_start_failure_exited_without_output_says_so(tmp_path: Path) -> None:
+    message = start_failure(
+        "x", StartOutcome.EXITED, log_file=tmp_path / "x.log", since=0, stop=list, timeout=1
+    )
+    assert message == "x exited during start-up; its output:\n(it wrote nothing)"

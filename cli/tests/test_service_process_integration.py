@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,16 +17,25 @@ from agora_cli import service_process
 from agora_cli.config import Ports, StackConfig
 from agora_cli.infra.ports import free_port, port_accepts
 from agora_cli.infra.postgres import EmbeddedPostgres
-from agora_cli.service_process import ServiceError, ServiceProcess
-from agora_cli.services import ServiceSpec
+from agora_cli.service_process import (
+    HTTP_GRACEFUL_SHUTDOWN_SECONDS,
+    STOP_TIMEOUT_SECONDS,
+    ServiceError,
+    ServiceProcess,
+    uvicorn_argv,
+)
+from agora_cli.services import IDENTITY, ServiceSpec
 
 pytestmark = pytest.mark.integration
 
 FAKE_APP = textwrap.dedent("""
-    import json, os
+    import asyncio, json, os
+    from pathlib import Path
 
     if os.environ.get("FAKE_MODE") == "crash":
         raise RuntimeError("fake app refuses to import")
+
+    SLOW_SECONDS = 2
 
     def create_app():
         async def app(scope, receive, send):
@@ -36,6 +47,12 @@ FAKE_APP = textwrap.dedent("""
                     else:
                         await send({"type": "lifespan.shutdown.complete"})
                         return
+            if scope["path"] == "/slow":  # in flight for a while; says when it has begun
+                Path(os.environ["AGORA_LOG_DIR"], "slow-started").touch()
+                await asyncio.sleep(SLOW_SECONDS)
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": "http.response.body", "body": b"finished"})
+                return
             ready = os.environ.get("FAKE_MODE") != "unready"
             status = 200 if scope["path"] == "/env" or ready else 503
             env = {k: v for k, v in os.environ.items() if k.startswith("AGORA_")}
@@ -134,3 +151,32 @@ def test_service_never_ready_times_out_and_is_stopped(
         fake_service.start()
     assert not fake_service.is_running()
     assert not port_accepts(fake_service.port)
+
+
+def test_service_sigterm_lets_an_in_flight_request_finish(fake_service: ServiceProcess) -> None:
+    fake_service.start()
+    started = fake_service.config.log_dir / "fake" / "slow-started"
+    answers: list[httpx.Response] = []
+    request = threading.Thread(
+        target=lambda: answers.append(httpx.get(f"{fake_service.url}/slow", timeout=30))
+    )
+    request.start()
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    fake_service.stop()  # SIGTERM while the request is in flight
+    request.join(timeout=30)
+
+    assert started.exists()
+    assert [(a.status_code, a.text) for a in answers] == [(200, "finished")]
+    assert not fake_service.is_running()
+
+
+def test_service_graceful_shutdown_is_shorter_than_the_kill_timeout() -> None:
+    argv = uvicorn_argv("python", IDENTITY, 8101)
+
+    graceful = float(argv[argv.index("--timeout-graceful-shutdown") + 1])
+
+    assert graceful == HTTP_GRACEFUL_SHUTDOWN_SECONDS
+    assert graceful < STOP_TIMEOUT_SECONDS

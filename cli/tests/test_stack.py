@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from agora_cli.config import Ports, StackConfig
+from agora_cli.infra.gateway import Gateway
+from agora_cli.infra.mailsink import EmbeddedMailSink
 from agora_cli.infra.ports import free_port
 from agora_cli.stack import (
     StartError,
@@ -62,6 +65,7 @@ def test_build_components_order_is_infra_services_gateway(tmp_path: Path) -> Non
         "redis",
         "nats",
         "mail",
+        "gateway-errors",
         "identity",
         "notification",
         "catalog",
@@ -71,7 +75,7 @@ def test_build_components_order_is_infra_services_gateway(tmp_path: Path) -> Non
 
 def test_build_components_infra_only_leaves_services_out(tmp_path: Path) -> None:
     names = [c.name for c in build_components(StackConfig(tmp_path), with_services=False)]
-    assert names == ["postgres", "redis", "nats", "mail", "gateway"]
+    assert names == ["postgres", "redis", "nats", "mail", "gateway-errors", "gateway"]
 
 
 def test_component_ports_lists_second_ports(tmp_path: Path) -> None:
@@ -81,6 +85,20 @@ def test_component_ports_lists_second_ports(tmp_path: Path) -> None:
     assert component_ports(by_name["gateway"]) == [8080, 18080]
     assert component_ports(by_name["postgres"]) == [15432]
     assert component_ports(by_name["mail"]) == [11025, 18025]
+    assert component_ports(by_name["gateway-errors"]) == [18081]
+
+
+def test_build_components_production_routes_no_mail_and_starts_no_mail_web(
+    tmp_path: Path,
+) -> None:
+    for profile, has_mail_web in (("development", True), ("production", False)):
+        by_name = {c.name: c for c in build_components(StackConfig(tmp_path, profile=profile))}
+        gateway, mail = by_name["gateway"], by_name["mail"]
+        assert isinstance(gateway, Gateway)
+        assert isinstance(mail, EmbeddedMailSink)
+        assert ("mail" in {u.name for u in gateway.upstreams}) is has_mail_web
+        assert mail.web is has_mail_web
+        assert gateway.errors_port == 18081
 
 
 def test_start_components_failure_stops_started_in_reverse() -> None:
@@ -145,3 +163,23 @@ def test_stop_components_failure_keeps_stopping_the_rest(
     assert stop_components(components) == ["a"]
     assert journal == ["stop b", "stop a"]
     assert "b did not stop cleanly: stuck" in capsys.readouterr().err
+
+
+def test_stop_components_port_still_held_names_the_holder_and_is_not_stopped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    journal: list[str] = []
+    with socket.socket() as escaped_child:  # the process stopped, yet something keeps its port
+        escaped_child.bind(("127.0.0.1", 0))
+        escaped_child.listen()
+        port = escaped_child.getsockname()[1]
+        component = FakeComponent("mail", journal, port=port, running=True)
+
+        stopped = stop_components([component])
+
+    assert stopped == []
+    error = capsys.readouterr().err
+    assert (
+        f"mail did not stop cleanly: mail stopped but after 5s still: port {port} held by" in error
+    )
+    assert f"pid {os.getpid()} (" in error

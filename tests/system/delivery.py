@@ -30,6 +30,7 @@ CONCURRENCY = 10
 DELIVERY_DEADLINE_SECONDS = 120.0
 QUIET_SECONDS = 3.0
 POLL_SECONDS = 0.25
+MAIL_PAGE_SIZE = 100  # the sink's largest page
 
 
 def addresses(tag: str, count: int = 100) -> list[str]:
@@ -84,14 +85,32 @@ async def register_all(
     return time.monotonic() - start
 
 
+def mail_api_url(agora: AgoraRun) -> str:
+    """The mail sink's JSON API (``/mail/api/messages``) on the operator entrypoint."""
+    return f"{agora.operator_url}/mail/api/messages"
+
+
+def all_mail(agora: AgoraRun) -> list[dict[str, Any]]:
+    """Every message in the sink, newest first, read page by page."""
+    mails: list[dict[str, Any]] = []
+    page, pages = 1, 1
+    while page <= pages:
+        listed = httpx.get(
+            mail_api_url(agora), params={"page": page, "per_page": MAIL_PAGE_SIZE}, timeout=30
+        )
+        listed.raise_for_status()
+        body = listed.json()
+        mails.extend(body["data"])
+        page, pages = page + 1, body["total_pages"]
+    return mails
+
+
 def welcome_counts(agora: AgoraRun, emails: Sequence[str]) -> Counter[str]:
     """How many welcome mails each of ``emails`` has in the sink (addresses with none left out)."""
     wanted = set(emails)
-    listed = httpx.get(f"{gateway_url(agora)}/mail/api/messages", timeout=30)
-    listed.raise_for_status()
     return Counter(
         mail["to"].lower()
-        for mail in listed.json()
+        for mail in all_mail(agora)
         if mail["to"].lower() in wanted and mail["subject"] == WELCOME_SUBJECT
     )
 
@@ -112,8 +131,7 @@ def jetstream(agora: AgoraRun) -> dict[str, Any]:
 
 def published_by_identity(agora: AgoraRun) -> int:
     """How many ``user.registered`` events identity's relay published since its process started."""
-    gateway = f"http://127.0.0.1:{agora.port('AGORA_GATEWAY_PORT')}"
-    exposition = httpx.get(f"{gateway}/identity/metrics", timeout=30).text
+    exposition = httpx.get(f"{agora.operator_url}/identity/metrics", timeout=30).text
     for family in text_string_to_metric_families(exposition):
         for sample in family.samples:
             if (

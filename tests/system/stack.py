@@ -33,6 +33,16 @@ class AgoraRun:
         """The port chosen for ``variable``."""
         return int(self.env[variable])
 
+    @property
+    def gateway_url(self) -> str:
+        """The gateway's public entrypoint."""
+        return f"http://127.0.0.1:{self.port('AGORA_GATEWAY_PORT')}"
+
+    @property
+    def operator_url(self) -> str:
+        """The gateway's loopback operator entrypoint (health, metrics, admin prefixes, /mail)."""
+        return f"http://127.0.0.1:{self.port('AGORA_GATEWAY_ADMIN_PORT')}"
+
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run ``agora ARGS --data-dir <data_dir>`` and capture its output."""
         argv = [*AGORA, *args, "--data-dir", str(self.data_dir)]

@@ -18,6 +18,7 @@ import pytest
 
 from agora_cli.config import PORT_VARIABLES
 from agora_cli.main import main
+from tests.system.delivery import all_mail
 from tests.system.stack import AgoraRun, private_stack
 
 pytestmark = pytest.mark.system
@@ -71,10 +72,11 @@ def _pending(dlq: Dlq) -> list[dict[str, Any]] | None:
     return list(json.loads(out)) or None
 
 
-def _admin_api(gateway: str) -> httpx.Client:
-    token = httpx.post(f"{gateway}/api/v1/auth/token", data=ADMIN, timeout=30).json()
+def _admin_api(agora: AgoraRun) -> httpx.Client:
+    """The notification admin API under its per-service prefix, on the operator entrypoint."""
+    token = httpx.post(f"{agora.gateway_url}/api/v1/auth/token", data=ADMIN, timeout=30).json()
     headers = {"Authorization": f"Bearer {token['access_token']}"}
-    return httpx.Client(base_url=f"{gateway}/notification", headers=headers, timeout=30)
+    return httpx.Client(base_url=f"{agora.operator_url}/notification", headers=headers, timeout=30)
 
 
 def _dead_letter_while_mail_is_down(agora: AgoraRun, dlq: Dlq, gateway: str) -> dict[str, Any]:
@@ -95,9 +97,9 @@ def test_dead_letter_listed_shown_replayed_and_purged(agora: AgoraRun, dlq: Dlq)
     assert agora("start", "mail").returncode == 0
 
     replayed = dlq("replay", "--all")
-    mails = httpx.get(f"{gateway}/mail/api/messages", timeout=30).json()
+    mails = all_mail(agora)
     after = dlq("list")
-    with _admin_api(gateway) as api:
+    with _admin_api(agora) as api:
         listed = api.get("/api/v1/admin/dead-letters", params={"state": "replayed"})
     purged = dlq("purge", letter["id"])
     gone = dlq("show", letter["id"])

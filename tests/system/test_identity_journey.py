@@ -70,7 +70,8 @@ def _access_lines(log_dir: Path, request_id: str) -> tuple[list[dict[str, object
 
 def _request_logged_once_by_the_gateway(api: httpx.Client, log_dir: Path) -> None:
     request_id = "journey-access-log-1"
-    assert api.get("/identity/health", headers={"X-Request-ID": request_id}).status_code == 200
+    jwks = api.get("/.well-known/jwks.json", headers={"X-Request-ID": request_id})
+    assert jwks.status_code == 200
     gateway, service = _access_lines(log_dir, request_id)
     # Traefik writes its line after the response: give it a moment.
     for _ in range(50):
@@ -80,7 +81,7 @@ def _request_logged_once_by_the_gateway(api: httpx.Client, log_dir: Path) -> Non
         gateway, service = _access_lines(log_dir, request_id)
     assert [entry["downstream_X-Request-Id"] for entry in gateway] == [request_id]
     assert [entry["DownstreamStatus"] for entry in gateway] == [200]
-    assert [entry["RequestPath"] for entry in gateway] == ["/identity/health"]
+    assert [entry["RequestPath"] for entry in gateway] == ["/.well-known/jwks.json"]
     assert "RequestHost" not in gateway[0]  # only the fields the gateway keeps
     assert service == []  # no second access line in the service's own logs
 

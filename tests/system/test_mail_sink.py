@@ -1,4 +1,4 @@
-"""System test: the mail sink of ``agora up``, fed over SMTP and read through the gateway."""
+"""System test: the mail sink of ``agora up``, fed over SMTP, read on the operator entrypoint."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from email.message import EmailMessage
 import httpx
 import pytest
 
+from tests.system.delivery import all_mail, mail_api_url
 from tests.system.stack import AgoraRun, alive, stack_processes
 
 pytestmark = pytest.mark.system
@@ -25,30 +26,31 @@ def send(port: int, to: str, subject: str) -> None:
         smtp.send_message(message)
 
 
-def test_up_mail_sink_serves_mail_through_gateway_and_down_leaves_no_process(
+def test_up_mail_sink_serves_mail_on_operator_entrypoint_and_down_leaves_no_process(
     agora: AgoraRun,
 ) -> None:
     up = agora("up", "--detach", "--infra-only")
     assert up.returncode == 0, up.stdout + up.stderr
     processes = stack_processes(agora.data_dir)
     gateway = f"http://127.0.0.1:{agora.port('AGORA_GATEWAY_PORT')}"
-    empty = httpx.get(f"{gateway}/mail/api/messages")
+    empty = httpx.get(mail_api_url(agora))
     send(agora.port("AGORA_SMTP_PORT"), "ada@example.test", "Welcome to Agora")
-    listed = httpx.get(f"{gateway}/mail/api/messages")
-    page = httpx.get(f"{gateway}/mail")
+    listed = all_mail(agora)
+    page = httpx.get(f"{agora.operator_url}/mail")
+    public = httpx.get(f"{gateway}/mail")
     status = agora("status")
     restart = agora("restart", "mail")
-    after_restart = httpx.get(f"{gateway}/mail/api/messages")
+    after_restart = all_mail(agora)
     logs = agora("logs", "mail")
 
     down = agora("down")
 
-    assert f"{gateway}/mail" in up.stdout
-    assert (empty.status_code, empty.json()) == (200, [])
-    assert [(m["to"], m["subject"]) for m in listed.json()] == [
-        ("ada@example.test", "Welcome to Agora")
-    ]
-    assert listed.json()[0]["html"] == "<p>Welcome!</p>\n"
+    assert f"{agora.operator_url}/mail" in up.stdout
+    assert public.status_code == 404
+    assert public.headers["content-type"] == "application/problem+json"
+    assert (empty.status_code, empty.json()["data"], empty.json()["total"]) == (200, [], 0)
+    assert [(m["to"], m["subject"]) for m in listed] == [("ada@example.test", "Welcome to Agora")]
+    assert listed[0]["html"] == "<p>Welcome!</p>\n"
     assert page.status_code == 200
     assert "Welcome to Agora" in page.text
     assert any(
@@ -56,8 +58,27 @@ def test_up_mail_sink_serves_mail_through_gateway_and_down_leaves_no_process(
         for line in status.stdout.splitlines()
     ), status.stdout
     assert restart.returncode == 0, restart.stdout + restart.stderr
-    assert after_restart.json() == listed.json()
+    assert after_restart == listed
     assert "stored" in logs.stdout
     assert "mail" in down.stdout
     assert alive(processes) == []
     assert alive(stack_processes(agora.data_dir)) == []
+
+
+def test_up_production_profile_has_no_mail_page(agora: AgoraRun) -> None:
+    up = agora("up", "--detach", "--infra-only", "--profile", "production")
+    assert up.returncode == 0, up.stdout + up.stderr
+    operator = httpx.get(f"{agora.operator_url}/mail")
+    direct = httpx.get(f"http://127.0.0.1:{agora.port('AGORA_MAIL_HTTP_PORT')}/mail/api/messages")
+    health = httpx.get(f"http://127.0.0.1:{agora.port('AGORA_MAIL_HTTP_PORT')}/health")
+
+    down = agora("down")
+
+    assert (operator.status_code, operator.headers["content-type"]) == (
+        404,
+        "application/problem+json",
+    )
+    assert direct.status_code == 404  # the sink serves no mail over HTTP at all
+    assert health.status_code == 200
+    assert "/mail" not in up.stdout
+    assert down.returncode == 0

@@ -31,14 +31,14 @@ def test_up_infra_only_status_down_leaves_no_process(agora: AgoraRun) -> None:
     assert again.returncode == 0
     assert "already running" in again.stdout
     assert gateway_ping.status_code == 200
-    for name in ("postgres", "redis", "nats", "mail", "gateway"):
+    for name in ("postgres", "redis", "nats", "mail", "gateway-errors", "gateway"):
         assert any(
             line.split()[:2] == [name, "up"] and line.split()[-1] == "ok"
             for line in status.stdout.splitlines()
         ), status.stdout
     assert len(processes) >= 6  # postmaster + its workers, valkey, nats, mail sink, traefik
     assert down.returncode == 0
-    assert "stopped: gateway, mail, nats, redis, postgres" in down.stdout
+    assert "stopped: gateway, gateway-errors, mail, nats, redis, postgres" in down.stdout
     assert alive(processes) == []
 
 
@@ -47,7 +47,9 @@ def test_up_full_stack_serves_identity_through_gateway(agora: AgoraRun) -> None:
     assert up.returncode == 0, up.stdout + up.stderr
     processes = stack_processes(agora.data_dir)
     gateway = f"http://127.0.0.1:{agora.port('AGORA_GATEWAY_PORT')}"
-    ready = httpx.get(f"{gateway}/identity/health/ready")
+    ready = httpx.get(f"{agora.operator_url}/identity/health/ready")
+    hidden = httpx.get(f"{gateway}/catalog/metrics")
+    unknown = httpx.get(f"{gateway}/no/such/path")
     jwks = httpx.get(f"{gateway}/.well-known/jwks.json")
 
     status = agora("status")
@@ -56,6 +58,11 @@ def test_up_full_stack_serves_identity_through_gateway(agora: AgoraRun) -> None:
     assert any(line.split()[:2] == ["identity", "up"] for line in status.stdout.splitlines())
     assert "admin@agora.local / Admin123!" in up.stdout
     assert ready.status_code == 200
+    for answer, path in ((hidden, "/catalog/metrics"), (unknown, "/no/such/path")):
+        assert answer.status_code == 404
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["instance"] == path
+    assert f"operator: {agora.operator_url}" in status.stdout
     assert jwks.status_code == 200
     assert "keys" in jwks.json()
     assert "identity" in down.stdout

@@ -19,6 +19,7 @@ from agora_cli.config import (
     save_config,
     stack_lock,
 )
+from agora_cli.infra.ports import LOOPBACK
 from agora_cli.stack import (
     INFRA_NAMES,
     Component,
@@ -29,7 +30,7 @@ from agora_cli.stack import (
     start_components,
     stop_components,
 )
-from agora_cli.summary import status_table, urls_table
+from agora_cli.summary import operator_url, status_table, urls_table
 from agora_cli.ui import say, step, warn
 
 WATCH_INTERVAL_SECONDS = 1.0
@@ -135,11 +136,20 @@ def _stay_attached(components: Sequence[Component]) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    """Stop every component of the stack in reverse start order."""
+    """Stop every component in reverse start order; return once their processes and ports are gone.
+
+    Exits 1, naming them, when some component is still running or holding a port.
+    """
     config = resolve_config(args.data_dir)
     with stack_lock(config.data_dir):
-        stopped = stop_components(build_components(config))
+        components = build_components(config)
+        running = [c.name for c in components if c.is_running()]
+        stopped = stop_components(components)
     say(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    left = [name for name in running if name not in stopped]
+    if left:
+        warn(f"agora: not everything was released: {', '.join(left)} (see above)")
+        return 1
     return 0
 
 
@@ -148,6 +158,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     config = resolve_config(args.data_dir)
     say(status_table(build_components(config)))
     say(f"\ndata dir: {config.data_dir}  profile: {config.profile}")
+    say(f"gateway: http://{LOOPBACK}:{config.ports.gateway}  operator: {operator_url(config)}")
     return 0
 
 
@@ -190,8 +201,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
         say(f"{component.name} is not running")
         return 0
     with stack_lock(config.data_dir):
-        stop_components([component])
-    return 0
+        stopped = stop_components([component])
+    return 0 if stopped else 1
 
 
 def cmd_restart(args: argparse.Namespace) -> int:

@@ -20,7 +20,9 @@ PROFILES = ("development", "production")
 # any outgoing connection that happened to get it, which made `agora up` right after `down` fail.
 PORT_VARIABLES: dict[str, tuple[str, int]] = {
     "AGORA_GATEWAY_PORT": ("gateway", 8080),
+    # The loopback operator entrypoint: ping, dashboard, /<svc>/metrics..., /mail (ADR 0009).
     "AGORA_GATEWAY_ADMIN_PORT": ("gateway_admin", 18080),
+    "AGORA_GATEWAY_ERRORS_PORT": ("gateway_errors", 18081),
     "AGORA_POSTGRES_PORT": ("postgres", 15432),
     "AGORA_REDIS_PORT": ("redis", 16380),
     "AGORA_NATS_PORT": ("nats", 14222),
@@ -40,6 +42,7 @@ class Ports:
 
     gateway: int = 8080
     gateway_admin: int = 18080
+    gateway_errors: int = 18081
     postgres: int = 15432
     redis: int = 16380
     nats: int = 14222

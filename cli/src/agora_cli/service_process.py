@@ -9,14 +9,28 @@ from pathlib import Path
 from agora_cli.config import StackConfig, repo_root
 from agora_cli.env import grpc_port, service_env, service_port
 from agora_cli.infra.nats import http_ok
-from agora_cli.infra.ports import LOOPBACK, ensure_port_free, wait_until
+from agora_cli.infra.ports import LOOPBACK, ensure_port_free
 from agora_cli.infra.postgres import EmbeddedPostgres
-from agora_cli.infra.process import PidFileTracked, log_size, spawn, stop_group, tail
+from agora_cli.infra.process import (
+    PidFileTracked,
+    await_start,
+    log_size,
+    spawn,
+    start_failure,
+    stop_group,
+    tail,
+)
 from agora_cli.secrets_store import get_or_create_secret
 from agora_cli.services import ServiceSpec
 
 READY_TIMEOUT_SECONDS = 60.0
 MIGRATION_TIMEOUT_SECONDS = 300.0
+# On SIGTERM uvicorn stops accepting and lets in-flight requests finish, for at most this long;
+# then the app's lifespan shutdown runs (the gRPC server's own 5 s grace, consumers, pools).
+HTTP_GRACEFUL_SHUTDOWN_SECONDS = 10
+LIFESPAN_SHUTDOWN_SECONDS = 10
+# Only after both does the CLI send SIGKILL, so a graceful stop is never cut short.
+STOP_TIMEOUT_SECONDS = float(HTTP_GRACEFUL_SHUTDOWN_SECONDS + LIFESPAN_SHUTDOWN_SECONDS)
 
 
 class ServiceError(RuntimeError):
@@ -28,6 +42,7 @@ def uvicorn_argv(python: str, spec: ServiceSpec, port: int) -> list[str]:
     return [
         *(python, "-m", "uvicorn", spec.app, "--factory"),
         *("--host", LOOPBACK, "--port", str(port), "--no-server-header"),
+        *("--timeout-graceful-shutdown", str(HTTP_GRACEFUL_SHUTDOWN_SECONDS)),
     ]
 
 
@@ -100,17 +115,17 @@ class ServiceProcess(PidFileTracked):
         argv = uvicorn_argv(sys.executable, self.spec, self.port)
         since = log_size(self.log_file)
         spawn(argv, log_file=self.log_file, pid_file=self.pid_file, env=env, cwd=repo_root())
-        if not wait_until(lambda: self.healthy() or not self.is_running(), READY_TIMEOUT_SECONDS):
-            self.stop()
-            raise ServiceError(
-                f"{self.name} was not ready within {READY_TIMEOUT_SECONDS:.0f}s "
-                f"({self.url}/health/ready):\n{tail(self.log_file, since=since)}"
-            )
-        if not self.healthy():
-            self.stop()
-            raise ServiceError(
-                f"{self.name} exited during start-up:\n{tail(self.log_file, since=since)}"
-            )
+        outcome = await_start(self.healthy, self.is_running, READY_TIMEOUT_SECONDS)
+        failure = start_failure(
+            f"{self.name} ({self.url}/health/ready)",
+            outcome,
+            log_file=self.log_file,
+            since=since,
+            stop=self.stop,
+            timeout=READY_TIMEOUT_SECONDS,
+        )
+        if failure:
+            raise ServiceError(failure)
 
     def migrate(self, env: dict[str, str]) -> None:
         """Run ``alembic upgrade head`` with the service's environment, output to its log."""
@@ -133,5 +148,6 @@ class ServiceProcess(PidFileTracked):
             )
 
     def stop(self) -> None:
-        """Stop the service's process group (uvicorn shuts down gracefully on SIGTERM)."""
-        stop_group(self.pid_file)
+        """Stop the service's process group: SIGTERM (in-flight requests finish), SIGKILL only
+        after :data:`STOP_TIMEOUT_SECONDS`."""
+        stop_group(self.pid_file, timeout=STOP_TIMEOUT_SECONDS)

@@ -9,16 +9,20 @@ from typing import Protocol
 from agora_cli.config import StackConfig
 from agora_cli.env import service_port
 from agora_cli.infra.gateway import MAIL_UPSTREAM_RULE, Gateway, Upstream
+from agora_cli.infra.gateway_errors import GatewayErrors
 from agora_cli.infra.mailsink import EmbeddedMailSink
 from agora_cli.infra.nats import EmbeddedNats
-from agora_cli.infra.ports import port_is_free
+from agora_cli.infra.ports import port_is_free, wait_ports_released
 from agora_cli.infra.postgres import EmbeddedPostgres
 from agora_cli.infra.redis import EmbeddedRedis
 from agora_cli.service_process import ServiceProcess
 from agora_cli.services import SERVICES
 from agora_cli.ui import step, warn
 
-INFRA_NAMES = ("postgres", "redis", "nats", "mail", "gateway")
+INFRA_NAMES = ("postgres", "redis", "nats", "mail", "gateway-errors", "gateway")
+# Once a process has exited the kernel frees its listening sockets at once; longer means some
+# other process (an escaped child) holds the port, and `down` says which.
+PORT_RELEASE_TIMEOUT_SECONDS = 5.0
 
 
 class Component(Protocol):
@@ -58,6 +62,8 @@ def build_components(config: StackConfig, *, with_services: bool = True) -> list
         with_services: Include the registered services (``--infra-only`` leaves them out).
     """
     data, ports = config.data_dir, config.ports
+    # The mail sink's web view exists only in development: production routes no /mail at all.
+    mail_web = config.profile == "development"
     postgres = EmbeddedPostgres(data / "postgres", ports.postgres, config.log_file("postgres"))
     infra: list[Component] = [
         postgres,
@@ -77,11 +83,20 @@ def build_components(config: StackConfig, *, with_services: bool = True) -> list
             ports.mail_http,
             config.log_file("mail"),
             config.pid_file("mail"),
+            web=mail_web,
+        ),
+        GatewayErrors(
+            ports.gateway_errors,
+            config.log_file("gateway-errors"),
+            config.pid_file("gateway-errors"),
         ),
     ]
     services = [ServiceProcess(spec, config, postgres, dict(os.environ)) for spec in SERVICES]
     upstreams = [Upstream(s.name, service_port(config, s), s.gateway_rule) for s in SERVICES]
-    upstreams.append(Upstream("mail", ports.mail_http, MAIL_UPSTREAM_RULE, ops=False))
+    if mail_web:
+        upstreams.append(
+            Upstream("mail", ports.mail_http, MAIL_UPSTREAM_RULE, ops=False, public=False)
+        )
     gateway = Gateway(
         data / "gateway",
         ports.gateway,
@@ -89,6 +104,7 @@ def build_components(config: StackConfig, *, with_services: bool = True) -> list
         config.log_dir,
         config.pid_file("gateway"),
         upstreams,
+        errors_port=ports.gateway_errors,
     )
     return [*infra, *(services if with_services else []), gateway]
 
@@ -98,7 +114,7 @@ def component_ports(component: Component) -> list[int]:
     extra = next(
         (
             getattr(component, attribute)
-            for attribute in ("monitor_port", "admin_port", "http_port", "grpc_port")
+            for attribute in ("monitor_port", "operator_port", "http_port", "grpc_port")
             if getattr(component, attribute, None)
         ),
         None,
@@ -146,7 +162,8 @@ def start_components(components: Sequence[Component]) -> list[Component]:
 def stop_components(components: Sequence[Component]) -> list[str]:
     """Stop the running ``components`` in reverse order, printing progress.
 
-    A component that fails to stop is reported and skipped, so the others still get stopped.
+    A component counts as stopped once its processes have exited and its ports can be bound
+    again. One that fails to stop is reported and skipped, so the others still get stopped.
 
     Returns:
         The names of the components that were running and are now stopped.
@@ -158,6 +175,9 @@ def stop_components(components: Sequence[Component]) -> list[str]:
         try:
             with step(f"stopping {component.name}"):
                 component.stop()
+                wait_ports_released(
+                    component.name, component_ports(component), PORT_RELEASE_TIMEOUT_SECONDS
+                )
         except Exception as error:  # noqa: BLE001 - keep stopping the rest, report this one
             warn(f"agora: {component.name} did not stop cleanly: {error}")
             continue

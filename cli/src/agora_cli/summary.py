@@ -22,10 +22,11 @@ def url_rows(config: StackConfig, env: Mapping[str, str]) -> list[tuple[str, str
     """
     ports = config.ports
     gateway = f"http://{LOOPBACK}:{ports.gateway}"
-    rows = [("gateway", gateway)]
+    operator = operator_url(config)
+    rows = [("gateway", gateway), ("operator (loopback)", f"{operator} (health, metrics, admin)")]
     if not config.infra_only:
         for spec in SERVICES:
-            rows.append((f"{spec.name} health", f"{gateway}/{spec.name}/health/ready"))
+            rows.append((f"{spec.name} health", f"{operator}/{spec.name}/health/ready"))
             rows.append((f"{spec.name} direct", f"http://{LOOPBACK}:{service_port(config, spec)}"))
             if spec.grpc:
                 rows.append((f"{spec.name} gRPC", f"{LOOPBACK}:{grpc_port(config, spec)}"))
@@ -33,11 +34,14 @@ def url_rows(config: StackConfig, env: Mapping[str, str]) -> list[tuple[str, str
         rows.append(("catalog API", f"{gateway}/api/v1/products (demo data: agora seed)"))
         rows.append(("JWKS", f"{gateway}/.well-known/jwks.json"))
     rows += [
-        ("traefik dashboard", f"http://{LOOPBACK}:{ports.gateway_admin}/dashboard/"),
+        ("traefik dashboard", f"{operator}/dashboard/"),
         ("postgresql", f"postgresql://{LOOPBACK}:{ports.postgres} (passwords in secrets.json)"),
         ("redis (valkey)", f"redis://{LOOPBACK}:{ports.redis}"),
         ("nats", f"nats://{LOOPBACK}:{ports.nats} (monitoring :{ports.nats_monitor})"),
-        ("mail", f"{gateway}/mail"),
+    ]
+    if config.profile == "development":  # production has no mail web view (ADR 0009)
+        rows.append(("mail", f"{operator}/mail"))
+    rows += [
         ("smtp", f"smtp://{LOOPBACK}:{ports.smtp}"),
         ("data dir", str(config.data_dir)),
         ("logs", str(config.log_dir)),
@@ -46,6 +50,12 @@ def url_rows(config: StackConfig, env: Mapping[str, str]) -> list[tuple[str, str
     if config.profile == "development" and not config.infra_only:
         rows.append(("admin login", admin_login(env)))
     return rows
+
+
+def operator_url(config: StackConfig) -> str:
+    """The gateway's loopback operator entrypoint: ``/<svc>/health/ready``, ``/<svc>/metrics``,
+    ``/<svc>/api/v1/admin/...``, the dashboard and (development) ``/mail``."""
+    return f"http://{LOOPBACK}:{config.ports.gateway_admin}"
 
 
 def admin_login(env: Mapping[str, str]) -> str:

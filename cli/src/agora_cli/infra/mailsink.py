@@ -6,19 +6,28 @@ import sys
 from pathlib import Path
 
 from agora_cli.infra.nats import http_ok
-from agora_cli.infra.ports import LOOPBACK, ensure_port_free, port_accepts, wait_until
-from agora_cli.infra.process import PidFileTracked, log_size, spawn, stop_group, tail
+from agora_cli.infra.ports import LOOPBACK, ensure_port_free, port_accepts
+from agora_cli.infra.process import (
+    PidFileTracked,
+    await_start,
+    log_size,
+    spawn,
+    start_failure,
+    stop_group,
+)
 
 START_TIMEOUT_SECONDS = 15.0
-API_PATH = "/mail/api/messages"
+# Answered without reading the mailbox, so start-up and `agora status` cost the same however
+# much mail the sink holds (the list used to be fetched, and timed out at ~330 messages).
+HEALTH_PATH = "/health"
 
 
 class MailSinkError(RuntimeError):
     """The mail sink could not be started."""
 
 
-def mailsink_argv(smtp_port: int, http_port: int, maildir: Path) -> list[str]:
-    """The command line running the sink with this interpreter."""
+def mailsink_argv(smtp_port: int, http_port: int, maildir: Path, *, web: bool = True) -> list[str]:
+    """The command line running the sink with this interpreter (``--no-web`` unless ``web``)."""
     return [
         sys.executable,
         "-m",
@@ -29,21 +38,33 @@ def mailsink_argv(smtp_port: int, http_port: int, maildir: Path) -> list[str]:
         str(http_port),
         "--maildir",
         str(maildir),
+        *([] if web else ["--no-web"]),
     ]
 
 
 class EmbeddedMailSink(PidFileTracked):
     """SMTP on ``smtp_port`` storing into a Maildir, with the web view on ``http_port``.
 
-    Ready when the JSON API answers 200 and the SMTP port accepts connections.
+    Ready when ``/health`` answers 200 and the SMTP port accepts connections.
     """
 
     name = "mail"
 
     def __init__(
-        self, maildir: Path, smtp_port: int, http_port: int, log_file: Path, pid_file: Path
+        self,
+        maildir: Path,
+        smtp_port: int,
+        http_port: int,
+        log_file: Path,
+        pid_file: Path,
+        *,
+        web: bool = True,
     ) -> None:
-        """Describe the sink; nothing starts until :meth:`start`."""
+        """Describe the sink; nothing starts until :meth:`start`.
+
+        ``web=False`` (production profile) serves no mail over HTTP, only ``/health``.
+        """
+        self.web = web
         self.maildir = maildir.resolve()
         self.port = smtp_port
         self.http_port = http_port
@@ -56,8 +77,10 @@ class EmbeddedMailSink(PidFileTracked):
         return f"http://{LOOPBACK}:{self.http_port}/mail"
 
     def healthy(self) -> bool:
-        """Tell whether the JSON API answers 200 and SMTP accepts connections."""
-        return http_ok(f"http://{LOOPBACK}:{self.http_port}{API_PATH}") and port_accepts(self.port)
+        """Tell whether ``/health`` answers 200 and SMTP accepts connections."""
+        return http_ok(f"http://{LOOPBACK}:{self.http_port}{HEALTH_PATH}") and port_accepts(
+            self.port
+        )
 
     def start(self) -> None:
         """Start the sink and wait until it is healthy.
@@ -69,15 +92,20 @@ class EmbeddedMailSink(PidFileTracked):
             return
         ensure_port_free("mail smtp", self.port)
         ensure_port_free("mail http", self.http_port)
-        argv = mailsink_argv(self.port, self.http_port, self.maildir)
+        argv = mailsink_argv(self.port, self.http_port, self.maildir, web=self.web)
         since = log_size(self.log_file)
         spawn(argv, log_file=self.log_file, pid_file=self.pid_file)
-        if not wait_until(lambda: self.healthy() or not self.is_running(), START_TIMEOUT_SECONDS):
-            self.stop()
-            raise MailSinkError(f"mail did not become healthy:\n{tail(self.log_file, since=since)}")
-        if not self.healthy():
-            self.stop()
-            raise MailSinkError(f"mail exited during start-up:\n{tail(self.log_file, since=since)}")
+        outcome = await_start(self.healthy, self.is_running, START_TIMEOUT_SECONDS)
+        failure = start_failure(
+            self.name,
+            outcome,
+            log_file=self.log_file,
+            since=since,
+            stop=self.stop,
+            timeout=START_TIMEOUT_SECONDS,
+        )
+        if failure:
+            raise MailSinkError(failure)
 
     def stop(self) -> None:
         """Stop the sink (SIGTERM: uvicorn shuts down, then the SMTP server closes)."""

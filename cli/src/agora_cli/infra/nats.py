@@ -6,13 +6,14 @@ from pathlib import Path
 
 import httpx
 
-from agora_cli.infra.ports import LOOPBACK, ensure_port_free, wait_until
+from agora_cli.infra.ports import LOOPBACK, ensure_port_free
 from agora_cli.infra.process import (
     PidFileTracked,
+    await_start,
     log_size,
     spawn,
+    start_failure,
     stop_group,
-    tail,
     venv_binary,
 )
 
@@ -91,12 +92,17 @@ class EmbeddedNats(PidFileTracked):
         argv = nats_argv(nats_binary(), self.port, self.monitor_port, self.store_dir)
         since = log_size(self.log_file)
         spawn(argv, log_file=self.log_file, pid_file=self.pid_file)
-        if not wait_until(lambda: self.healthy() or not self.is_running(), START_TIMEOUT_SECONDS):
-            self.stop()
-            raise NatsError(f"nats did not become healthy:\n{tail(self.log_file, since=since)}")
-        if not self.healthy():
-            self.stop()
-            raise NatsError(f"nats exited during start-up:\n{tail(self.log_file, since=since)}")
+        outcome = await_start(self.healthy, self.is_running, START_TIMEOUT_SECONDS)
+        failure = start_failure(
+            self.name,
+            outcome,
+            log_file=self.log_file,
+            since=since,
+            stop=self.stop,
+            timeout=START_TIMEOUT_SECONDS,
+        )
+        if failure:
+            raise NatsError(failure)
 
     def stop(self) -> None:
         """Stop the server (SIGTERM makes NATS shut JetStream down cleanly)."""

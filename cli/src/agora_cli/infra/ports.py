@@ -7,6 +7,8 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 
+import psutil
+
 LOOPBACK = "127.0.0.1"
 
 # The well-known ports of system servers that may run on the same machine; the embedded stack must
@@ -143,3 +145,47 @@ def wait_until(predicate: Callable[[], object], timeout: float, interval: float 
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+def port_holders(port: int) -> list[str]:
+    """Who listens on ``port``: ``pid 123 (name)`` per process, or a note when it cannot be told.
+
+    Listing other users' sockets needs privileges; without them the answer says so rather than
+    guessing.
+    """
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except psutil.Error:
+        return ["(not allowed to list the owners of sockets)"]
+    holders = set()
+    for connection in connections:
+        if connection.laddr and connection.laddr.port == port and connection.status == "LISTEN":
+            holders.add(connection.pid)
+    return [_describe_pid(pid) for pid in sorted(holders, key=lambda pid: pid or 0)] or [
+        "(an unknown process)"
+    ]
+
+
+def _describe_pid(pid: int | None) -> str:
+    if pid is None:
+        return "(a process of another user)"
+    try:
+        return f"pid {pid} ({psutil.Process(pid).name()})"
+    except psutil.Error:
+        return f"pid {pid}"
+
+
+def wait_ports_released(name: str, ports: Sequence[int], timeout: float) -> None:
+    """Wait until every one of ``ports`` can be bound again, at most ``timeout`` seconds.
+
+    Raises:
+        PortInUseError: Naming each port still taken and the process holding it.
+    """
+    if wait_until(lambda: all(port_is_free(port) for port in ports), timeout):
+        return
+    held = [
+        f"port {port} held by {', '.join(port_holders(port))}"
+        for port in ports
+        if not port_is_free(port)
+    ]
+    raise PortInUseError(f"{name} stopped but after {timeout:.0f}s still: {'; '.join(held)}")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -17,7 +18,13 @@ import psutil
 # A pid file holds "<pid> <create_time>": the creation time guards against a recycled pid that
 # now belongs to an unrelated process.
 STOP_TIMEOUT_SECONDS = 10.0
+"""How long a process gets after SIGTERM before SIGKILL (its graceful shutdown must be shorter)."""
 POLL_SECONDS = 0.02
+START_POLL_SECONDS = 0.05
+
+
+class ProcessStillRunningError(RuntimeError):
+    """A process survived SIGTERM and SIGKILL (stuck in the kernel, or not ours to kill)."""
 
 
 def venv_binary(name: str) -> Path:
@@ -123,9 +130,20 @@ def stop_group(pid_file: Path, timeout: float = STOP_TIMEOUT_SECONDS) -> bool:
     alive = wait_gone(members, timeout)
     if alive:
         _signal_group(process.pid, alive, signal.SIGKILL)
-        wait_gone(alive, timeout)
+        alive = wait_gone(alive, timeout)
+    if alive:
+        names = ", ".join(describe(p) for p in alive)
+        raise ProcessStillRunningError(f"still running after SIGKILL: {names}")
     pid_file.unlink(missing_ok=True)
     return True
+
+
+def describe(process: psutil.Process) -> str:
+    """``pid 123 (name)``, or just the pid when the process is gone or not ours to inspect."""
+    try:
+        return f"pid {process.pid} ({process.name()})"
+    except psutil.Error:
+        return f"pid {process.pid}"
 
 
 def _is_gone(process: psutil.Process) -> bool:
@@ -200,6 +218,72 @@ def tail(log_file: Path, lines: int = 20, since: int = 0) -> str:
     except OSError:
         return ""
     return "\n".join(content.splitlines()[-lines:])
+
+
+class StartOutcome(enum.Enum):
+    """How waiting for a freshly spawned process ended."""
+
+    READY = "ready"
+    EXITED = "exited"
+    TIMED_OUT = "timed out"
+
+
+def await_start(
+    ready: Callable[[], bool], running: Callable[[], bool], timeout: float
+) -> StartOutcome:
+    """Poll until the process is ready, has exited, or ``timeout`` seconds have passed.
+
+    The outcome is decided once, by the probe that ended the wait: probing the health again
+    afterwards could fail on a busy machine and turn a ready process into a reported failure.
+
+    Args:
+        ready: The health probe.
+        running: Whether the process is still alive.
+        timeout: Seconds to wait at most.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if ready():
+            return StartOutcome.READY
+        if not running():
+            return StartOutcome.EXITED
+        if time.monotonic() >= deadline:
+            return StartOutcome.TIMED_OUT
+        time.sleep(START_POLL_SECONDS)
+
+
+def start_failure(
+    name: str,
+    outcome: StartOutcome,
+    *,
+    log_file: Path,
+    since: int,
+    stop: Callable[[], object],
+    timeout: float,
+) -> str | None:
+    """Stop a process that did not start and describe why; None when ``outcome`` is READY.
+
+    The log is read before :func:`stop`: the lines a shutdown writes (uvicorn's "Shutting down",
+    a server's farewell) would otherwise be the tail shown instead of the cause.
+
+    Args:
+        name: The component, for the message.
+        outcome: What :func:`await_start` returned.
+        log_file: The process's log.
+        since: Byte offset of the log when the process was spawned (earlier runs are skipped).
+        stop: Stops the process.
+        timeout: The start timeout, for the message.
+
+    Returns:
+        The message, with this start's own log tail; None when nothing failed.
+    """
+    if outcome is StartOutcome.READY:
+        return None
+    log = tail(log_file, since=since) or "(it wrote nothing)"
+    stop()
+    if outcome is StartOutcome.EXITED:
+        return f"{name} exited during start-up; its output:\n{log}"
+    return f"{name} was not ready within {timeout:.0f}s; its output:\n{log}"
 
 
 class PidFileTracked:

@@ -5,8 +5,15 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from agora_cli.infra.ports import LOOPBACK, ensure_port_free, wait_until
-from agora_cli.infra.process import PidFileTracked, log_size, spawn, stop_group, tail
+from agora_cli.infra.ports import LOOPBACK, ensure_port_free
+from agora_cli.infra.process import (
+    PidFileTracked,
+    await_start,
+    log_size,
+    spawn,
+    start_failure,
+    stop_group,
+)
 
 START_TIMEOUT_SECONDS = 15.0
 PING_TIMEOUT_SECONDS = 0.5
@@ -88,14 +95,17 @@ class EmbeddedRedis(PidFileTracked):
         argv = valkey_argv(valkey_binary(), self.port, self.data_dir)
         since = log_size(self.log_file)
         spawn(argv, log_file=self.log_file, pid_file=self.pid_file, cwd=self.data_dir)
-        if not wait_until(lambda: self.healthy() or not self.is_running(), START_TIMEOUT_SECONDS):
-            self.stop()
-            raise RedisError(
-                f"valkey did not answer PING on {self.port}:\n{tail(self.log_file, since=since)}"
-            )
-        if not self.healthy():
-            self.stop()
-            raise RedisError(f"valkey exited during start-up:\n{tail(self.log_file, since=since)}")
+        outcome = await_start(self.healthy, self.is_running, START_TIMEOUT_SECONDS)
+        failure = start_failure(
+            f"valkey (PING on {self.port})",
+            outcome,
+            log_file=self.log_file,
+            since=since,
+            stop=self.stop,
+            timeout=START_TIMEOUT_SECONDS,
+        )
+        if failure:
+            raise RedisError(failure)
 
     def stop(self) -> None:
         """Stop the server (SIGTERM lets Valkey flush its append-only file)."""

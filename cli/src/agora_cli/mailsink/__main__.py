@@ -25,11 +25,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--smtp-port", type=int, required=True)
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--maildir", type=Path, required=True)
+    parser.add_argument(
+        "--no-web",
+        dest="web",
+        action="store_false",
+        help="serve only /health over HTTP, not the mail (the production profile)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     # aiosmtpd logs every SMTP command at INFO (AUTH lines included): keep only its problems.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
-    asyncio.run(serve(args.smtp_port, args.http_port, args.maildir.resolve()))
+    asyncio.run(serve(args.smtp_port, args.http_port, args.maildir.resolve(), web=args.web))
     return 0
 
 

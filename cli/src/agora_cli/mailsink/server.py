@@ -35,7 +35,9 @@ class MaildirHandler:
         return "250 Message accepted for delivery"
 
 
-async def serve(smtp_port: int, http_port: int, maildir: Path, host: str = LOOPBACK) -> None:
+async def serve(
+    smtp_port: int, http_port: int, maildir: Path, host: str = LOOPBACK, *, web: bool = True
+) -> None:
     """Run the SMTP server and the web view until SIGINT/SIGTERM.
 
     Uvicorn installs the signal handlers; once it returns the SMTP server is closed too.
@@ -45,6 +47,7 @@ async def serve(smtp_port: int, http_port: int, maildir: Path, host: str = LOOPB
         http_port: HTTP port of ``/mail``.
         maildir: Maildir directory (created if missing).
         host: Address both servers bind.
+        web: Serve the mail over HTTP; False leaves only ``/health`` (production profile).
     """
     store = MailStore(maildir)
     handler = MaildirHandler(store)
@@ -54,7 +57,7 @@ async def serve(smtp_port: int, http_port: int, maildir: Path, host: str = LOOPB
     )
     logger.info("smtp on %s:%d, maildir %s", host, smtp_port, maildir)
     config = uvicorn.Config(
-        create_app(store), host=host, port=http_port, log_level="info", access_log=False
+        create_app(store, web=web), host=host, port=http_port, log_level="info", access_log=False
     )
     try:
         await uvicorn.Server(config).serve()

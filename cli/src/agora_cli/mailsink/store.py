@@ -1,9 +1,13 @@
-"""The Maildir the sink writes to, and the parsing of stored messages into plain records."""
+"""The Maildir the sink writes to, its arrival-order index, and the parsing of stored messages."""
 
 from __future__ import annotations
 
 import email.policy
 import mailbox
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -100,45 +104,148 @@ def parse_message(key: str, raw: bytes, received: float) -> MailRecord:
     )
 
 
+@dataclass(frozen=True)
+class MailPage:
+    """One page of the mailbox, newest first, with the size of the whole mailbox.
+
+    Attributes:
+        records: The messages of the page (fewer than asked on the last page).
+        total: How many messages the mailbox holds.
+    """
+
+    records: list[MailRecord]
+    total: int
+
+
+# The index: one row per message in arrival order. ``seq`` is the rowid, so "newest first" walks
+# the table's own B-tree backwards and a page reads ``per_page`` rows, never the whole mailbox.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    received REAL NOT NULL
+)
+"""
+INDEX_FILE = "index.sqlite3"
+DB_TIMEOUT_SECONDS = 5.0
+SUBDIRS = ("new", "cur")
+# Maildir appends ":2,<flags>" to a file name once a reader has seen it; the key is what precedes.
+INFO_SEPARATOR = ":"
+
+
+def _key_of(filename: str) -> str:
+    return filename.split(INFO_SEPARATOR, 1)[0]
+
+
 class MailStore:
-    """The Maildir under ``directory``; every call opens it afresh, so it is always current."""
+    """Messages as Maildir files, listed through a SQLite index of their arrival order.
+
+    The files stay a plain Maildir (any mail tool reads them); the index makes a page of the
+    newest messages cost the same with ten or a hundred thousand of them. Opening the store
+    reconciles the index with the directory once (messages stored before the index existed, files
+    removed by hand), so only that start-up step is proportional to the mailbox.
+    """
 
     def __init__(self, directory: Path) -> None:
-        """Create the Maildir (``cur``, ``new``, ``tmp``, parents too) where missing."""
+        """Create the Maildir (``cur``, ``new``, ``tmp``, parents too) and update its index."""
         self.directory = directory
         for sub in ("cur", "new", "tmp"):
             (directory / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.index_file = directory / INDEX_FILE
+        with self._db() as db:
+            db.execute(SCHEMA)
+        self.reconcile()
 
-    def _maildir(self) -> mailbox.Maildir:
-        return mailbox.Maildir(self.directory, create=True)
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """A connection in one transaction; the index is rebuilt from the files if ever lost, so
+        a commit need not wait for the disk."""
+        connection = sqlite3.connect(self.index_file, timeout=DB_TIMEOUT_SECONDS)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            with connection:
+                yield connection
+        finally:
+            connection.close()
+
+    def _files(self) -> dict[str, str]:
+        """Every message file as ``key -> path relative to the Maildir`` (one directory listing)."""
+        found: dict[str, str] = {}
+        for sub in SUBDIRS:
+            with os.scandir(self.directory / sub) as entries:
+                for entry in entries:
+                    if entry.is_file() and not entry.name.startswith("."):
+                        found[_key_of(entry.name)] = f"{sub}/{entry.name}"
+        return found
+
+    def reconcile(self) -> int:
+        """Index the files it lacks (oldest first, by delivery time) and forget vanished ones.
+
+        Returns:
+            How many messages were added to the index.
+        """
+        files = self._files()
+        with self._db() as db:
+            indexed = {key for (key,) in db.execute("SELECT key FROM messages")}
+            gone = indexed - files.keys()
+            db.executemany("DELETE FROM messages WHERE key = ?", [(key,) for key in gone])
+            missing = [
+                (key, path, (self.directory / path).stat().st_mtime)
+                for key, path in files.items()
+                if key not in indexed
+            ]
+            missing.sort(key=lambda row: (row[2], row[0]))
+            db.executemany("INSERT INTO messages (key, path, received) VALUES (?, ?, ?)", missing)
+        return len(missing)
 
     def add(self, raw: bytes) -> str:
-        """Store one message atomically (tmp then rename); return its key."""
-        return self._maildir().add(raw)
+        """Store one message atomically (tmp then rename), then index it; return its key."""
+        key = mailbox.Maildir(self.directory, create=True).add(raw)
+        path = f"new/{key}"
+        received = (self.directory / path).stat().st_mtime
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO messages (key, path, received) VALUES (?, ?, ?)", (key, path, received)
+            )
+        return key
 
-    def _record(self, box: mailbox.Maildir, key: str) -> MailRecord | None:
+    def _read(self, key: str, path: str, received: float) -> MailRecord | None:
+        """Parse the file at ``path``; None when it was removed meanwhile."""
         try:
-            received = box.get_message(key).get_date()
-            raw = box.get_bytes(key)
-        except (KeyError, FileNotFoundError):
-            return None  # unknown, or deleted meanwhile
+            raw = (self.directory / path).read_bytes()
+        except FileNotFoundError:
+            return None
         return parse_message(key, raw, received)
 
-    def list(self) -> list[MailRecord]:
-        """Every stored message, newest first."""
-        box = self._maildir()
-        records = [self._record(box, key) for key in box.keys()]  # noqa: SIM118 - Maildir API
-        found = [record for record in records if record is not None]
-        return sorted(found, key=lambda record: (record.received, record.id), reverse=True)
+    def page(self, page: int, per_page: int) -> MailPage:
+        """The ``page``-th (from 1) group of ``per_page`` messages, newest first.
+
+        Reads ``per_page`` index rows and as many files, whatever the size of the mailbox.
+        """
+        with self._db() as db:
+            total = int(db.execute("SELECT count(*) FROM messages").fetchone()[0])
+            rows = db.execute(
+                "SELECT key, path, received FROM messages ORDER BY seq DESC LIMIT ? OFFSET ?",
+                (per_page, (page - 1) * per_page),
+            ).fetchall()
+        records = [self._read(key, path, received) for key, path, received in rows]
+        return MailPage([record for record in records if record is not None], total)
 
     def get(self, key: str) -> MailRecord | None:
         """The message ``key``, or None when there is none."""
-        return self._record(self._maildir(), key)
+        with self._db() as db:
+            row = db.execute(
+                "SELECT key, path, received FROM messages WHERE key = ?", (key,)
+            ).fetchone()
+        return None if row is None else self._read(*row)
 
     def clear(self) -> int:
         """Delete every message; return how many there were."""
-        box = self._maildir()
-        keys = list(box.keys())
-        for key in keys:
-            box.discard(key)
-        return len(keys)
+        files = self._files()
+        for path in files.values():
+            (self.directory / path).unlink(missing_ok=True)
+        with self._db() as db:
+            db.execute("DELETE FROM messages")
+        return len(files)

@@ -1,4 +1,4 @@
-"""The web view of the sink: ``/mail`` (HTML) and ``/mail/api/messages`` (JSON).
+"""The web view of the sink: ``/mail`` (HTML) and ``/mail/api/messages`` (JSON), paged newest first.
 
 Mail HTML is untrusted: the page never embeds it as markup. Each HTML part goes, escaped, into the
 ``srcdoc`` attribute of an ``<iframe sandbox>`` (no scripts, no forms, an opaque origin), and a
@@ -8,6 +8,7 @@ mail names.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -18,6 +19,12 @@ from starlette.routing import Route
 
 from agora_cli.mailsink.store import MailRecord, MailStore
 
+HEALTH_PATH = "/health"
+# The API envelope of every Agora list: {data, total, page, per_page, total_pages}, 20 by default.
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+# Keeps the OFFSET (rows the index walks past) bounded however deep a client asks.
+MAX_PAGE = 10_000
 PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'"
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
@@ -50,28 +57,96 @@ def _message_html(record: MailRecord) -> str:
     return "".join(parts)
 
 
-def render_page(records: Sequence[MailRecord]) -> str:
-    """The ``/mail`` page listing ``records`` in the order given (newest first by the store)."""
+def render_page(
+    records: Sequence[MailRecord],
+    total: int | None = None,
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> str:
+    """The ``/mail`` page listing ``records`` (one page, newest first) out of ``total`` messages."""
+    total = len(records) if total is None else total
     body = "".join(_message_html(r) for r in records) or "<p>No mail received yet.</p>"
-    count = f"{len(records)} message{'s' if len(records) != 1 else ''}"
+    count = f"{total} message{'s' if total != 1 else ''}"
+    older = (
+        f' <a href="/mail?page={page + 1}&amp;per_page={per_page}">older</a>'
+        if page * per_page < total
+        else ""
+    )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Agora mail ({count})</title><style>{STYLE}</style></head>"
-        f"<body><h1>Agora mail</h1><p>{count}, newest first. "
+        f"<body><h1>Agora mail</h1><p>{count}, newest first, page {page}.{older} "
         'JSON: <a href="/mail/api/messages">/mail/api/messages</a></p>'
         f"{body}</body></html>"
     )
 
 
-def create_app(store: MailStore) -> Starlette:
-    """The ASGI app serving the page and the JSON API under ``/mail``."""
+class PagingError(ValueError):
+    """``page`` or ``per_page`` is not a whole number in its range."""
 
-    async def page(_request: Request) -> Response:
+
+def paging(request: Request) -> tuple[int, int]:
+    """``page`` (from 1) and ``per_page`` (1 to ``MAX_PER_PAGE``) from the query string.
+
+    Raises:
+        PagingError: Naming the parameter that is out of range.
+    """
+    values = []
+    for name, default, ceiling in (
+        ("page", 1, MAX_PAGE),
+        ("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE),
+    ):
+        raw = request.query_params.get(name, str(default))
+        if not raw.isdigit() or not 1 <= int(raw) <= ceiling:
+            raise PagingError(f"{name} must be a whole number from 1 to {ceiling}")
+        values.append(int(raw))
+    return values[0], values[1]
+
+
+def _problem(status: int, title: str, detail: str, request: Request) -> Response:
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def create_app(store: MailStore, *, web: bool = True) -> Starlette:
+    """The ASGI app serving ``/health`` and, when ``web``, the page and JSON API under ``/mail``."""
+
+    async def health(_request: Request) -> Response:
+        # Constant work: it says the process serves HTTP, never reads the mailbox.
+        return JSONResponse({"status": "ok"})
+
+    async def page(request: Request) -> Response:
         headers = {"Content-Security-Policy": PAGE_POLICY, "X-Content-Type-Options": "nosniff"}
-        return HTMLResponse(render_page(store.list()), headers=headers)
+        try:
+            number, per_page = paging(request)
+        except PagingError as error:
+            return _problem(422, "Invalid paging", str(error), request)
+        found = store.page(number, per_page)
+        return HTMLResponse(
+            render_page(found.records, found.total, number, per_page), headers=headers
+        )
 
-    async def list_messages(_request: Request) -> Response:
-        return JSONResponse([record.as_json() for record in store.list()])
+    async def list_messages(request: Request) -> Response:
+        try:
+            number, per_page = paging(request)
+        except PagingError as error:
+            return _problem(422, "Invalid paging", str(error), request)
+        found = store.page(number, per_page)
+        return JSONResponse(
+            {
+                "data": [record.as_json() for record in found.records],
+                "total": found.total,
+                "page": number,
+                "per_page": per_page,
+                "total_pages": math.ceil(found.total / per_page),
+            }
+        )
 
     async def clear_messages(_request: Request) -> Response:
         return JSONResponse({"deleted": store.clear()})
@@ -79,11 +154,15 @@ def create_app(store: MailStore) -> Starlette:
     async def one_message(request: Request) -> Response:
         record = store.get(str(request.path_params["key"]))
         if record is None:
-            return JSONResponse({"detail": "no such message"}, status_code=404)
+            return _problem(404, "Not Found", "no such message", request)
         return JSONResponse(record.as_json())
 
+    health_route = Route(HEALTH_PATH, health, methods=["GET"])
+    if not web:
+        return Starlette(routes=[health_route])
     return Starlette(
         routes=[
+            health_route,
             Route("/mail", page, methods=["GET"]),
             Route("/mail/api/messages", list_messages, methods=["GET"]),
             Route("/mail/api/messages", clear_messages, methods=["DELETE"]),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+import pytest
+from pydantic import SecretStr, ValidationError
 
 from agora_notification.services.mailer import SmtpConfig, build_message
 from agora_notification.services.templates import RenderedMail
@@ -42,9 +43,42 @@ def test_smtp_config_from_settings_reads_credentials() -> None:
 def test_smtp_config_defaults_point_at_local_sink_without_login() -> None:
     config = SmtpConfig.from_settings(NotificationSettings())
 
+    # STARTTLS whenever the relay offers it (the development sink offers none).
     assert (config.port, config.starttls, config.username, config.password) == (
         11025,
-        False,
+        None,
         None,
         None,
     )
+
+
+@pytest.mark.parametrize("starttls", [None, False])
+def test_production_settings_refuse_a_login_without_required_starttls(
+    starttls: bool | None,
+) -> None:
+    with pytest.raises(ValidationError, match="AGORA_SMTP_STARTTLS"):
+        NotificationSettings(
+            environment="production",
+            database_url="postgresql+asyncpg://n:strong@db/n",
+            smtp_username=SecretStr("agora"),
+            smtp_password=SecretStr("s3cret"),
+            smtp_starttls=starttls,
+        )
+
+
+def test_production_settings_accept_a_login_with_required_starttls() -> None:
+    settings = NotificationSettings(
+        environment="production",
+        database_url="postgresql+asyncpg://n:strong@db/n",
+        smtp_username=SecretStr("agora"),
+        smtp_password=SecretStr("s3cret"),
+        smtp_starttls=True,
+    )
+    assert settings.insecure_defaults() == []
+
+
+def test_production_settings_without_login_accept_opportunistic_starttls() -> None:
+    settings = NotificationSettings(
+        environment="production", database_url="postgresql+asyncpg://n:strong@db/n"
+    )
+    assert settings.smtp_starttls is None

@@ -1,4 +1,4 @@
-"""Sends e-mail over SMTP with aiosmtplib (STARTTLS and login when configured)."""
+"""Sends e-mail over SMTP with aiosmtplib: STARTTLS whenever offered, login when configured."""
 
 from __future__ import annotations
 
@@ -18,20 +18,22 @@ class SmtpConfig:
     Attributes:
         host: SMTP relay host.
         port: SMTP relay port.
-        starttls: Upgrade the connection with STARTTLS.
+        starttls: STARTTLS: None when the relay offers it, True required, False never.
         username: Login, when the relay needs one.
         password: Password for ``username``.
         timeout: Longest wait for one SMTP exchange, in seconds.
         sender: ``From`` address.
+        ca_file: CA bundle verifying the relay's certificate; the system's when None.
     """
 
     host: str
     port: int
-    starttls: bool
+    starttls: bool | None
     username: str | None
     password: str | None
     timeout: float
     sender: str
+    ca_file: str | None = None
 
     @classmethod
     def from_settings(cls, settings: NotificationSettings) -> SmtpConfig:
@@ -44,6 +46,7 @@ class SmtpConfig:
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             timeout=settings.smtp_timeout_seconds,
             sender=settings.mail_from,
+            ca_file=settings.smtp_ca_file,
         )
 
 
@@ -92,7 +95,10 @@ class Mailer:
             message,
             hostname=self.config.host,
             port=self.config.port,
+            # None: aiosmtplib upgrades whenever the relay offers STARTTLS (EHLO), and verifies
+            # the certificate; the development mail sink offers none, so it stays plain there.
             start_tls=self.config.starttls,
+            cert_bundle=self.config.ca_file,
             username=self.config.username,
             password=self.config.password,
             timeout=self.config.timeout,
