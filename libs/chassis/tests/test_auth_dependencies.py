@@ -25,6 +25,8 @@ from agora_chassis.auth import (
     require_scopes,
 )
 from agora_chassis.errors import install_error_handlers
+from agora_chassis.state import service_state
+from agora_testing.state import attach_test_state
 
 ISSUER = "agora-identity"
 AUDIENCE = "agora"
@@ -74,7 +76,7 @@ async def verifier(ed_key: Ed25519PrivateKey) -> AsyncIterator[TokenVerifier]:
 def build_app(verifier: TokenVerifier) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
-    app.state.token_verifier = verifier
+    attach_test_state(app, verifier=verifier)
 
     @app.get("/me")
     async def me(principal: CurrentPrincipal) -> dict[str, str]:
@@ -151,7 +153,7 @@ async def test_get_principal_refusal_calls_audit_hook(
     async def on_refusal(reason: str, request: Request) -> None:
         seen.append((reason, request.url.path))
 
-    app.state.on_auth_refusal = on_refusal
+    service_state(app).on_auth_refusal = on_refusal
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://svc.test") as client:
         await client.get("/me", headers=bearer(sign(ed_key, token_use="refresh")))

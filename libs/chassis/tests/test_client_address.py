@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from agora_chassis.client_address import TrustedProxies, client_ip, scope_client_ip
 from agora_chassis.settings import ServiceSettings
+from agora_testing.state import attach_test_state
 
 GATEWAY = "127.0.0.1"
 PROXIES = TrustedProxies(["127.0.0.1/32", "10.0.0.0/8", "::1"])
@@ -78,7 +79,7 @@ def test_client_ip_no_peer_returns_unknown() -> None:
 
 def test_client_ip_reads_the_apps_trusted_proxies() -> None:
     app = FastAPI()
-    app.state.trusted_proxies = PROXIES
+    attach_test_state(app, trusted_proxies=PROXIES)
     trusting = Request({**scope_of(GATEWAY, "203.0.113.9"), "app": app})
     bare = Request({**scope_of(GATEWAY, "203.0.113.9"), "app": FastAPI()})
 

@@ -18,6 +18,7 @@ from agora_chassis.db import DbSession, create_engine, create_sessionmaker
 from agora_chassis.errors import install_error_handlers
 from agora_cli.infra.ports import free_port
 from agora_cli.infra.postgres import EmbeddedPostgres
+from agora_testing.state import attach_test_state
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,7 @@ def postgres() -> Iterator[EmbeddedPostgres]:
 async def client(postgres: EmbeddedPostgres) -> AsyncIterator[httpx.AsyncClient]:
     engine = create_engine(postgres.superuser_url)
     app = FastAPI()
-    app.state.sessionmaker = create_sessionmaker(engine)
+    attach_test_state(app, sessionmaker=create_sessionmaker(engine))
     install_error_handlers(app)
 
     @app.get("/sleep/{seconds}")

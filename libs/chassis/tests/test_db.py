@@ -20,8 +20,12 @@ from agora_chassis.db import (
     make_metadata,
 )
 from agora_chassis.errors import Conflict, install_error_handlers
+from agora_testing.state import attach_test_state
 
 pytestmark = pytest.mark.integration
+
+
+SEEN_AFTER_COMMIT: list[list[str]] = []  # what the after-commit hook saw (reset per client)
 
 
 class Base(DeclarativeBase):
@@ -57,11 +61,11 @@ async def client(engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     async with engine.begin() as connection:
         await connection.execute(text("DELETE FROM notes"))
     app = FastAPI()
-    app.state.sessionmaker = create_sessionmaker(engine)
+    attach_test_state(app, sessionmaker=create_sessionmaker(engine))
     install_error_handlers(app)
 
-    seen: list[list[str]] = []
-    app.state.seen_after_commit = seen
+    seen = SEEN_AFTER_COMMIT
+    seen.clear()
 
     async def record_committed() -> None:  # reads through another connection: sees commits only
         seen.append(await _bodies(engine))
@@ -162,7 +166,7 @@ async def test_transaction_after_commit_hooks_run_after_commit_despite_failing_o
     response = await client.post("/notes/hooked")
 
     assert response.status_code == 201  # the failing hook is logged, not answered as a 500
-    assert client.app.state.seen_after_commit == [["hooked"]]  # type: ignore[attr-defined]
+    assert SEEN_AFTER_COMMIT == [["hooked"]]
 
 
 async def test_transaction_after_commit_hooks_skipped_on_rollback(
@@ -171,7 +175,7 @@ async def test_transaction_after_commit_hooks_skipped_on_rollback(
     response = await client.post("/notes/refused?fail=plain")
 
     assert response.status_code == 409
-    assert client.app.state.seen_after_commit == []  # type: ignore[attr-defined]
+    assert SEEN_AFTER_COMMIT == []
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from agora_chassis.db import DbSession, create_engine, create_sessionmaker
 from agora_chassis.errors import DependencyUnavailable, install_error_handlers
 from agora_chassis.grpc_errors import status_for
 from agora_chassis.settings import ServiceSettings
+from agora_testing.state import attach_test_state
 
 RETRY_AFTER = 7
 DEFAULT_RETRY_AFTER = "5"
@@ -66,7 +67,8 @@ DOWN: dict[str, Callable[[], Awaitable[None]]] = {
 
 def _app(failing: Callable[[], Awaitable[None]]) -> FastAPI:
     app = FastAPI()
-    install_error_handlers(app, retry_after_seconds=RETRY_AFTER)
+    attach_test_state(app, ServiceSettings(dependency_retry_after_seconds=RETRY_AFTER))
+    install_error_handlers(app)
 
     @app.get("/needs-it")
     async def needs_it() -> None:
@@ -114,7 +116,7 @@ async def test_dependency_unreachable_in_a_grpc_call_is_unavailable_with_retry_a
 async def test_database_at_a_closed_port_answers_503_not_500() -> None:
     engine = create_engine(f"postgresql+asyncpg://agora:x@127.0.0.1:{closed_port()}/agora")
     app = FastAPI()
-    app.state.sessionmaker = create_sessionmaker(engine)
+    attach_test_state(app, sessionmaker=create_sessionmaker(engine))
     install_error_handlers(app)
 
     @app.get("/count")

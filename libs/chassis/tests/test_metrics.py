@@ -6,8 +6,10 @@ import httpx
 from fastapi import FastAPI
 
 from agora_chassis.errors import install_error_handlers
-from agora_chassis.metrics import install_metrics
+from agora_chassis.metrics import HttpMetrics, install_metrics
 from agora_chassis.middleware import install_http_middleware
+from agora_chassis.state import service_state
+from agora_testing.state import attach_test_state
 
 SERVICE = "metrics-test"
 MAX_BODY = 1024
@@ -27,7 +29,7 @@ def make_app() -> FastAPI:
         return {"ok": True}
 
     install_http_middleware(app, cors_origins=[], max_body_bytes=MAX_BODY, debug=False)
-    install_metrics(app, SERVICE)
+    install_metrics(app, attach_test_state(app, metrics=HttpMetrics(SERVICE)).metrics)
     return app
 
 
@@ -39,7 +41,7 @@ def client_for(app: FastAPI) -> httpx.AsyncClient:
 
 def requests_total(app: FastAPI, method: str, route: str, status: str) -> float | None:
     labels = {"service": SERVICE, "method": method, "route": route, "status": status}
-    value = app.state.metrics.registry.get_sample_value("http_requests_total", labels)
+    value = service_state(app).metrics.registry.get_sample_value("http_requests_total", labels)
     return None if value is None else float(value)
 
 
@@ -68,7 +70,7 @@ async def test_metrics_request_duration_is_observed_per_template() -> None:
         await client.get("/api/v1/users/2")
 
     labels = {"service": SERVICE, "method": "GET", "route": USERS_TEMPLATE}
-    count = app.state.metrics.registry.get_sample_value(
+    count = service_state(app).metrics.registry.get_sample_value(
         "http_request_duration_seconds_count", labels
     )
     assert count == 2.0

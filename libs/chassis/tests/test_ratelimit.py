@@ -17,6 +17,7 @@ from agora_chassis.errors import TooManyRequests, install_error_handlers
 from agora_chassis.ratelimit import STORAGE_RETRY_SECONDS, RateLimiter, rate_limit
 from agora_cli.infra.ports import free_port
 from agora_cli.infra.redis import EmbeddedRedis
+from agora_testing.state import attach_test_state
 
 MINUTE = 60
 
@@ -255,8 +256,11 @@ def peer_ip(request: Request) -> str:
 def build_app() -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
-    app.state.rate_limiter = RateLimiter(None)
-    app.state.trusted_proxies = TrustedProxies(["127.0.0.1"])  # the test client's peer
+    attach_test_state(
+        app,
+        rate_limiter=RateLimiter(None),
+        trusted_proxies=TrustedProxies(["127.0.0.1"]),  # the test client's peer
+    )
 
     @app.post("/login", dependencies=[Depends(rate_limit("2/minute"))])
     async def login() -> dict[str, bool]:

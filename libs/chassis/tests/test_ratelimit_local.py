@@ -10,6 +10,8 @@ from agora_chassis.app import create_service_app
 from agora_chassis.errors import TooManyRequests, install_error_handlers
 from agora_chassis.ratelimit import LocalRateLimiter, rate_limit
 from agora_chassis.settings import ServiceSettings
+from agora_chassis.state import service_state
+from agora_testing.state import attach_test_state
 
 UNREACHABLE_DATABASE = "postgresql+asyncpg://nobody:x@127.0.0.1:1/none"
 
@@ -149,8 +151,7 @@ def _client(app: FastAPI) -> httpx.AsyncClient:
 async def test_rate_limit_not_shared_counts_in_the_local_limiter() -> None:
     app = FastAPI()
     install_error_handlers(app)
-    app.state.rate_limiter = UnusableLimiter()
-    app.state.local_rate_limiter = LocalRateLimiter()
+    attach_test_state(app, rate_limiter=UnusableLimiter(), local_rate_limiter=LocalRateLimiter())
 
     @app.get("/items", dependencies=[Depends(rate_limit("2/minute", shared=False))])
     async def items() -> list[int]:
@@ -174,10 +175,10 @@ async def test_create_service_app_api_budget_is_counted_in_process() -> None:
         {"service_name": "demo", "database_url": UNREACHABLE_DATABASE, "rate_limit": "2/minute"}
     )
     app = create_service_app(settings, title="demo", routers=[router])
-    app.state.rate_limiter = UnusableLimiter()
+    service_state(app).rate_limiter = UnusableLimiter()
 
     async with _client(app) as client:
         statuses = [(await client.get("/api/v1/ping")).status_code for _ in range(3)]
 
     assert statuses == [200, 200, 429]
-    assert isinstance(app.state.local_rate_limiter, LocalRateLimiter)
+    assert isinstance(service_state(app).local_rate_limiter, LocalRateLimiter)

@@ -13,13 +13,13 @@ from agora_chassis.db import create_engine, create_sessionmaker
 from agora_chassis.errors import install_error_handlers
 from agora_chassis.health import Check, database_probe, health_router, redis_probe, tcp_probe
 from agora_chassis.logging import configure_logging
+from agora_chassis.messaging.broker import make_broker
 from agora_chassis.messaging.lifecycle import (
-    attach_messaging,
     outbox_probe,
     start_messaging,
     stop_messaging,
 )
-from agora_chassis.metrics import install_metrics
+from agora_chassis.metrics import HttpMetrics, install_metrics
 from agora_chassis.middleware import install_http_middleware
 from agora_chassis.openapi import install_openapi
 from agora_chassis.outbox import OutboxMixin
@@ -30,6 +30,7 @@ from agora_chassis.ratelimit import (
     RateLimiter,
 )
 from agora_chassis.settings import ServiceSettings
+from agora_chassis.state import Messaging, ServiceState, attach_service_state, service_state
 from agora_chassis.telemetry import TraceContextMiddleware, fastapi_telemetry, setup_telemetry
 
 Hook = Callable[[FastAPI], Awaitable[None]]
@@ -40,8 +41,9 @@ def _lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if isinstance(app.state.keys_source, JWKSCache):
-            app.state.keys_source.start()  # keys fetched now and refreshed before they expire
+        state = service_state(app)
+        if isinstance(state.keys, JWKSCache):
+            state.keys.start()  # keys fetched now and refreshed before they expire
         for hook in startup:
             await hook(app)
         await start_messaging(app)
@@ -51,50 +53,67 @@ def _lifespan(
             await stop_messaging(app)
             for hook in shutdown:
                 await hook(app)
-            await app.state.keys_source.aclose()
-            await app.state.rate_limiter.aclose()
-            await app.state.engine.dispose()
+            await state.keys.aclose()
+            await state.rate_limiter.aclose()
+            await state.engine.dispose()
 
     return lifespan
 
 
 def _readiness(app: FastAPI, settings: ServiceSettings) -> dict[str, Check]:
-    checks = {"database": Check(database_probe(app.state.engine))}
+    state = service_state(app)
+    checks = {"database": Check(database_probe(state.engine))}
     if settings.redis_url:
         # Without Redis, rate limits are counted per process: degraded, not down.
         checks["cache"] = Check(redis_probe(settings.redis_url), critical=False)
-        checks["rate_limits"] = Check(app.state.rate_limiter.probe, critical=False)
+        checks["rate_limits"] = Check(state.rate_limiter.probe, critical=False)
     if settings.broker_url:
         # Events wait in the outbox while the broker is down: degraded, not unavailable.
         checks["broker"] = Check(tcp_probe(settings.broker_url), critical=False)
-        if app.state.outbox_model is not None:
+        if state.messaging.outbox_model is not None:
             # A stopped relay or a stale backlog: events are late, requests still work.
             checks["outbox"] = Check(outbox_probe(app), critical=False)
     return checks
 
 
-def _attach_state(
-    app: FastAPI,
+def build_service_state(
     settings: ServiceSettings,
-    keys: KeySource | None,
-    outbox: type[OutboxMixin] | None,
-) -> None:
-    """Put the shared resources on ``app.state``, where the chassis dependencies look for them."""
-    app.state.settings = settings
-    app.state.engine = create_engine(settings.database_url)
-    app.state.sessionmaker = create_sessionmaker(app.state.engine)
-    app.state.keys_source = keys or JWKSCache(settings.jwks_url)
-    app.state.token_verifier = TokenVerifier(
-        app.state.keys_source, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    *,
+    keys: KeySource | None = None,
+    outbox: type[OutboxMixin] | None = None,
+) -> ServiceState:
+    """Build the shared resources of a service app (nothing connects before start-up).
+
+    Args:
+        settings: The service's settings.
+        keys: Where verification keys come from; defaults to ``settings.jwks_url``.
+        outbox: The service's outbox model, if it publishes events.
+
+    Returns:
+        The state ``create_service_app`` attaches to its app.
+    """
+    engine = create_engine(settings.database_url)
+    keys = keys or JWKSCache(settings.jwks_url)
+    return ServiceState(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        keys=keys,
+        verifier=TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience),
+        rate_limiter=RateLimiter(settings.redis_url),
+        local_rate_limiter=LocalRateLimiter(),
+        trusted_proxies=TrustedProxies(settings.trusted_proxies),
+        messaging=Messaging(
+            broker=make_broker(settings.broker_url) if settings.broker_url else None,
+            outbox_model=outbox,
+        ),
+        metrics=HttpMetrics(settings.service_name),
     )
-    app.state.rate_limiter = RateLimiter(settings.redis_url)
-    app.state.local_rate_limiter = LocalRateLimiter()
-    app.state.trusted_proxies = TrustedProxies(settings.trusted_proxies)  # read by client_ip
-    attach_messaging(app, settings, outbox)
 
 
 def _install_cross_cutting(app: FastAPI, settings: ServiceSettings) -> None:
     """Health, HTTP hardening, metrics and tracing, in the order the middleware stack needs."""
+    state = service_state(app)
     app.include_router(
         health_router(
             _readiness(app, settings),
@@ -111,12 +130,12 @@ def _install_cross_cutting(app: FastAPI, settings: ServiceSettings) -> None:
         debug=settings.debug,
         request_timeout_seconds=settings.request_timeout_seconds,
     )
-    install_metrics(app, settings.service_name)  # outermost, so 413s and 504s are counted too
+    install_metrics(app, state.metrics)  # outermost, so 413s and 504s are counted too
     setup_telemetry(
         service_name=settings.service_name,
         exporter=settings.otel_exporter,
         endpoint=settings.otel_endpoint,
-        engine=app.state.engine,
+        engine=state.engine,
     )
     if settings.otel_exporter == "none":
         app.add_middleware(TraceContextMiddleware)  # ids for the logs, no span recorded
@@ -175,8 +194,8 @@ def create_service_app(
         access_log=settings.access_log,
     )
     app = _new_app(settings, title, _lifespan(startup, shutdown))
-    _attach_state(app, settings, keys, outbox)
-    install_error_handlers(app, retry_after_seconds=settings.dependency_retry_after_seconds)
+    state = attach_service_state(app, build_service_state(settings, keys=keys, outbox=outbox))
+    install_error_handlers(app)
     for router in routers:
         app.include_router(router)
     install_openapi(app, unlimited=UNLIMITED_PATHS)  # errors documented as Problem Details
@@ -186,8 +205,8 @@ def create_service_app(
     app.add_middleware(
         ApiBudgetMiddleware,
         limit=settings.rate_limit,
-        limiter=app.state.local_rate_limiter,
-        trusted_proxies=app.state.trusted_proxies,
+        limiter=state.local_rate_limiter,
+        trusted_proxies=state.trusted_proxies,
     )
     _install_cross_cutting(app, settings)
     return app

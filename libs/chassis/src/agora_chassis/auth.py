@@ -9,16 +9,16 @@ when present. ``roles`` is a list of strings and ``scope`` a space-separated str
 absent (no roles, no scopes). Any other ``token_use`` (``"refresh"``) is refused, so a refresh token
 can never be replayed as an access token.
 
-Wiring, in a service's app factory (the chassis app does this, and calls ``start()`` on the cache
-in its lifespan so the keys are refreshed in the background)::
+Wiring: ``create_service_app`` keeps the verifier in the app's ``ServiceState`` (and calls
+``start()`` on the cache in its lifespan so the keys are refreshed in the background)::
 
-    app.state.token_verifier = TokenVerifier(
+    verifier = TokenVerifier(
         JWKSCache(settings.jwks_url), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
 
 Routes then take ``principal: CurrentPrincipal`` or ``Depends(require_roles("admin"))``.
 Every refusal is logged at WARNING (reason, method, path; never the token) and handed to
-``app.state.on_auth_refusal(reason, request)`` when a service sets that hook (audit log).
+``ServiceState.on_auth_refusal(reason, request)`` when a service sets that hook (audit log).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from agora_chassis.jwks import ASYMMETRIC_ALGORITHMS as ASYMMETRIC_ALGORITHMS  #
 from agora_chassis.jwks import JWKSCache as JWKSCache  # noqa: PLC0414
 from agora_chassis.jwks import KeySource as KeySource  # noqa: PLC0414
 from agora_chassis.jwks import UnknownKeyError as UnknownKeyError  # noqa: PLC0414
+from agora_chassis.state import service_state
 
 logger = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from the ide
 
 async def _report_refusal(request: Request, reason: str) -> None:
     logger.warning("request refused on %s %s: %s", request.method, request.url.path, reason)
-    hook: RefusalHook | None = getattr(request.app.state, "on_auth_refusal", None)
+    hook = service_state(request).on_auth_refusal
     if hook is not None and inspect.isawaitable(result := hook(reason, request)):
         await result
 
@@ -257,8 +258,8 @@ async def get_principal(
     """FastAPI dependency: the caller named by the ``Authorization: Bearer`` access token.
 
     Args:
-        request: The current request; ``app.state.token_verifier`` must hold a
-            :class:`TokenVerifier`.
+        request: The current request, to an app built by ``create_service_app`` (its
+            :class:`~agora_chassis.state.ServiceState` holds the :class:`TokenVerifier`).
         credentials: The bearer credentials, ``None`` when absent.
 
     Returns:
@@ -267,7 +268,7 @@ async def get_principal(
     Raises:
         Unauthorized: No bearer token, or the token is refused (401, ``WWW-Authenticate: Bearer``).
     """
-    verifier: TokenVerifier = request.app.state.token_verifier
+    verifier = service_state(request).verifier
     if credentials is None:
         await _report_refusal(request, "no bearer token")
         raise Unauthorized("A bearer access token is required.")

@@ -22,6 +22,8 @@ from functools import lru_cache
 from fastapi import Request
 from starlette.types import Scope
 
+from agora_chassis.state import ServiceStateError, service_state
+
 UNKNOWN_CLIENT = "unknown"
 FORWARDED_FOR = b"x-forwarded-for"
 PEER_CACHE_SIZE = 4096
@@ -136,8 +138,9 @@ def scope_client_ip(scope: Scope, proxies: TrustedProxies = NO_PROXIES) -> str:
 def client_ip(request: Request) -> str:
     """Return the caller's IP address, believing only the app's trusted proxies.
 
-    The proxies are ``request.app.state.trusted_proxies`` (a :class:`TrustedProxies`, set by
-    ``create_service_app`` from ``AGORA_TRUSTED_PROXIES``); an app without it trusts nobody.
+    The proxies are the app's ``ServiceState.trusted_proxies`` (a :class:`TrustedProxies`, set by
+    ``create_service_app`` from ``AGORA_TRUSTED_PROXIES``); an app without a state (not built by
+    ``create_service_app``) trusts nobody.
 
     Args:
         request: The current request.
@@ -145,5 +148,8 @@ def client_ip(request: Request) -> str:
     Returns:
         See :func:`scope_client_ip`.
     """
-    proxies: TrustedProxies = getattr(request.app.state, "trusted_proxies", NO_PROXIES)
+    try:
+        proxies = service_state(request).trusted_proxies
+    except ServiceStateError:
+        proxies = NO_PROXIES  # the safe default: the peer is the client
     return scope_client_ip(request.scope, proxies)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from agora_chassis.errors import DATABASE, AgoraError, DependencyUnavailable
 from agora_chassis.ids import new_id
+from agora_chassis.state import service_state
 
 logger = logging.getLogger(__name__)
 
@@ -184,12 +185,12 @@ async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
     sent.
 
     Args:
-        request: The current request; its app holds the session factory in ``state.sessionmaker``.
+        request: The current request; its app's ``ServiceState`` holds the session factory.
 
     Yields:
         The transaction's session.
     """
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    sessionmaker = service_state(request).sessionmaker
     session = sessionmaker()
     try:
         yield session

@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agora_chassis.logging import correlation_id
+from agora_chassis.state import ServiceStateError, service_state
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ SQLSTATE_INTEGRITY_VIOLATION = "23"
 # down or not yet up): the database cannot serve now, but may in a moment.
 SQLSTATE_UNREACHABLE = ("08", "53300", "57P")
 DEPENDENCY_RETRY_AFTER_SECONDS = 5
-RETRY_AFTER_STATE = "dependency_retry_after_seconds"
 DATABASE = "database"
 
 
@@ -340,13 +340,19 @@ def _internal_error(request: Request, exc: Exception, headers: dict[str, str]) -
     )
 
 
+def _retry_after(request: Request) -> int:
+    """``AGORA_DEPENDENCY_RETRY_AFTER_SECONDS`` of a service app; the default for a bare app."""
+    try:
+        return service_state(request).settings.dependency_retry_after_seconds
+    except (KeyError, ServiceStateError):  # no app in the scope, or not a service app
+        return DEPENDENCY_RETRY_AFTER_SECONDS
+
+
 def _unavailable(
     request: Request, exc: BaseException, dependency: str, headers: dict[str, str]
 ) -> JSONResponse:
     path = request.url.path
-    app = request.scope.get("app")
-    retry_after = getattr(getattr(app, "state", None), RETRY_AFTER_STATE, None)
-    retry_after = retry_after or DEPENDENCY_RETRY_AFTER_SECONDS
+    retry_after = _retry_after(request)
     # WARNING, not ERROR: an outage of a dependency is no bug here, and readiness reports it.
     logger.warning(
         "dependency=%s unreachable on %s: %s",
@@ -406,17 +412,15 @@ class UnhandledErrorMiddleware:
             await _internal_error(Request(scope), exc, {})(scope, receive, send)
 
 
-def install_error_handlers(
-    app: FastAPI, *, retry_after_seconds: int = DEPENDENCY_RETRY_AFTER_SECONDS
-) -> None:
+def install_error_handlers(app: FastAPI) -> None:
     """Render every error the app can raise as Problem Details.
+
+    The ``Retry-After`` of the 503 answered when a dependency is unreachable comes from the
+    settings of a service app (``ServiceState``), else :data:`DEPENDENCY_RETRY_AFTER_SECONDS`.
 
     Args:
         app: The FastAPI application.
-        retry_after_seconds: ``Retry-After`` of the 503 answered when a dependency is
-            unreachable (kept on ``app.state``, where the handlers and middleware read it).
     """
-    setattr(app.state, RETRY_AFTER_STATE, retry_after_seconds)
     app.add_exception_handler(AgoraError, _agora_error)
     app.add_exception_handler(DependencyUnavailable, _dependency_error)
     for unreachable in DEPENDENCY_ERRORS:

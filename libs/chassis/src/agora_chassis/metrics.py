@@ -138,18 +138,17 @@ class MetricsMiddleware:
             )
 
 
-def install_metrics(app: FastAPI, service_name: str) -> None:
+def install_metrics(app: FastAPI, metrics: HttpMetrics) -> None:
     """Record HTTP metrics for an app and serve them at ``GET /metrics``.
 
     Call it after ``install_http_middleware`` so that answers given by those middlewares (413,
-    504) are counted too. The app's metric set is kept as ``app.state.metrics``.
+    504) are counted too. ``create_service_app`` keeps the metric set in the app's
+    ``ServiceState.metrics``.
 
     Args:
         app: The FastAPI application (before it starts).
-        service_name: Value of the ``service`` label.
+        metrics: The app's metric set (its ``service`` label names the service).
     """
-    metrics = HttpMetrics(service_name)
-    app.state.metrics = metrics
 
     async def render_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)

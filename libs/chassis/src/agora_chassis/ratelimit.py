@@ -11,10 +11,11 @@ reports. Redis is tried again after :data:`STORAGE_RETRY_SECONDS`. A Redis outag
 limits their exactness across replicas (each replica counts its own), never the limits themselves:
 login guessing stays throttled.
 
-Wiring, in a service's app factory (and ``await app.state.rate_limiter.aclose()`` on shutdown)::
+Wiring: ``create_service_app`` keeps both limiters in the app's ``ServiceState`` (and closes the
+Redis one on shutdown)::
 
-    app.state.rate_limiter = RateLimiter(settings.redis_url)
-    app.state.local_rate_limiter = LocalRateLimiter()
+    rate_limiter = RateLimiter(settings.redis_url)
+    local_rate_limiter = LocalRateLimiter()
 
 and on a route: ``dependencies=[Depends(rate_limit("5/minute"))]``. Budgets that guard something
 (login guessing) are counted in Redis, exactly across replicas. The coarse per-client budget of the
@@ -48,6 +49,7 @@ from agora_chassis.client_address import (
     scope_client_ip,
 )
 from agora_chassis.errors import TooManyRequests, problem_for
+from agora_chassis.state import service_state
 
 logger = logging.getLogger(__name__)
 
@@ -338,9 +340,9 @@ def rate_limit(
     """Build a dependency that counts one hit per request against ``limit``.
 
     Hits are counted per ``scope`` (default: the route's path template, so two routes never share
-    a budget) and per ``key(request)`` (default: :func:`client_ip`). The limiter is
-    ``request.app.state.rate_limiter`` (Redis: one budget across the service's replicas), or with
-    ``shared=False`` ``request.app.state.local_rate_limiter`` (a :class:`LocalRateLimiter`: a
+    a budget) and per ``key(request)`` (default: :func:`client_ip`). The limiter is the app's
+    ``ServiceState.rate_limiter`` (Redis: one budget across the service's replicas), or with
+    ``shared=False`` its ``local_rate_limiter`` (a :class:`LocalRateLimiter`: a
     budget per replica, but no round trip to Redis on the request's path).
 
     Args:
@@ -354,10 +356,9 @@ def rate_limit(
     """
     _parse(limit)
 
-    state_name = "rate_limiter" if shared else "local_rate_limiter"
-
     async def _rate_limit(request: Request) -> None:
-        limiter: RateLimiter | LocalRateLimiter = getattr(request.app.state, state_name)
+        state = service_state(request)
+        limiter = state.rate_limiter if shared else state.local_rate_limiter
         route = request.scope.get("route")
         budget = scope or getattr(route, "path", None) or request.url.path
         await limiter.hit(limit, budget, key(request))

@@ -29,6 +29,7 @@ from agora_chassis.messaging.redelivery import Attempt
 from agora_chassis.messaging.relay import observe_backlog
 from agora_chassis.outbox import add_event, build_event
 from agora_chassis.settings import ServiceSettings
+from agora_chassis.state import service_state
 from agora_cli.infra.ports import free_port
 from agora_contracts.envelope import CloudEvent
 from libs.chassis.tests.messaging.support import (
@@ -306,4 +307,5 @@ async def test_metrics_backlog_reported_while_the_broker_is_unreachable(
 
     async with LifespanManager(app):
         await wait_for(reported)
-    assert app.state.relay is None  # no relay ran: the gauge came from the reconnect loop
+    # no relay ran: the gauge came from the reconnect loop
+    assert service_state(app).messaging.relay is None

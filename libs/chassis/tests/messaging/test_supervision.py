@@ -23,6 +23,7 @@ from agora_chassis.messaging import Broker
 from agora_chassis.messaging import relay as relay_module
 from agora_chassis.outbox import add_event, build_event
 from agora_chassis.settings import ServiceSettings
+from agora_chassis.state import service_state
 from libs.chassis.tests.messaging.support import OutboxMessage, count, payload_class, wait_for
 
 pytestmark = pytest.mark.integration
@@ -98,13 +99,16 @@ async def test_relay_crashing_restarts_and_readiness_is_degraded_meanwhile(
         return real_channel(outbox)
 
     monkeypatch.setattr(relay_module, "notify_channel", channel_crashing)
-    assert app.state.relay.listener is not None
-    await app.state.relay.listener.close()  # the LISTEN connection dropped: the loop reopens it
+    relay = service_state(app).messaging.relay
+    assert relay is not None
+    assert relay.listener is not None
+    await relay.listener.close()  # the LISTEN connection dropped: the loop reopens it
 
     await wait_for(lambda: _status_is(client, "fail"), seconds=RECOVERY_SECONDS)
     assert "not running" in (await outbox_check(client))["error"]
     await wait_for(lambda: _status_is(client, "ok"), seconds=RECOVERY_SECONDS)
-    assert app.state.relay.restarts == CRASHES
+    assert relay is service_state(app).messaging.relay  # the same relay, restarted in place
+    assert relay.restarts == CRASHES
 
     await add_pending(sessionmaker, backdate=False)  # and it publishes again
 

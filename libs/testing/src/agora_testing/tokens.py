@@ -3,7 +3,7 @@
 A service's API tests verify real EdDSA tokens without running identity::
 
     key = Ed25519PrivateKey.generate()
-    app.state.token_verifier = TokenVerifier(StaticKeys(key), issuer=..., audience=...)
+    service_state(app).verifier = TokenVerifier(StaticKeys(key), issuer=..., audience=...)
     headers = {"Authorization": f"Bearer {forge_access_token(key, roles=['admin'])}"}
 """
 

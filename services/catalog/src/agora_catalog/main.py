@@ -21,26 +21,27 @@ from agora_chassis.app import create_service_app
 from agora_chassis.audit_api import audit_router
 from agora_chassis.messaging import RetryPolicy
 from agora_chassis.messaging import admin as dead_letters
+from agora_chassis.state import attach_extras, service_state
 
 
 async def _close_cache(app: FastAPI) -> None:
-    await app.state.product_cache.aclose()
+    await deps.catalog_state(app).product_cache.aclose()
 
 
 async def _start_grpc(app: FastAPI) -> None:
     """Serve the internal gRPC API when ``AGORA_GRPC_PORT`` is set."""
-    settings: CatalogSettings = app.state.settings
-    app.state.grpc_server = None
+    settings, state = deps.catalog_settings(app), service_state(app)
+    catalog = deps.catalog_state(app)
+    catalog.grpc_server = None
     if settings.grpc_port is not None:
-        app.state.grpc_server = await serve_grpc(
-            app.state.sessionmaker, app.state.keys_source, settings
-        )
+        catalog.grpc_server = await serve_grpc(state.sessionmaker, state.keys, settings)
 
 
 async def _stop_grpc(app: FastAPI) -> None:
     """Report NOT_SERVING, then let running calls finish (a few seconds at most)."""
-    if app.state.grpc_server is not None:
-        await app.state.grpc_server.stop()
+    server = deps.catalog_state(app).grpc_server
+    if server is not None:
+        await server.stop()
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
@@ -67,16 +68,15 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         shutdown=[_stop_grpc, _close_cache],
         outbox=OutboxMessage,
     )
-    app.state.product_cache = ProductCache.from_url(
+    cache = ProductCache.from_url(
         settings.redis_url,
         product_ttl=settings.product_cache_seconds,
         list_ttl=settings.list_cache_seconds,
         local_ttl=settings.local_cache_seconds,
     )
-    app.state.consumer = build_consumer(
-        app.state.broker,
-        app.state.sessionmaker,
-        app.state.product_cache,
-        retry=RetryPolicy.from_settings(settings),
+    attach_extras(app, deps.CatalogState(product_cache=cache))
+    state = service_state(app)
+    state.consumer = build_consumer(
+        state.messaging.broker, state.sessionmaker, cache, retry=RetryPolicy.from_settings(settings)
     )
     return app

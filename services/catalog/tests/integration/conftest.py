@@ -21,9 +21,11 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy import text
 
+from agora_catalog.api.deps import catalog_state
 from agora_catalog.main import create_app
 from agora_catalog.settings import CatalogSettings
 from agora_chassis.auth import TokenVerifier
+from agora_chassis.state import service_state
 from agora_testing.fixtures import alembic_upgrade
 from agora_testing.tokens import StaticKeys, forge_access_token
 
@@ -64,7 +66,7 @@ async def app(
         rate_limit="100000/minute",
     )
     app = create_app(settings)
-    app.state.token_verifier = TokenVerifier(
+    service_state(app).verifier = TokenVerifier(
         StaticKeys(signing_key), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
     async with LifespanManager(app):
@@ -74,12 +76,12 @@ async def app(
 @pytest.fixture
 async def clean(app: FastAPI, catalog_redis_url: str) -> None:
     """Empty tables and cache before a test."""
-    async with app.state.sessionmaker.begin() as session:
+    async with service_state(app).sessionmaker.begin() as session:
         await session.execute(text(f"TRUNCATE {TABLES}"))
     redis = Redis.from_url(catalog_redis_url)
     await redis.flushdb()
     await redis.aclose()
-    app.state.product_cache.forget_local()
+    catalog_state(app).product_cache.forget_local()
 
 
 @pytest.fixture
@@ -110,7 +112,7 @@ def sql(app: FastAPI, clean: None) -> Callable[..., Any]:
     """
 
     async def run(statement: str, **params: Any) -> list[Any]:
-        async with app.state.sessionmaker.begin() as session:
+        async with service_state(app).sessionmaker.begin() as session:
             result = await session.execute(text(statement), params)
             return list(result.all()) if result.returns_rows else []
 
@@ -162,7 +164,9 @@ def consumer(app: FastAPI, clean: None) -> Any:
     from agora_chassis.messaging import RetryPolicy
 
     fast = RetryPolicy(base_delay=0.01, max_delay=0.02)
-    return build_consumer(None, app.state.sessionmaker, app.state.product_cache, retry=fast)
+    return build_consumer(
+        None, service_state(app).sessionmaker, catalog_state(app).product_cache, retry=fast
+    )
 
 
 @pytest.fixture

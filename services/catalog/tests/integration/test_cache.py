@@ -16,10 +16,12 @@ from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from redis.asyncio import Redis
 
+from agora_catalog.api.deps import catalog_state
 from agora_catalog.main import create_app
 from agora_catalog.services.cache import GENERATION_KEY
 from agora_catalog.settings import CatalogSettings
 from agora_chassis.auth import TokenVerifier
+from agora_chassis.state import service_state
 from agora_cli.infra.ports import LOOPBACK, free_port
 from agora_testing.tokens import StaticKeys
 
@@ -195,7 +197,7 @@ async def cacheless_client(
         broker_url=None,
     )
     cacheless = create_app(settings)
-    cacheless.state.token_verifier = TokenVerifier(
+    service_state(cacheless).verifier = TokenVerifier(
         StaticKeys(signing_key), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
     async with LifespanManager(cacheless):
@@ -255,7 +257,7 @@ async def test_readiness_redis_down_reports_cache_degraded(
 async def test_product_read_overlapping_a_write_is_not_cached(
     app: Any, client: httpx.AsyncClient, mug: dict[str, Any]
 ) -> None:
-    cache = app.state.product_cache
+    cache = catalog_state(app).product_cache
     generation = await cache.generation()  # a reader starts: notes the generation, reads the row
     await cache.invalidate(uuid.UUID(mug["id"]), mug["sku"])  # a writer commits and invalidates
 

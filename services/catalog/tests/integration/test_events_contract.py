@@ -25,6 +25,7 @@ from agora_catalog.models import DeadLetter, OutboxMessage, Reservation
 from agora_chassis.db import utcnow
 from agora_chassis.ids import new_id
 from agora_chassis.messaging import EventConsumer
+from agora_chassis.state import service_state
 from agora_contracts.catalog import (
     ProductPriceChangedV1,
     ShortLine,
@@ -65,7 +66,7 @@ def _envelope(
 
 
 async def _published(app: FastAPI) -> list[CloudEvent]:
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at))
         return [CloudEvent.model_validate(row.envelope) for row in rows]
 
@@ -79,7 +80,7 @@ def _payload(event: CloudEvent) -> EventPayload:
 
 
 async def _state(app: FastAPI, order_id: uuid.UUID) -> str | None:
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         state: str | None = await session.scalar(
             select(Reservation.state).where(Reservation.order_id == order_id)
         )
@@ -194,7 +195,7 @@ async def test_consumer_dead_letters_order_breaking_its_contract_at_once(
 
     assert await consumer.deliver(_envelope(OrderPlacedV1, broken)) is False
 
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         [letter] = await session.scalars(select(DeadLetter))
         reservations = await session.scalar(select(func.count()).select_from(Reservation))
     assert letter.attempts == 0

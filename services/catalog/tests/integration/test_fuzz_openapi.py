@@ -17,6 +17,7 @@ from agora_catalog.main import create_app
 from agora_catalog.settings import CatalogSettings
 from agora_chassis.auth import TokenVerifier
 from agora_chassis.db import create_sessionmaker
+from agora_chassis.state import service_state
 from agora_testing.fixtures import alembic_upgrade
 from agora_testing.tokens import StaticKeys, forge_access_token
 from tests.openapi_fuzz import fuzz_openapi
@@ -61,12 +62,12 @@ def fuzz_app(make_database: Callable[[str], str], signing_key: Ed25519PrivateKey
         rate_limit=UNLIMITED,
     )
     app = create_app(settings_)
-    app.state.token_verifier = TokenVerifier(
+    service_state(app).verifier = TokenVerifier(
         StaticKeys(signing_key), issuer=settings_.jwt_issuer, audience=settings_.jwt_audience
     )
     # Each generated call may run on a fresh event loop: pooled connections would outlive theirs.
-    app.state.engine = create_async_engine(url, poolclass=NullPool)
-    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    service_state(app).engine = create_async_engine(url, poolclass=NullPool)
+    service_state(app).sessionmaker = create_sessionmaker(service_state(app).engine)
     return app
 
 

@@ -19,6 +19,7 @@ from agora_catalog.models import DeadLetter, Inbox, OutboxMessage, Reservation, 
 from agora_chassis.db import utcnow
 from agora_chassis.ids import new_id
 from agora_chassis.messaging import EventConsumer
+from agora_chassis.state import service_state
 from agora_contracts.catalog import ShortLine, StockRejectedV1, StockReservedV1
 from agora_contracts.envelope import CloudEvent, EventPayload
 from agora_contracts.ordering import OrderCancelledV1, OrderLine, OrderPaidV1, OrderPlacedV1
@@ -48,14 +49,14 @@ def _paid(order_id: uuid.UUID) -> OrderPaidV1:
 
 async def _stock(app: FastAPI, product_id: uuid.UUID) -> tuple[int, int]:
     """``(on_hand, reserved)`` as committed."""
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         stock = await session.get(Stock, product_id)
     assert stock is not None
     return stock.on_hand, stock.reserved
 
 
 async def _reservation(app: FastAPI, order_id: uuid.UUID) -> Reservation | None:
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         reservation: Reservation | None = await session.scalar(
             select(Reservation).where(Reservation.order_id == order_id)
         )
@@ -64,18 +65,18 @@ async def _reservation(app: FastAPI, order_id: uuid.UUID) -> Reservation | None:
 
 async def _published(app: FastAPI) -> list[CloudEvent]:
     """The outbox's envelopes, oldest first (each must be a valid CloudEvent)."""
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         rows = await session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at))
         return [CloudEvent.model_validate(row.envelope) for row in rows]
 
 
 async def _rows[T](app: FastAPI, model: type[T]) -> list[T]:
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         return list(await session.scalars(select(model)))
 
 
 async def _count(app: FastAPI, model: type[Any]) -> int:
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
@@ -250,7 +251,7 @@ async def test_placed_second_event_for_rejected_order_stays_rejected(
     await consumer.deliver(cloud_event(_placed(order_id, (mug, 2))))
 
     # Stock arrives meanwhile; the order was answered already and is not reserved behind its back.
-    async with app.state.sessionmaker.begin() as session:
+    async with service_state(app).sessionmaker.begin() as session:
         stock = await session.get(Stock, mug)
         assert stock is not None
         stock.on_hand = 5
@@ -438,7 +439,7 @@ async def test_answer_after_product_deleted_settles_the_other_lines(
     # The API refuses to delete a product with reserved units (409); an operator's SQL does not.
     refused = await client.delete(f"/api/v1/products/{jug}", headers=admin | {"If-Match": "*"})
     assert refused.status_code == 409, refused.text
-    async with app.state.sessionmaker.begin() as session:
+    async with service_state(app).sessionmaker.begin() as session:
         await session.execute(text("DELETE FROM products WHERE id = :id"), {"id": jug})
 
     assert await consumer.deliver(cloud_event(answer(order_id))) is True

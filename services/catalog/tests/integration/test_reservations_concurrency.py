@@ -24,6 +24,7 @@ from agora_catalog.models import DeadLetter, OutboxMessage, Reservation, Stock
 from agora_chassis.db import utcnow
 from agora_chassis.ids import new_id
 from agora_chassis.messaging import EventConsumer
+from agora_chassis.state import service_state
 from agora_contracts.catalog import StockRejectedV1
 from agora_contracts.envelope import EventPayload
 from agora_contracts.ordering import OrderCancelledV1, OrderLine, OrderPlacedV1
@@ -53,24 +54,24 @@ def _retries(event_type: str) -> float:
 
 
 async def _stock(app: FastAPI, product_id: uuid.UUID) -> tuple[int, int]:
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         stock = await session.get(Stock, product_id)
     assert stock is not None
     return stock.on_hand, stock.reserved
 
 
 async def _states(app: FastAPI) -> Counter[str]:
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         return Counter(await session.scalars(select(Reservation.state)))
 
 
 async def _published(app: FastAPI) -> Counter[str]:
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         return Counter(await session.scalars(select(OutboxMessage.event_type)))
 
 
 async def _dead_letters(app: FastAPI) -> int:
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(DeadLetter)) or 0)
 
 
@@ -82,7 +83,7 @@ async def _watching(app: FastAPI, product_ids: list[uuid.UUID]) -> AsyncIterator
 
     async def watch() -> None:
         while not done.is_set():
-            async with app.state.sessionmaker() as session:
+            async with service_state(app).sessionmaker() as session:
                 rows = await session.scalars(select(Stock).where(Stock.product_id.in_(product_ids)))
                 samples.extend(stock.on_hand - stock.reserved for stock in rows)
             await asyncio.sleep(WATCH_INTERVAL_SECONDS)
@@ -203,7 +204,7 @@ async def test_placed_rejections_report_what_was_left(
     await asyncio.gather(*(consumer.deliver(body) for body in bodies))
 
     assert await _stock(app, mug) == (LAST_UNITS, 8)
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         rows = await session.scalars(
             select(OutboxMessage.envelope).where(OutboxMessage.event_type == "stock.rejected")
         )

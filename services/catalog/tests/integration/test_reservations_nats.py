@@ -13,11 +13,13 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from agora_catalog.api.deps import catalog_state
 from agora_catalog.events.subscriber import build_consumer
 from agora_catalog.models import Reservation, Stock
 from agora_chassis.db import utcnow
 from agora_chassis.ids import new_id
 from agora_chassis.messaging import RetryPolicy, make_broker, publish_envelope
+from agora_chassis.state import service_state
 from agora_contracts.envelope import EventPayload
 from agora_contracts.ordering import OrderLine, OrderPlacedV1
 
@@ -52,11 +54,13 @@ async def test_order_placed_over_nats_reserves_stock_once(
     body = cloud_event(placed)
     broker = make_broker(nats_url)
     fast = RetryPolicy(base_delay=0.01, max_delay=0.02)
-    build_consumer(broker, app.state.sessionmaker, app.state.product_cache, retry=fast)
+    build_consumer(
+        broker, service_state(app).sessionmaker, catalog_state(app).product_cache, retry=fast
+    )
     duplicates_before = _duplicates()
 
     async def reserved() -> bool:
-        async with app.state.sessionmaker() as session:
+        async with service_state(app).sessionmaker() as session:
             state: str | None = await session.scalar(
                 select(Reservation.state).where(Reservation.order_id == order_id)
             )
@@ -82,7 +86,7 @@ async def test_order_placed_over_nats_reserves_stock_once(
     finally:
         await broker.stop()
 
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         stock = await session.get(Stock, product_id)
     assert stock is not None
     assert (stock.on_hand, stock.reserved) == (5, 2)

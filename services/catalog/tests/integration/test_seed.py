@@ -17,22 +17,23 @@ from agora_catalog.repositories.seeding import SeedRepository
 from agora_catalog.seed import cli
 from agora_catalog.seed.generate import generate
 from agora_catalog.seed.load import LoadReport, load_catalogue
+from agora_chassis.state import service_state
 
 pytestmark = pytest.mark.integration
 
 
 async def _load(app: FastAPI, count: int) -> LoadReport:
-    async with app.state.sessionmaker.begin() as session:
+    async with service_state(app).sessionmaker.begin() as session:
         return await load_catalogue(session, generate(count))
 
 
 async def _scalar(app: FastAPI, sql: str) -> Any:
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         return await session.scalar(text(sql))
 
 
 async def _counts(app: FastAPI) -> dict[str, int]:
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         return await SeedRepository(session).counts()
 
 
@@ -114,7 +115,7 @@ async def test_load_catalogue_builds_a_three_level_tree_shoppers_can_browse(
 
 
 async def test_seed_repository_empty_inserts_do_nothing(app: FastAPI, clean: None) -> None:
-    async with app.state.sessionmaker.begin() as session:
+    async with service_state(app).sessionmaker.begin() as session:
         seeds = SeedRepository(session)
         added = (
             await seeds.add_categories([]),

@@ -7,7 +7,9 @@ import datetime as dt
 from fastapi import FastAPI
 
 from agora_chassis.app import create_service_app
+from agora_chassis.state import attach_extras, service_state
 from agora_identity.api import auth, jwks, service_tokens, users
+from agora_identity.api.deps import IdentityState, identity_settings
 from agora_identity.api.refusals import audit_refusal
 from agora_identity.models import OutboxMessage
 from agora_identity.repositories.users import UserRepository
@@ -19,10 +21,10 @@ from agora_identity.settings import IdentitySettings
 
 
 async def _ensure_admin(app: FastAPI) -> None:
-    settings: IdentitySettings = app.state.settings
+    settings = identity_settings(app)
     if settings.admin_password is None:
         return
-    async with app.state.sessionmaker.begin() as session:
+    async with service_state(app).sessionmaker.begin() as session:
         await ensure_admin(
             UserRepository(session),
             settings.admin_email,
@@ -51,21 +53,26 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         keys=LocalKeySource(keys),
         outbox=OutboxMessage,
     )
-    app.state.keys = keys
-    app.state.on_auth_refusal = audit_refusal
-    app.state.token_issuer = TokenIssuer(
-        keys,
-        TokenPolicy(
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            access_ttl=dt.timedelta(minutes=settings.access_token_minutes),
-            refresh_ttl=dt.timedelta(days=settings.refresh_token_days),
+    service_state(app).on_auth_refusal = audit_refusal
+    attach_extras(
+        app,
+        IdentityState(
+            keys=keys,
+            token_issuer=TokenIssuer(
+                keys,
+                TokenPolicy(
+                    issuer=settings.jwt_issuer,
+                    audience=settings.jwt_audience,
+                    access_ttl=dt.timedelta(minutes=settings.access_token_minutes),
+                    refresh_ttl=dt.timedelta(days=settings.refresh_token_days),
+                ),
+            ),
+            service_token_signer=ServiceTokenSigner(
+                keys,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                ttl=dt.timedelta(minutes=settings.service_token_minutes),
+            ),
         ),
-    )
-    app.state.service_token_signer = ServiceTokenSigner(
-        keys,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        ttl=dt.timedelta(minutes=settings.service_token_minutes),
     )
     return app

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from agora_chassis.ratelimit import RateLimiter
+from agora_chassis.state import service_state
 from agora_identity.main import create_app
 from agora_identity.repositories.users import UserRepository
 from agora_identity.services.bootstrap import ensure_admin
@@ -62,22 +63,23 @@ def app(identity_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture
 async def connection(app: FastAPI) -> AsyncIterator[AsyncConnection]:
     """Bind the app to one outer transaction that is rolled back after the test."""
-    original_sessionmaker, original_settings = app.state.sessionmaker, app.state.settings
-    async with app.state.engine.connect() as conn:
+    state = service_state(app)
+    original_sessionmaker, original_settings = state.sessionmaker, state.settings
+    async with state.engine.connect() as conn:
         outer = await conn.begin()
-        app.state.sessionmaker = async_sessionmaker(
+        state.sessionmaker = async_sessionmaker(
             bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
-        app.state.rate_limiter = RateLimiter(None)
+        state.rate_limiter = RateLimiter(None)
         yield conn
         await outer.rollback()
-    app.state.sessionmaker, app.state.settings = original_sessionmaker, original_settings
+    state.sessionmaker, state.settings = original_sessionmaker, original_settings
 
 
 @pytest.fixture
 async def session(app: FastAPI, connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
     """A session inside the test's transaction, for arranging and asserting on rows."""
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         yield session
 
 

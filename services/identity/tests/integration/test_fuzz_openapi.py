@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from agora_chassis.db import create_sessionmaker
+from agora_chassis.state import service_state
+from agora_identity.api.deps import identity_state
 from agora_identity.main import create_app
 from agora_identity.models import User
 from agora_identity.settings import IdentitySettings
@@ -38,15 +40,15 @@ def fuzz_app(migrated_database, tmp_path_factory: pytest.TempPathFactory) -> Fas
         )
     )
     # Each generated call may run on a fresh event loop: pooled connections would outlive theirs.
-    app.state.engine = create_async_engine(url, poolclass=NullPool)
-    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    service_state(app).engine = create_async_engine(url, poolclass=NullPool)
+    service_state(app).sessionmaker = create_sessionmaker(service_state(app).engine)
     return app
 
 
 def _admin_headers(app: FastAPI) -> dict[str, str]:
     """An admin bearer token, so protected endpoints are fuzzed past authentication."""
     admin = User(id=uuid.uuid4(), email="fuzz@agora.local", full_name="Fuzz", roles=["admin"])
-    token = app.state.token_issuer.access_token(admin, ["admin", "profile"])
+    token = identity_state(app).token_issuer.access_token(admin, ["admin", "profile"])
     return {"Authorization": f"Bearer {token}"}
 
 

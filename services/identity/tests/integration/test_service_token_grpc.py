@@ -15,9 +15,11 @@ from agora_chassis.auth import SERVICE_TOKEN_USE, JWKSCache, TokenVerifier
 from agora_chassis.grpc_auth import GrpcAuth, current_principal, method_scopes
 from agora_chassis.grpc_server import GrpcServer, start_grpc_server
 from agora_chassis.service_tokens import ClientCredentials, ServiceTokenSource, service_channel
+from agora_chassis.state import service_state
 from agora_cli.infra.ports import LOOPBACK
+from agora_identity.api.deps import identity_settings
 from agora_identity.services.service_tokens import secret_digest
-from agora_identity.settings import IdentitySettings, ServiceClient
+from agora_identity.settings import ServiceClient
 from agora_testing.grpc_tokens import FixedToken
 
 pytestmark = pytest.mark.integration
@@ -39,11 +41,13 @@ def register(server: grpc.aio.Server) -> None:
 
 @pytest.fixture
 def registered(app: FastAPI, client: httpx.AsyncClient) -> Iterator[None]:
-    settings: IdentitySettings = app.state.settings
+    settings = identity_settings(app)
     ordering = ServiceClient(secret_sha256=[secret_digest(SECRET)], scopes=["stock:read"])
-    app.state.settings = settings.model_copy(update={"service_clients": {"ordering": ordering}})
+    service_state(app).settings = settings.model_copy(
+        update={"service_clients": {"ordering": ordering}}
+    )
     yield
-    app.state.settings = settings
+    service_state(app).settings = settings
 
 
 @pytest.fixture

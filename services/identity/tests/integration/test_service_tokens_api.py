@@ -11,10 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_chassis.auth import SERVICE_TOKEN_USE, TokenVerifier
+from agora_chassis.state import service_state
+from agora_identity.api.deps import identity_settings, identity_state
 from agora_identity.models import AuditEntry
 from agora_identity.services.keys import LocalKeySource
 from agora_identity.services.service_tokens import secret_digest
-from agora_identity.settings import IdentitySettings, ServiceClient
+from agora_identity.settings import ServiceClient
 
 pytestmark = pytest.mark.integration
 
@@ -27,14 +29,16 @@ GRANT = {"grant_type": "client_credentials"}
 @pytest.fixture
 def registered(app: FastAPI, client: httpx.AsyncClient) -> Iterator[None]:
     """Client ``basket`` registered with two secrets (mid-rotation) and two scopes."""
-    settings: IdentitySettings = app.state.settings
+    settings = identity_settings(app)
     basket = ServiceClient(
         secret_sha256=[secret_digest(SECRET), secret_digest(ROTATED_SECRET)],
         scopes=["catalog:read", "catalog:reserve"],
     )
-    app.state.settings = settings.model_copy(update={"service_clients": {"basket": basket}})
+    service_state(app).settings = settings.model_copy(
+        update={"service_clients": {"basket": basket}}
+    )
     yield
-    app.state.settings = settings
+    service_state(app).settings = settings
 
 
 async def _audit(session: AsyncSession) -> list[tuple[str, dict[str, object]]]:
@@ -46,7 +50,7 @@ async def _audit(session: AsyncSession) -> list[tuple[str, dict[str, object]]]:
 
 def _verifier(app: FastAPI) -> TokenVerifier:
     return TokenVerifier(
-        LocalKeySource(app.state.keys),
+        LocalKeySource(identity_state(app).keys),
         issuer="agora-identity",
         audience="agora",
         token_use=SERVICE_TOKEN_USE,

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from agora_chassis.ratelimit import RateLimiter
+from agora_chassis.state import service_state
 from agora_cli.infra.ports import free_port
 from agora_cli.infra.redis import EmbeddedRedis
 from agora_identity.main import create_app
@@ -52,7 +53,7 @@ async def login_status(app: FastAPI, address: str, password: str, email: str = O
 
 
 def use_settings(app: FastAPI, **changes: Any) -> None:
-    app.state.settings = app.state.settings.model_copy(update=changes)
+    service_state(app).settings = service_state(app).settings.model_copy(update=changes)
 
 
 async def test_login_attacker_exhausting_one_address_leaves_owner_elsewhere_logging_in(
@@ -90,7 +91,7 @@ async def test_login_many_addresses_guessing_one_account_are_slowed_owner_still_
 async def test_login_redis_down_still_answers_429_after_the_budget(
     app: FastAPI, register: Register
 ) -> None:
-    app.state.rate_limiter = RateLimiter(closed_port_redis_url())
+    service_state(app).rate_limiter = RateLimiter(closed_port_redis_url())
     assert (await register(OWNER)).status_code == 201
 
     statuses = [await login_status(app, "198.51.100.7", WRONG) for _ in range(6)]
@@ -103,7 +104,7 @@ async def test_login_redis_stopped_mid_attack_still_answers_429(
 ) -> None:
     valkey = EmbeddedRedis(tmp_path / "data", free_port(), tmp_path / "log", tmp_path / "pid")
     valkey.start()
-    app.state.rate_limiter = RateLimiter(valkey.url)
+    service_state(app).rate_limiter = RateLimiter(valkey.url)
     try:
         assert (await register(OWNER)).status_code == 201
         before = [await login_status(app, "198.51.100.9", WRONG) for _ in range(2)]
@@ -111,7 +112,7 @@ async def test_login_redis_stopped_mid_attack_still_answers_429(
         # Counting starts afresh in memory: never more than one budget per outage and process.
         during = [await login_status(app, "198.51.100.9", WRONG) for _ in range(6)]
     finally:
-        await app.state.rate_limiter.aclose()
+        await service_state(app).rate_limiter.aclose()
         valkey.stop()
 
     assert before == [401, 401]
@@ -148,7 +149,7 @@ async def test_readiness_redis_down_reports_rate_limits_degraded(
         redis_url=closed_port_redis_url(),
     )
     app = create_app(settings)
-    app.state.sessionmaker = async_sessionmaker(
+    service_state(app).sessionmaker = async_sessionmaker(
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
     try:
@@ -156,8 +157,8 @@ async def test_readiness_redis_down_reports_rate_limits_degraded(
         async with client_at(app, "127.0.0.1") as client:
             ready = await client.get("/health/ready")
     finally:
-        await app.state.rate_limiter.aclose()
-        await app.state.engine.dispose()
+        await service_state(app).rate_limiter.aclose()
+        await service_state(app).engine.dispose()
 
     assert limited == 401  # counted in memory, the request itself is served
     assert ready.status_code == 200

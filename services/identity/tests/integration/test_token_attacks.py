@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora_identity.api.deps import identity_state
 from agora_identity.models import AuditEntry
 
 pytestmark = pytest.mark.integration
@@ -37,7 +38,7 @@ def _claims(**overrides: Any) -> dict[str, Any]:
 
 
 def _signed(app: FastAPI, claims: dict[str, Any]) -> str:
-    key = app.state.keys.current
+    key = identity_state(app).keys.current
     return jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
 
 
@@ -69,7 +70,7 @@ async def test_attack_wrong_issuer_returns_401(client, app: FastAPI) -> None:
 
 
 async def test_attack_alg_none_returns_401(client, app: FastAPI) -> None:
-    header = {"alg": "none", "typ": "JWT", "kid": app.state.keys.current.kid}
+    header = {"alg": "none", "typ": "JWT", "kid": identity_state(app).keys.current.kid}
     token = f"{_b64(header)}.{_b64(_claims(exp=int(dt.datetime.now(dt.UTC).timestamp()) + 300))}."
     assert await _status(client, token) == 401
 
@@ -79,18 +80,17 @@ async def test_attack_foreign_key_with_real_kid_returns_401(client, app: FastAPI
         _claims(),
         Ed25519PrivateKey.generate(),
         algorithm="EdDSA",
-        headers={"kid": app.state.keys.current.kid},
+        headers={"kid": identity_state(app).keys.current.kid},
     )
     assert await _status(client, forged) == 401
 
 
 async def test_attack_hs256_keyed_with_public_key_returns_401(client, app: FastAPI) -> None:
-    public = app.state.keys.current.private_key.public_key().public_bytes(
+    current = identity_state(app).keys.current
+    public = current.private_key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
-    token = jwt.encode(
-        _claims(), public, algorithm="HS256", headers={"kid": app.state.keys.current.kid}
-    )
+    token = jwt.encode(_claims(), public, algorithm="HS256", headers={"kid": current.kid})
     assert await _status(client, token) == 401
 
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora_chassis.state import service_state
 from agora_identity.models import AuditEntry, RefreshToken
 from agora_identity.schemas.auth import CLIENT_FIELD_MAX, SCOPE_MAX
 from agora_identity.schemas.user import EMAIL_MAX, PASSWORD_MAX
@@ -60,7 +61,9 @@ async def test_token_per_account_limit_returns_429_with_retry_after(
 
 
 async def test_token_per_ip_limit_returns_429(app: FastAPI, client: httpx.AsyncClient) -> None:
-    app.state.settings = app.state.settings.model_copy(update={"login_limit_per_ip": "3/minute"})
+    service_state(app).settings = service_state(app).settings.model_copy(
+        update={"login_limit_per_ip": "3/minute"}
+    )
     forms = [{"username": f"user{n}@example.com", "password": "Wrong-Pass-1"} for n in range(4)]
     statuses = [(await client.post("/api/v1/auth/token", data=f)).status_code for f in forms]
     assert statuses == [401, 401, 401, 429]

@@ -23,11 +23,12 @@ from sqlalchemy import text
 from agora_chassis.auth import TokenVerifier
 from agora_chassis.ids import new_id
 from agora_chassis.messaging import EventConsumer, RetryPolicy
+from agora_chassis.state import service_state
 from agora_cli.infra.ports import free_port
 from agora_contracts.envelope import CloudEvent
 from agora_contracts.identity import UserRegisteredV1
 from agora_notification.events.subscriber import build_consumer
-from agora_notification.main import create_app
+from agora_notification.main import create_app, notification_state
 from agora_notification.services.mailer import Mailer, SmtpConfig
 from agora_notification.services.notifications import Notifier
 from agora_notification.settings import NotificationSettings
@@ -109,7 +110,7 @@ def app(
         smtp_timeout_seconds=2.0,
     )
     app = create_app(settings)
-    app.state.token_verifier = TokenVerifier(
+    service_state(app).verifier = TokenVerifier(
         StaticKeys(signing_key), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
     return app
@@ -118,7 +119,7 @@ def app(
 @pytest.fixture
 async def clean(app: FastAPI, smtp_sink: tuple[int, CollectingHandler]) -> None:
     """Empty the tables and the sink's mailbox before a test."""
-    async with app.state.sessionmaker.begin() as session:
+    async with service_state(app).sessionmaker.begin() as session:
         await session.execute(text("TRUNCATE notifications, inbox, dead_letters, audit_log"))
     smtp_sink[1].messages.clear()
 
@@ -130,11 +131,11 @@ def make_consumer(app: FastAPI, smtp_port: int | None = None) -> EventConsumer:
         app: The app whose database and mailer settings to use.
         smtp_port: Send to this port instead of the sink's.
     """
-    notifier: Notifier = app.state.notifier
+    notifier: Notifier = notification_state(app).notifier
     if smtp_port is not None:
         config = SmtpConfig(**(notifier.mailer.config.__dict__ | {"port": smtp_port}))
-        notifier = Notifier(app.state.sessionmaker, notifier.notifications, Mailer(config))
-    return build_consumer(None, app.state.sessionmaker, notifier, retry=FAST_RETRY)
+        notifier = Notifier(service_state(app).sessionmaker, notifier.notifications, Mailer(config))
+    return build_consumer(None, service_state(app).sessionmaker, notifier, retry=FAST_RETRY)
 
 
 def user_registered(email: str = "ada@example.com", full_name: str = "Ada Lovelace") -> bytes:

@@ -12,6 +12,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from agora_chassis.messaging import make_broker, publish_envelope
+from agora_chassis.state import service_state
 from agora_notification.main import create_app
 
 pytestmark = pytest.mark.integration
@@ -32,7 +33,7 @@ async def test_app_on_nats_published_event_sends_one_mail(
     registered_event: Callable[..., bytes],
     smtp_sink: tuple[int, Any],
 ) -> None:
-    service = create_app(app.state.settings.model_copy(update={"broker_url": nats_url}))
+    service = create_app(service_state(app).settings.model_copy(update={"broker_url": nats_url}))
     body = registered_event(email="nats@example.com")
     publisher = make_broker(nats_url)
     async with LifespanManager(service):

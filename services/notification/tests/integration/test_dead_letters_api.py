@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from agora_chassis.messaging import EventConsumer
+from agora_chassis.state import service_state
 from agora_cli.infra.ports import free_port
 from agora_testing.tokens import forge_access_token
 
@@ -220,11 +221,11 @@ async def test_dead_letters_refuse_customers_and_anonymous(
 async def test_dead_letters_without_consumer_is_503(
     app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    consumer, app.state.consumer = app.state.consumer, None
+    consumer, service_state(app).consumer = service_state(app).consumer, None
     try:
         response = await client.get(BASE, headers=admin)
     finally:
-        app.state.consumer = consumer
+        service_state(app).consumer = consumer
 
     assert response.status_code == 503
 

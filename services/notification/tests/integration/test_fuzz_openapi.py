@@ -13,6 +13,7 @@ from sqlalchemy.pool import NullPool
 
 from agora_chassis.auth import TokenVerifier
 from agora_chassis.db import create_sessionmaker
+from agora_chassis.state import service_state
 from agora_notification.main import create_app
 from agora_notification.settings import NotificationSettings
 from agora_testing.fixtures import alembic_upgrade
@@ -45,12 +46,12 @@ def fuzz_app(make_database: Callable[[str], str], signing_key: Ed25519PrivateKey
         rate_limit=UNLIMITED,
     )
     app = create_app(settings_)
-    app.state.token_verifier = TokenVerifier(
+    service_state(app).verifier = TokenVerifier(
         StaticKeys(signing_key), issuer=settings_.jwt_issuer, audience=settings_.jwt_audience
     )
     # Each generated call may run on a fresh event loop: pooled connections would outlive theirs.
-    app.state.engine = create_async_engine(url, poolclass=NullPool)
-    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    service_state(app).engine = create_async_engine(url, poolclass=NullPool)
+    service_state(app).sessionmaker = create_sessionmaker(service_state(app).engine)
     return app
 
 

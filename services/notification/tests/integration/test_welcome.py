@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from agora_chassis.messaging import EventConsumer
+from agora_chassis.state import service_state
 from agora_cli.infra.ports import free_port
 from agora_notification.models import DeadLetter, Inbox, Notification
 
@@ -25,7 +26,7 @@ Sink = tuple[int, Any]
 
 
 async def _rows[T](app: FastAPI, model: type[T]) -> list[T]:
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         return list(await session.scalars(select(model)))
 
 
@@ -120,7 +121,7 @@ async def test_deliver_invalid_payload_dead_letters_without_mail(
     assert smtp_sink[1].messages == []
     [letter] = await _rows(app, DeadLetter)
     assert letter.attempts == 0
-    async with app.state.sessionmaker() as session:
+    async with service_state(app).sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Notification)) == 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agora_chassis.state import service_state
 from agora_notification.events.subscriber import CHANNELS, CONSUMER_GROUP
 from agora_notification.main import create_app
 from agora_notification.settings import NotificationSettings
@@ -12,7 +13,8 @@ def test_channels_consumes_exactly_the_consumer_routes() -> None:
 
     declared = {payload.event_type: payload for payload in CHANNELS.consumes}
     routes = {
-        event_type: route.payload_class for event_type, route in app.state.consumer.routes.items()
+        event_type: route.payload_class
+        for event_type, route in service_state(app).consumer.routes.items()
     }
 
     assert declared == routes

@@ -1,7 +1,7 @@
 """``/api/v1/admin/dead-letters``: inspect, replay and purge a service's dead letters (admin only).
 
 Every service that consumes events includes :data:`router`; it works on the consumer the service
-keeps on ``app.state.consumer`` (an :class:`EventConsumer`, which knows the dead-letter table and
+keeps in ``ServiceState.consumer`` (an :class:`EventConsumer`, which knows the dead-letter table and
 the handlers). The routes only translate HTTP: :class:`DeadLetterService` does the work (replays
 run the event through its handler again, the inbox keeps an event that was in fact applied from
 being applied twice) and audits each replay and purge with the acting admin in the service's

@@ -20,11 +20,12 @@ from agora_chassis.messaging.consumer import EventConsumer
 from agora_chassis.messaging.deadletter_repository import DeadLetterRepository
 from agora_chassis.messaging.deadletter_service import DeadLetterService
 from agora_chassis.messaging.deadletters import DeadLetterMixin
+from agora_chassis.state import service_state
 
 
 async def get_consumer(request: Request) -> EventConsumer:
     """The service's consumer, which owns the dead-letter table and the handlers."""
-    consumer: EventConsumer | None = getattr(request.app.state, "consumer", None)
+    consumer = service_state(request).consumer
     if consumer is None:
         raise ServiceUnavailable("this service has no event consumer configured")
     return consumer

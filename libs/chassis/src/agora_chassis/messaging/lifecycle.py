@@ -1,6 +1,6 @@
 """Messaging in a service's life: broker and outbox relay start with the app and stop with it.
 
-The app factory creates the broker (not yet connected) on ``app.state.broker`` when
+The app factory creates the broker (not yet connected, in ``ServiceState.messaging``) when
 ``AGORA_BROKER_URL`` is set, so a service can register its consumers before start-up. At start-up
 the broker connects and, when the service has an outbox, the relay starts publishing it.
 :func:`outbox_probe` is the readiness check that watches the relay: ``degraded`` while it is not
@@ -21,10 +21,9 @@ import logging
 from fastapi import FastAPI
 
 from agora_chassis.health import Probe, ProbeFailedError
-from agora_chassis.messaging.broker import make_broker
+from agora_chassis.messaging.broker import Broker
 from agora_chassis.messaging.relay import observe_backlog, pending_backlog, start_relay
-from agora_chassis.outbox import OutboxMixin
-from agora_chassis.settings import ServiceSettings
+from agora_chassis.state import ServiceState, service_state
 
 logger = logging.getLogger(__name__)
 
@@ -33,54 +32,38 @@ FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
 
 
-def attach_messaging(
-    app: FastAPI, settings: ServiceSettings, outbox: type[OutboxMixin] | None
-) -> None:
-    """Put an unconnected broker (or ``None``) on ``app.state.broker`` and remember the outbox.
-
-    Args:
-        app: The service's app.
-        settings: Its settings; ``broker_url`` selects the broker.
-        outbox: The service's outbox model, if it publishes events.
-    """
-    app.state.broker = make_broker(settings.broker_url) if settings.broker_url else None
-    app.state.outbox_model = outbox
-    app.state.relay = None
-    app.state.messaging_task = None
-
-
-async def _observe_backlog_while_offline(app: FastAPI) -> None:
+async def _observe_backlog_while_offline(state: ServiceState) -> None:
     """Keep the backlog gauges true while no relay runs (the backlog grows exactly then)."""
-    if app.state.outbox_model is None:
+    if state.messaging.outbox_model is None:
         return
-    settings: ServiceSettings = app.state.settings
     try:
-        async with app.state.sessionmaker() as session:
-            await observe_backlog(session, app.state.outbox_model, settings.service_name)
+        async with state.sessionmaker() as session:
+            await observe_backlog(
+                session, state.messaging.outbox_model, state.settings.service_name
+            )
     except Exception as exc:  # noqa: BLE001 - metrics must never stop the reconnect loop
         logger.warning("could not read the outbox backlog: %s", exc)
 
 
-async def _connect_then_relay(app: FastAPI) -> None:
+async def _connect_then_relay(state: ServiceState, broker: Broker) -> None:
     """Connect the broker (retrying with capped backoff), then start the relay."""
-    broker, delay = app.state.broker, FIRST_RETRY_SECONDS
+    delay = FIRST_RETRY_SECONDS
     while True:
         try:
             await asyncio.wait_for(broker.start(), CONNECT_TIMEOUT_SECONDS)
             break
         except Exception as exc:  # noqa: BLE001 - any connection failure: try again later
             logger.warning("broker not reachable (%s); retrying in %.0fs", exc, delay)
-            await _observe_backlog_while_offline(app)
+            await _observe_backlog_while_offline(state)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_SECONDS)
     logger.info("broker connected")
-    if app.state.outbox_model is not None:
-        settings: ServiceSettings = app.state.settings
-        app.state.relay = start_relay(
-            app.state.engine,
-            app.state.outbox_model,
+    if state.messaging.outbox_model is not None:
+        state.messaging.relay = start_relay(
+            state.engine,
+            state.messaging.outbox_model,
             broker,
-            source=f"/agora/{settings.service_name}",
+            source=f"/agora/{state.settings.service_name}",
         )
 
 
@@ -88,7 +71,7 @@ def outbox_probe(app: FastAPI) -> Probe:
     """A readiness probe that fails while events are not flowing out of the outbox.
 
     Args:
-        app: The service's app (after :func:`attach_messaging`, with an outbox).
+        app: The service's app (built by ``create_service_app``, with an outbox).
 
     Returns:
         The probe: it raises when the relay is not running (not started yet, stopped, or
@@ -96,14 +79,15 @@ def outbox_probe(app: FastAPI) -> Probe:
         ``settings.outbox_max_age_seconds``.
     """
 
+    state = service_state(app)
+
     async def probe() -> None:
-        relay = app.state.relay
-        if relay is None or not relay.running:
+        relay, outbox = state.messaging.relay, state.messaging.outbox_model
+        if relay is None or not relay.running or outbox is None:
             raise ProbeFailedError("the outbox relay is not running")
-        settings: ServiceSettings = app.state.settings
-        async with app.state.sessionmaker() as session:
-            pending, age = await pending_backlog(session, app.state.outbox_model)
-        if age > settings.outbox_max_age_seconds:
+        async with state.sessionmaker() as session:
+            pending, age = await pending_backlog(session, outbox)
+        if age > state.settings.outbox_max_age_seconds:
             raise ProbeFailedError(f"{pending} events pending, the oldest for {age:.0f}s")
 
     return probe
@@ -116,13 +100,14 @@ async def start_messaging(app: FastAPI) -> None:
     readiness reports the broker as degraded.
 
     Args:
-        app: The service's app (after :func:`attach_messaging`).
+        app: The service's app (built by ``create_service_app``).
     """
-    if app.state.broker is None:
-        if app.state.outbox_model is not None:
+    state = service_state(app)
+    if state.messaging.broker is None:
+        if state.messaging.outbox_model is not None:
             logger.warning("no AGORA_BROKER_URL: events stay in the outbox until one is set")
         return
-    app.state.messaging_task = asyncio.create_task(_connect_then_relay(app))
+    state.messaging.task = asyncio.create_task(_connect_then_relay(state, state.messaging.broker))
 
 
 async def stop_messaging(app: FastAPI) -> None:
@@ -131,13 +116,14 @@ async def stop_messaging(app: FastAPI) -> None:
     Args:
         app: The service's app.
     """
-    task: asyncio.Task[None] | None = app.state.messaging_task
+    messaging = service_state(app).messaging
+    task = messaging.task
     if task is not None and not task.done():
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    if app.state.relay is not None:
-        await app.state.relay.stop()
-        app.state.relay = None
-    if app.state.broker is not None:
-        await app.state.broker.stop()
+    if messaging.relay is not None:
+        await messaging.relay.stop()
+        messaging.relay = None
+    if messaging.broker is not None:
+        await messaging.broker.stop()

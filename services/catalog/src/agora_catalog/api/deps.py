@@ -1,13 +1,15 @@
-"""Dependencies that assemble catalog's services for one request.
+"""Dependencies that assemble catalog's services for one request, and catalog's typed app state.
 
 With ``main`` and ``wiring``, the only modules that build repositories: the routes call services.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.applications import Starlette
 
 from agora_catalog.models import AuditEntry
 from agora_catalog.repositories.categories import CategoryRepository
@@ -17,15 +19,40 @@ from agora_catalog.services.categories import CategoryService
 from agora_catalog.services.images import ImageService
 from agora_catalog.services.products import ProductService
 from agora_catalog.services.reads import ProductReads
+from agora_catalog.settings import CatalogSettings
 from agora_chassis.audit import Actor, Auditor, AuditRepository
 from agora_chassis.auth import CurrentPrincipal, Principal
 from agora_chassis.client_address import client_ip
 from agora_chassis.db import DbSession
+from agora_chassis.grpc_server import GrpcServer
+from agora_chassis.state import service_extras, service_settings, service_state
+
+
+@dataclass(slots=True)
+class CatalogState:
+    """What catalog keeps beside the chassis state (attached by ``main.create_app``).
+
+    Attributes:
+        product_cache: The product cache (Redis, failing open, with a local layer).
+        grpc_server: The internal gRPC server while it runs (``AGORA_GRPC_PORT`` set).
+    """
+
+    product_cache: ProductCache
+    grpc_server: GrpcServer | None = None
+
+
+def catalog_state(owner: Starlette | Request) -> CatalogState:
+    """Catalog's own resources of the app (or of the app serving ``owner``)."""
+    return service_extras(owner, CatalogState)
+
+
+def catalog_settings(owner: Starlette | Request) -> CatalogSettings:
+    """The app's settings, as catalog's settings class."""
+    return service_settings(owner, CatalogSettings)
 
 
 def _cache(request: Request) -> ProductCache:
-    cache: ProductCache = request.app.state.product_cache
-    return cache
+    return catalog_state(request).product_cache
 
 
 def _auditor(request: Request, session: DbSession, principal: Principal | None) -> Auditor:
@@ -56,7 +83,7 @@ def product_reads(request: Request) -> ProductReads:
     read, FastAPI resolving one more dependency costs about a tenth of the request (ADR 0007).
     """
     return ProductReads(
-        request.app.state.sessionmaker, _cache(request), ProductRepository, CategoryRepository
+        service_state(request).sessionmaker, _cache(request), ProductRepository, CategoryRepository
     )
 
 

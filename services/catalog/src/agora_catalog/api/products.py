@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from agora_catalog.api.deps import Products, product_reads
+from agora_catalog.api.deps import Products, catalog_settings, product_reads
 from agora_catalog.schemas.product import (
     ProductCreate,
     ProductRead,
@@ -71,7 +71,7 @@ def _cached_json(request: Request, body: bytes, max_age: int) -> Response:
 
 
 def _max_age(request: Request) -> int:
-    return int(request.app.state.settings.http_max_age_seconds)
+    return catalog_settings(request).http_max_age_seconds
 
 
 @router.get(

@@ -18,10 +18,12 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from agora_catalog.api.deps import catalog_state
 from agora_catalog.main import create_app
 from agora_catalog.models import Category, Product, Stock
 from agora_catalog.settings import CatalogSettings
 from agora_chassis.service_tokens import service_channel
+from agora_chassis.state import service_state
 from agora_cli.infra.ports import LOOPBACK, free_port
 from agora_contracts.grpc.catalog.v1 import catalog_pb2_grpc
 from agora_testing.grpc_tokens import KEY_FOR_TESTS, FixedToken, OneKey, service_token
@@ -46,7 +48,7 @@ async def grpc_app(catalog_database_url: str, catalog_redis_url: str) -> AsyncIt
         request_timeout_seconds=CALL_BUDGET_SECONDS,
     )
     app = create_app(settings)
-    app.state.keys_source = OneKey(KEY_FOR_TESTS)  # what the gRPC server verifies tokens with
+    service_state(app).keys = OneKey(KEY_FOR_TESTS)  # what the gRPC server verifies tokens with
     async with LifespanManager(app):
         yield app
 
@@ -55,7 +57,9 @@ async def grpc_app(catalog_database_url: str, catalog_redis_url: str) -> AsyncIt
 async def channel(grpc_app: FastAPI) -> AsyncIterator[grpc.aio.Channel]:
     """A client channel to the app's gRPC server, as a service allowed to read the catalog."""
     tokens = FixedToken(service_token(KEY_FOR_TESTS, scope="catalog:read"))
-    async with service_channel(f"{LOOPBACK}:{grpc_app.state.grpc_server.port}", tokens) as chan:
+    async with service_channel(
+        f"{LOOPBACK}:{catalog_state(grpc_app).grpc_server.port}", tokens
+    ) as chan:
         yield chan
 
 
@@ -64,7 +68,7 @@ async def catalog(
     grpc_app: FastAPI, channel: grpc.aio.Channel
 ) -> catalog_pb2_grpc.CatalogServiceAsyncStub:
     """A ``CatalogService`` client, over empty product tables."""
-    async with grpc_app.state.sessionmaker.begin() as session:
+    async with service_state(grpc_app).sessionmaker.begin() as session:
         await session.execute(text(f"TRUNCATE {TABLES} CASCADE"))
     return catalog_pb2_grpc.CatalogServiceStub(channel)
 
@@ -82,7 +86,7 @@ def make_product(grpc_app: FastAPI) -> MakeProduct:
         name: str = "Plain Mug",
     ) -> Product:
         suffix = uuid.uuid4().hex[:8]
-        async with grpc_app.state.sessionmaker.begin() as session:
+        async with service_state(grpc_app).sessionmaker.begin() as session:
             category = Category(name=f"Mugs {suffix}", slug=f"mugs-{suffix}")
             session.add(category)
             await session.flush()

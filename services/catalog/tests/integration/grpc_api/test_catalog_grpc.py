@@ -9,6 +9,7 @@ import grpc
 import pytest
 from fastapi import FastAPI
 
+from agora_catalog.api.deps import catalog_state
 from agora_contracts.grpc.catalog.v1 import catalog_pb2
 from services.catalog.tests.integration.grpc_api.conftest import MakeProduct
 
@@ -147,4 +148,4 @@ async def test_bad_input_is_invalid_argument_naming_the_field(
 
 
 async def test_app_without_grpc_port_serves_no_grpc(app: FastAPI) -> None:
-    assert app.state.grpc_server is None
+    assert catalog_state(app).grpc_server is None

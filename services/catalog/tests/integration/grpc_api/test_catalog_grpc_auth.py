@@ -8,9 +8,11 @@ import pytest
 from fastapi import FastAPI
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from agora_catalog.api.deps import catalog_state
 from agora_catalog.grpc.server import serve
 from agora_catalog.settings import CatalogSettings
 from agora_chassis.service_tokens import service_channel
+from agora_chassis.state import service_state
 from agora_cli.infra.ports import LOOPBACK
 from agora_contracts.grpc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from agora_testing.grpc_tokens import KEY_FOR_TESTS, FixedToken, OneKey, service_token
@@ -22,7 +24,7 @@ PRODUCTION_DATABASE_URL = "postgresql+asyncpg://catalog:from-the-vault@db:5432/c
 
 
 def target(grpc_app: FastAPI) -> str:
-    return f"{LOOPBACK}:{grpc_app.state.grpc_server.port}"
+    return f"{LOOPBACK}:{catalog_state(grpc_app).grpc_server.port}"
 
 
 async def get_products(
@@ -65,7 +67,7 @@ async def test_production_server_has_no_reflection_and_still_serves(
     settings = CatalogSettings(
         environment="production", database_url=PRODUCTION_DATABASE_URL, grpc_host=LOOPBACK
     )
-    server = await serve(grpc_app.state.sessionmaker, OneKey(KEY_FOR_TESTS), settings)
+    server = await serve(service_state(grpc_app).sessionmaker, OneKey(KEY_FOR_TESTS), settings)
     tokens = FixedToken(service_token(KEY_FOR_TESTS, scope="catalog:read"))
     try:
         async with service_channel(f"{LOOPBACK}:{server.port}", tokens) as channel:

@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from sqlalchemy import text
 
 from agora_catalog.grpc.server import SERVICE_NAME
+from agora_chassis.state import service_state
 from agora_contracts.grpc.catalog.v1 import catalog_pb2
 from services.catalog.tests.integration.grpc_api.conftest import CALL_BUDGET_SECONDS, MakeProduct
 
@@ -35,7 +36,7 @@ LOCK_WAITERS = text(
 
 async def lock_waiters(grpc_app: FastAPI) -> int:
     """How many statements of the catalog database wait for a lock right now."""
-    async with grpc_app.state.engine.connect() as connection:
+    async with service_state(grpc_app).engine.connect() as connection:
         return int((await connection.execute(LOCK_WAITERS)).scalar_one())
 
 
@@ -54,7 +55,7 @@ async def test_expired_deadline_is_deadline_exceeded_and_the_query_stops(
 ) -> None:
     product = await make_product()
     request = catalog_pb2.GetProductsRequest(product_ids=[str(product.id)])
-    async with grpc_app.state.engine.connect() as blocker, blocker.begin():
+    async with service_state(grpc_app).engine.connect() as blocker, blocker.begin():
         # Every read of products now waits for this transaction: the call cannot finish in time.
         await blocker.execute(text("LOCK TABLE products IN ACCESS EXCLUSIVE MODE"))
         with pytest.raises(grpc.aio.AioRpcError) as raised:
@@ -73,7 +74,7 @@ async def test_call_without_deadline_is_cut_at_the_server_budget(
     request = catalog_pb2.CheckAvailabilityRequest(
         lines=[catalog_pb2.AvailabilityLine(product_id=str(product.id), quantity=1)]
     )
-    async with grpc_app.state.engine.connect() as blocker, blocker.begin():
+    async with service_state(grpc_app).engine.connect() as blocker, blocker.begin():
         await blocker.execute(text("LOCK TABLE products IN ACCESS EXCLUSIVE MODE"))
         started = time.monotonic()
         with pytest.raises(grpc.aio.AioRpcError) as raised:
@@ -91,7 +92,7 @@ async def test_server_answers_after_a_cancelled_call(
 ) -> None:
     product = await make_product()
     request = catalog_pb2.GetProductsRequest(product_ids=[str(product.id)])
-    async with grpc_app.state.engine.connect() as blocker, blocker.begin():
+    async with service_state(grpc_app).engine.connect() as blocker, blocker.begin():
         await blocker.execute(text("LOCK TABLE products IN ACCESS EXCLUSIVE MODE"))
         with pytest.raises(grpc.aio.AioRpcError):
             await catalog.GetProducts(request, timeout=CLIENT_DEADLINE_SECONDS)

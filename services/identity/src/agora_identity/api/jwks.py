@@ -4,6 +4,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from agora_identity.api.deps import identity_state
+
 router = APIRouter(tags=["keys"])
 
 JWKS_MAX_AGE_SECONDS = 300
@@ -13,5 +15,4 @@ JWKS_MAX_AGE_SECONDS = 300
 async def jwks(request: Request, response: Response) -> dict[str, list[dict[str, Any]]]:
     """The JSON Web Key Set (public halves of every current signing key)."""
     response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
-    keys: dict[str, list[dict[str, Any]]] = request.app.state.keys.jwks()
-    return keys
+    return identity_state(request).keys.jwks()

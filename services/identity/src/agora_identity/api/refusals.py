@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from agora_chassis.state import service_state
 from agora_identity.api.deps import refusal_auditor
 from agora_identity.models import AuditEvent
 
@@ -19,7 +20,7 @@ async def audit_refusal(reason: str, request: Request) -> None:
         reason: Why the token was refused (never the token itself).
         request: The refused request.
     """
-    async with request.app.state.sessionmaker.begin() as session:
+    async with service_state(request).sessionmaker.begin() as session:
         await refusal_auditor(request, session).record(
             AuditEvent.ACCESS_REFUSED, reason=reason, method=request.method, path=request.url.path
         )
