@@ -94,12 +94,7 @@ def service_env(
     )
     for name, value in build_info().items():
         env.setdefault(name, value)  # a release build sets its own
-    # The gateway reaches every service from loopback: its X-Forwarded-For names the client. A
-    # user's own list (more proxies in front) replaces it. uvicorn rewrites the client address
-    # and scheme from the same headers for the proxies in FORWARDED_ALLOW_IPS (default: loopback,
-    # whatever the setting says), so it gets the same list: one decision (ADR 0011).
-    env.setdefault("AGORA_TRUSTED_PROXIES", GATEWAY_PROXIES)
-    env["FORWARDED_ALLOW_IPS"] = env["AGORA_TRUSTED_PROXIES"]
+    _trust_the_gateway(env)
     if spec.grpc:
         env["AGORA_GRPC_PORT"] = str(grpc_port(config, spec))
     if spec.has_signing_keys:
@@ -109,3 +104,15 @@ def service_env(
         env.setdefault("AGORA_ADMIN_EMAIL", DEV_ADMIN_EMAIL)
         env.setdefault("AGORA_ADMIN_PASSWORD", DEV_ADMIN_PASSWORD)
     return env
+
+
+def _trust_the_gateway(env: dict[str, str]) -> None:
+    """Believe the gateway's ``X-Forwarded-For``, in the services and in uvicorn alike.
+
+    The gateway reaches every service from loopback: its X-Forwarded-For names the client. A
+    user's own list (more proxies in front) replaces it. uvicorn rewrites the client address and
+    scheme from the same headers for the proxies in ``FORWARDED_ALLOW_IPS`` (default: loopback,
+    whatever the setting says), so it gets the same list: one decision (ADR 0011).
+    """
+    env.setdefault("AGORA_TRUSTED_PROXIES", GATEWAY_PROXIES)
+    env["FORWARDED_ALLOW_IPS"] = env["AGORA_TRUSTED_PROXIES"]

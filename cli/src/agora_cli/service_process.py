@@ -13,10 +13,8 @@ from agora_cli.infra.ports import LOOPBACK, ensure_port_free
 from agora_cli.infra.postgres import EmbeddedPostgres
 from agora_cli.infra.process import (
     PidFileTracked,
-    await_start,
     log_size,
-    spawn,
-    start_failure,
+    spawn_and_await,
     stop_group,
     tail,
 )
@@ -113,16 +111,17 @@ class ServiceProcess(PidFileTracked):
                 Path(directory).mkdir(parents=True, exist_ok=True, mode=0o700)
         self.migrate(env)
         argv = uvicorn_argv(sys.executable, self.spec, self.port)
-        since = log_size(self.log_file)
-        spawn(argv, log_file=self.log_file, pid_file=self.pid_file, env=env, cwd=repo_root())
-        outcome = await_start(self.healthy, self.is_running, READY_TIMEOUT_SECONDS)
-        failure = start_failure(
+        failure = spawn_and_await(
             f"{self.name} ({self.url}/health/ready)",
-            outcome,
+            argv,
             log_file=self.log_file,
-            since=since,
+            pid_file=self.pid_file,
+            ready=self.healthy,
+            running=self.is_running,
             stop=self.stop,
             timeout=READY_TIMEOUT_SECONDS,
+            env=env,
+            cwd=repo_root(),
         )
         if failure:
             raise ServiceError(failure)

@@ -61,12 +61,20 @@ def build_components(config: StackConfig, *, with_services: bool = True) -> list
         config: The stack configuration.
         with_services: Include the registered services (``--infra-only`` leaves them out).
     """
-    data, ports = config.data_dir, config.ports
     # The mail sink's web view exists only in development: production routes no /mail at all.
     mail_web = config.profile == "development"
+    data, ports = config.data_dir, config.ports
     postgres = EmbeddedPostgres(data / "postgres", ports.postgres, config.log_file("postgres"))
-    infra: list[Component] = [
-        postgres,
+    infra = [postgres, *_servers(config, mail_web=mail_web)]
+    services = [ServiceProcess(spec, config, postgres, dict(os.environ)) for spec in SERVICES]
+    gateway = _gateway(config, mail_web=mail_web)
+    return [*infra, *(services if with_services else []), gateway]
+
+
+def _servers(config: StackConfig, *, mail_web: bool) -> list[Component]:
+    """The servers besides PostgreSQL, in start order; the gateway's error pages last."""
+    data, ports = config.data_dir, config.ports
+    return [
         EmbeddedRedis(
             data / "redis", ports.redis, config.log_file("redis"), config.pid_file("redis")
         ),
@@ -91,14 +99,18 @@ def build_components(config: StackConfig, *, with_services: bool = True) -> list
             config.pid_file("gateway-errors"),
         ),
     ]
-    services = [ServiceProcess(spec, config, postgres, dict(os.environ)) for spec in SERVICES]
+
+
+def _gateway(config: StackConfig, *, mail_web: bool) -> Gateway:
+    """Traefik in front of every service, and of the mail sink's web view when it has one."""
+    ports = config.ports
     upstreams = [Upstream(s.name, service_port(config, s), s.gateway_rule) for s in SERVICES]
     if mail_web:
         upstreams.append(
             Upstream("mail", ports.mail_http, MAIL_UPSTREAM_RULE, ops=False, public=False)
         )
-    gateway = Gateway(
-        data / "gateway",
+    return Gateway(
+        config.data_dir / "gateway",
         ports.gateway,
         ports.gateway_admin,
         config.log_dir,
@@ -106,7 +118,6 @@ def build_components(config: StackConfig, *, with_services: bool = True) -> list
         upstreams,
         errors_port=ports.gateway_errors,
     )
-    return [*infra, *(services if with_services else []), gateway]
 
 
 def component_ports(component: Component) -> list[int]:

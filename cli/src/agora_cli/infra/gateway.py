@@ -19,10 +19,7 @@ from agora_cli.infra.nats import http_ok
 from agora_cli.infra.ports import LOOPBACK, ensure_port_free
 from agora_cli.infra.process import (
     PidFileTracked,
-    await_start,
-    log_size,
-    spawn,
-    start_failure,
+    spawn_and_await,
     stop_group,
     venv_binary,
 )
@@ -391,17 +388,17 @@ class Gateway(PidFileTracked):
         ensure_port_free("gateway operator entrypoint", self.operator_port)
         static_file = self.write_configs()
         argv = [str(venv_binary("traefik")), f"--configFile={static_file}"]
-        since = log_size(self.log_file)
-        env = traefik_env(os.environ)
-        spawn(argv, log_file=self.log_file, pid_file=self.pid_file, env=env, cwd=self.config_dir)
-        outcome = await_start(self.ready, self.is_running, START_TIMEOUT_SECONDS)
-        failure = start_failure(
+        failure = spawn_and_await(
             "traefik (/ping with its routes loaded)",
-            outcome,
+            argv,
             log_file=self.log_file,
-            since=since,
+            pid_file=self.pid_file,
+            ready=self.ready,
+            running=self.is_running,
             stop=self.stop,
             timeout=START_TIMEOUT_SECONDS,
+            env=traefik_env(os.environ),
+            cwd=self.config_dir,
         )
         if failure:
             raise GatewayError(failure)

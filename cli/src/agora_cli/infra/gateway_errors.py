@@ -13,10 +13,7 @@ from agora_cli.infra.nats import http_ok
 from agora_cli.infra.ports import LOOPBACK, ensure_port_free
 from agora_cli.infra.process import (
     PidFileTracked,
-    await_start,
-    log_size,
-    spawn,
-    start_failure,
+    spawn_and_await,
     stop_group,
 )
 
@@ -68,18 +65,13 @@ class GatewayErrors(PidFileTracked):
         if self.is_running():
             return
         ensure_port_free(self.name, self.port)
-        since = log_size(self.log_file)
-        spawn(
+        failure = spawn_and_await(
+            self.name,
             gateway_errors_argv(sys.executable, self.port),
             log_file=self.log_file,
             pid_file=self.pid_file,
-        )
-        outcome = await_start(self.healthy, self.is_running, START_TIMEOUT_SECONDS)
-        failure = start_failure(
-            self.name,
-            outcome,
-            log_file=self.log_file,
-            since=since,
+            ready=self.healthy,
+            running=self.is_running,
             stop=self.stop,
             timeout=START_TIMEOUT_SECONDS,
         )

@@ -9,10 +9,7 @@ from agora_cli.infra.nats import http_ok
 from agora_cli.infra.ports import LOOPBACK, ensure_port_free, port_accepts
 from agora_cli.infra.process import (
     PidFileTracked,
-    await_start,
-    log_size,
-    spawn,
-    start_failure,
+    spawn_and_await,
     stop_group,
 )
 
@@ -93,14 +90,13 @@ class EmbeddedMailSink(PidFileTracked):
         ensure_port_free("mail smtp", self.port)
         ensure_port_free("mail http", self.http_port)
         argv = mailsink_argv(self.port, self.http_port, self.maildir, web=self.web)
-        since = log_size(self.log_file)
-        spawn(argv, log_file=self.log_file, pid_file=self.pid_file)
-        outcome = await_start(self.healthy, self.is_running, START_TIMEOUT_SECONDS)
-        failure = start_failure(
+        failure = spawn_and_await(
             self.name,
-            outcome,
+            argv,
             log_file=self.log_file,
-            since=since,
+            pid_file=self.pid_file,
+            ready=self.healthy,
+            running=self.is_running,
             stop=self.stop,
             timeout=START_TIMEOUT_SECONDS,
         )

@@ -9,10 +9,7 @@ import httpx
 from agora_cli.infra.ports import LOOPBACK, ensure_port_free
 from agora_cli.infra.process import (
     PidFileTracked,
-    await_start,
-    log_size,
-    spawn,
-    start_failure,
+    spawn_and_await,
     stop_group,
     venv_binary,
 )
@@ -90,14 +87,13 @@ class EmbeddedNats(PidFileTracked):
         ensure_port_free("nats monitoring", self.monitor_port)
         self.store_dir.mkdir(parents=True, exist_ok=True)
         argv = nats_argv(nats_binary(), self.port, self.monitor_port, self.store_dir)
-        since = log_size(self.log_file)
-        spawn(argv, log_file=self.log_file, pid_file=self.pid_file)
-        outcome = await_start(self.healthy, self.is_running, START_TIMEOUT_SECONDS)
-        failure = start_failure(
+        failure = spawn_and_await(
             self.name,
-            outcome,
+            argv,
             log_file=self.log_file,
-            since=since,
+            pid_file=self.pid_file,
+            ready=self.healthy,
+            running=self.is_running,
             stop=self.stop,
             timeout=START_TIMEOUT_SECONDS,
         )

@@ -286,6 +286,44 @@ def start_failure(
     return f"{name} was not ready within {timeout:.0f}s; its output:\n{log}"
 
 
+def spawn_and_await(
+    name: str,
+    argv: Sequence[str],
+    *,
+    log_file: Path,
+    pid_file: Path,
+    ready: Callable[[], bool],
+    running: Callable[[], bool],
+    stop: Callable[[], object],
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> str | None:
+    """Spawn ``argv`` and wait for it: what every component's ``start`` does.
+
+    Only the log written by this start is shown when it fails (see :func:`start_failure`).
+
+    Args:
+        name: The component (and what is probed), for the message.
+        argv: Program and arguments.
+        log_file: File receiving its output (appended).
+        pid_file: File receiving its pid.
+        ready: The health probe.
+        running: Whether the process is still alive.
+        stop: Stops it, when it did not start.
+        timeout: Seconds to wait at most.
+        env: Environment of the child; the current one when None.
+        cwd: Working directory of the child.
+
+    Returns:
+        None when the process is ready, else the message saying why not (it was stopped).
+    """
+    since = log_size(log_file)
+    spawn(argv, log_file=log_file, pid_file=pid_file, env=env, cwd=cwd)
+    outcome = await_start(ready, running, timeout)
+    return start_failure(name, outcome, log_file=log_file, since=since, stop=stop, timeout=timeout)
+
+
 class PidFileTracked:
     """Mixin for a component whose process is recorded in ``self.pid_file``."""
 

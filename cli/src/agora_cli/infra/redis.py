@@ -8,10 +8,7 @@ from pathlib import Path
 from agora_cli.infra.ports import LOOPBACK, ensure_port_free
 from agora_cli.infra.process import (
     PidFileTracked,
-    await_start,
-    log_size,
-    spawn,
-    start_failure,
+    spawn_and_await,
     stop_group,
 )
 
@@ -93,16 +90,16 @@ class EmbeddedRedis(PidFileTracked):
         ensure_port_free("redis", self.port)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = valkey_argv(valkey_binary(), self.port, self.data_dir)
-        since = log_size(self.log_file)
-        spawn(argv, log_file=self.log_file, pid_file=self.pid_file, cwd=self.data_dir)
-        outcome = await_start(self.healthy, self.is_running, START_TIMEOUT_SECONDS)
-        failure = start_failure(
+        failure = spawn_and_await(
             f"valkey (PING on {self.port})",
-            outcome,
+            argv,
             log_file=self.log_file,
-            since=since,
+            pid_file=self.pid_file,
+            ready=self.healthy,
+            running=self.is_running,
             stop=self.stop,
             timeout=START_TIMEOUT_SECONDS,
+            cwd=self.data_dir,
         )
         if failure:
             raise RedisError(failure)

@@ -114,6 +114,18 @@ def _problem(status: int, title: str, detail: str, request: Request) -> Response
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
+def _envelope(store: MailStore, number: int, per_page: int) -> dict[str, object]:
+    """One page of messages, newest first, in the API's paging envelope."""
+    found = store.page(number, per_page)
+    return {
+        "data": [record.as_json() for record in found.records],
+        "total": found.total,
+        "page": number,
+        "per_page": per_page,
+        "total_pages": math.ceil(found.total / per_page),
+    }
+
+
 def create_app(store: MailStore, *, web: bool = True) -> Starlette:
     """The ASGI app serving ``/health`` and, when ``web``, the page and JSON API under ``/mail``."""
 
@@ -137,16 +149,7 @@ def create_app(store: MailStore, *, web: bool = True) -> Starlette:
             number, per_page = paging(request)
         except PagingError as error:
             return _problem(422, "Invalid paging", str(error), request)
-        found = store.page(number, per_page)
-        return JSONResponse(
-            {
-                "data": [record.as_json() for record in found.records],
-                "total": found.total,
-                "page": number,
-                "per_page": per_page,
-                "total_pages": math.ceil(found.total / per_page),
-            }
-        )
+        return JSONResponse(_envelope(store, number, per_page))
 
     async def clear_messages(_request: Request) -> Response:
         return JSONResponse({"deleted": store.clear()})

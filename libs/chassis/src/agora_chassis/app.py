@@ -199,14 +199,20 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     install_openapi(app, unlimited=UNLIMITED_PATHS)  # errors documented as Problem Details
-    # One budget per client for the whole API, counted in each replica's memory; health and
-    # metrics stay unlimited. Added first, so it sits innermost: inside the request id, the
-    # security headers and CORS, which its 429s carry too.
+    _install_api_budget(app, state)
+    _install_cross_cutting(app, settings)
+    return app
+
+
+def _install_api_budget(app: FastAPI, state: ServiceState) -> None:
+    """One budget per client for the whole API, counted in each replica's memory.
+
+    Health and metrics stay unlimited. Added before the other middlewares, so it sits innermost:
+    inside the request id, the security headers and CORS, which its 429s carry too.
+    """
     app.add_middleware(
         ApiBudgetMiddleware,
-        limit=settings.rate_limit,
+        limit=state.settings.rate_limit,
         limiter=state.local_rate_limiter,
         trusted_proxies=state.trusted_proxies,
     )
-    _install_cross_cutting(app, settings)
-    return app

@@ -67,13 +67,7 @@ async def test_correlation_id_travels_from_request_through_relay_to_consumer(
 
     monkeypatch.setattr(relay_module, "publish_envelope", publish)
     async with running_broker(register) as broker:
-        token = correlation_id.set(request_id)  # the request that registers, say, a user
-        try:
-            async with sessionmaker() as session, session.begin():
-                event = build_event(payload_type(thing_id=uuid.uuid4()), source="/agora/test")
-                add_event(session, OutboxMessage, event)
-        finally:
-            correlation_id.reset(token)
+        event = await _store_event_during_request(sessionmaker, payload_type, request_id)
         async with sessionmaker() as session, session.begin():  # the relay, outside the request
             assert (await relay_batch(session, OutboxMessage, broker)).published == 1
 
@@ -88,6 +82,20 @@ async def test_correlation_id_travels_from_request_through_relay_to_consumer(
     assert seen_by_handler == [request_id]
     assert headers[0]["ce-correlationid"] == request_id
     assert correlation_id.get() is None  # restored after the relay and the consumer
+
+
+async def _store_event_during_request(
+    sessionmaker: async_sessionmaker[AsyncSession], payload_type: Any, request_id: str
+) -> CloudEvent:
+    """Write an event to the outbox as a request with ``request_id`` would (registering a user)."""
+    token = correlation_id.set(request_id)
+    try:
+        async with sessionmaker() as session, session.begin():
+            event = build_event(payload_type(thing_id=uuid.uuid4()), source="/agora/test")
+            add_event(session, OutboxMessage, event)
+    finally:
+        correlation_id.reset(token)
+    return event
 
 
 async def _non_empty(items: list[Any]) -> bool:
