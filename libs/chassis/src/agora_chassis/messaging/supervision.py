@@ -5,16 +5,17 @@ subscription's ``fetch`` (nats-py's public method). It swallows ``TimeoutError``
 ``ConnectionClosedError`` and ``ServiceUnavailableError`` and fetches again at once, and its task
 supervisor restarts the loop at once when anything else escapes. nats-py also answers
 ``TimeoutError`` *immediately* when nobody serves the pull request (the durable consumer or its
-stream was deleted: "no responders"), so a deleted consumer turned into about 1,500 fetches a
-second, forever, with nothing in the logs or in readiness.
+stream was deleted: "no responders"), so a deleted consumer turned into over a thousand fetches
+a second, forever, with nothing in the logs or in readiness.
 
 FastStream has no public hook around the fetch, so :func:`supervise_consumers` (called once the
 broker started) wraps each pull subscription's ``fetch`` -- the one place that knows it. A fetch
 that raises anything but an idle timeout, or that "times out" well before its timeout, is a
 failure: the next fetch waits :data:`FIRST_PAUSE_SECONDS`, doubling up to
-:data:`MAX_PAUSE_SECONDS`; a fetch that answers resets the count. The guard test
-``libs/chassis/tests/messaging/test_supervision_consumers.py`` fails if FastStream stops calling
-``subscription.fetch`` (or renames it), and the faststream dependency has an upper bound.
+:data:`MAX_PAUSE_SECONDS`; a fetch that answers (or idles out) resets the count. The guard tests
+in ``libs/chassis/tests/test_framework_internals.py`` and the behavioural ones in
+``messaging/test_supervision_consumers.py`` fail if FastStream stops calling
+``subscription.fetch`` every turn; the faststream dependency is capped below 0.8.
 
 :func:`consumer_problems` is what readiness reports (check ``consumers``, non-critical): every
 subscriber that is not running, and every loop with :data:`FAILING_AFTER` failed fetches in a row,
