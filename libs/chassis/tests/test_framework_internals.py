@@ -1,10 +1,15 @@
-"""The Starlette internals the chassis middlewares build on, pinned down.
+"""The Starlette and FastStream internals the chassis builds on, pinned down.
 
 ``SmallAnswerGZipMiddleware`` builds Starlette's ``GZipResponder`` itself and hands it messages;
 ``OriginAwareCORSMiddleware`` overrides ``CORSMiddleware.__call__`` and calls the wrapped app.
 None of that is public API: Starlette changed the responder's constructor in 1.4 and 1.5. The
 chassis caps Starlette below the next minor release; when a bump breaks these tests, adapt the
 subclasses (the behavioural tests are in ``test_gzip.py`` and ``test_middleware.py``).
+
+``supervise_consumers`` paces FastStream's NATS pull loop by wrapping the ``fetch`` of the
+subscriber's ``subscription``: it relies on the loop calling ``self.subscription.fetch`` on every
+turn and on pull subscribers keeping ``pull_sub``. The chassis caps FastStream below 0.8; the
+behavioural test is ``messaging/test_supervision_consumers.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import inspect
 
 import pytest
+from faststream.nats.subscriber.usecases.stream_pull_subscriber import PullStreamSubscriber
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware, GZipResponder
 
@@ -66,3 +72,18 @@ def test_cors_middleware_is_an_asgi_callable_keeping_the_app(cls: type[CORSMiddl
     assert middleware.app is _app
     assert inspect.iscoroutinefunction(cls.__call__)
     assert list(inspect.signature(cls.__call__).parameters) == ["self", "scope", "receive", "send"]
+
+
+def test_faststream_pull_loop_fetches_through_the_subscription_on_every_turn() -> None:
+    loop = inspect.getsource(PullStreamSubscriber._consume_pull)
+
+    assert "while self.running" in loop
+    assert "await self.subscription.fetch(" in loop
+
+
+def test_faststream_pull_subscriber_keeps_pull_sub_and_subscription() -> None:
+    constructor = inspect.getsource(PullStreamSubscriber.__init__)
+    subscribe = inspect.getsource(PullStreamSubscriber._create_subscription)
+
+    assert "self.pull_sub = pull_sub" in constructor
+    assert "self.subscription = await self.jetstream.pull_subscribe(" in subscribe

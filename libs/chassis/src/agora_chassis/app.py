@@ -15,6 +15,7 @@ from agora_chassis.health import Check, database_probe, health_router, redis_pro
 from agora_chassis.logging import configure_logging
 from agora_chassis.messaging.broker import make_broker
 from agora_chassis.messaging.lifecycle import (
+    consumers_probe,
     outbox_probe,
     start_messaging,
     stop_messaging,
@@ -70,6 +71,8 @@ def _readiness(app: FastAPI, settings: ServiceSettings) -> dict[str, Check]:
     if settings.broker_url:
         # Events wait in the outbox while the broker is down: degraded, not unavailable.
         checks["broker"] = Check(tcp_probe(settings.broker_url), critical=False)
+        # A consumer that stopped or keeps failing: its messages wait in the broker.
+        checks["consumers"] = Check(consumers_probe(app), critical=False)
         if state.messaging.outbox_model is not None:
             # A stopped relay or a stale backlog: events are late, requests still work.
             checks["outbox"] = Check(outbox_probe(app), critical=False)

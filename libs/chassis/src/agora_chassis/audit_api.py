@@ -9,15 +9,15 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict
 
 from agora_chassis.audit import Auditor
 from agora_chassis.auth import require_roles
+from agora_chassis.openapi import problem_responses
 from agora_chassis.pagination import Page, Pagination
 
 ADMIN_ROLE = "admin"
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 class AuditEntryRead(BaseModel):
@@ -55,7 +55,12 @@ def audit_router(auditor: Callable[..., Awaitable[Auditor]]) -> APIRouter:
         prefix="/api/v1/audit",
         tags=["audit"],
         dependencies=[Depends(require_roles(ADMIN_ROLE))],
-        responses={401: PROBLEM, 403: PROBLEM},
+        # 401/403: not an admin; 503: the log is read from the database.
+        responses=problem_responses(
+            status.HTTP_401_UNAUTHORIZED,
+            status.HTTP_403_FORBIDDEN,
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+        ),
     )
 
     @router.get(

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from http import HTTPStatus
+from pathlib import Path
 
 import httpx
 import pytest
+import schemathesis
 from fastapi import FastAPI
+from schemathesis.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_chassis.auth import SERVICE_TOKEN_USE, TokenVerifier
 from agora_chassis.state import service_state
 from agora_identity.api.deps import identity_settings, identity_state
+from agora_identity.main import create_app
 from agora_identity.models import AuditEntry
 from agora_identity.services.keys import LocalKeySource
 from agora_identity.services.service_tokens import secret_digest
-from agora_identity.settings import ServiceClient
+from agora_identity.settings import IdentitySettings, ServiceClient
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +33,9 @@ URL = "/api/v1/auth/service-token"
 SECRET = "basket-secret-" + "x" * 32
 ROTATED_SECRET = "basket-rotated-" + "y" * 32
 GRANT = {"grant_type": "client_credentials"}
+FORM = "application/x-www-form-urlencoded"
+UNREACHABLE_DATABASE = "postgresql+asyncpg://nobody:x@127.0.0.1:1/none"
+CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture
@@ -139,3 +151,23 @@ async def test_service_token_is_refused_by_user_routes(
     response = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
 
     assert response.status_code == 401
+
+
+def test_service_token_database_down_answers_a_documented_503(tmp_path: Path) -> None:
+    # The grant is audited (issued or refused) in the database, so an outage is a 503 the
+    # document declares, with the Problem Details schema and Retry-After.
+    app = create_app(
+        IdentitySettings(
+            environment="test",
+            debug=True,  # serves /openapi.json
+            database_url=UNREACHABLE_DATABASE,
+            jwt_keys_dir=tmp_path,
+        )
+    )
+    operation = schemathesis.openapi.from_asgi("/openapi.json", app)[URL]["POST"]
+    form = GRANT | {"client_id": "basket", "client_secret": SECRET}
+
+    response = operation.Case(body=form, media_type=FORM).call_and_validate(checks=CHECKS)
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "retry-after" in response.headers

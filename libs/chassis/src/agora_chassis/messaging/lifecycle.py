@@ -9,7 +9,10 @@ running or while the oldest pending event is older than ``AGORA_OUTBOX_MAX_AGE_S
 Consumers' loops belong to FastStream, which restarts a subscriber's loop after an exception;
 a handler's own failures never reach it (:mod:`agora_chassis.messaging.consumer` settles every
 message), and on shutdown FastStream waits for running handlers (its graceful timeout) before it
-closes the connection.
+closes the connection. Once connected,
+:func:`~agora_chassis.messaging.supervision.supervise_consumers` paces a loop whose fetches keep
+failing, and :func:`consumers_probe` (readiness check ``consumers``) names every subscriber that
+is not running or keeps failing.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from fastapi import FastAPI
 from agora_chassis.health import Probe, ProbeFailedError
 from agora_chassis.messaging.broker import Broker
 from agora_chassis.messaging.relay import observe_backlog, pending_backlog, start_relay
+from agora_chassis.messaging.supervision import consumer_problems, supervise_consumers
 from agora_chassis.state import ServiceState, service_state
 
 logger = logging.getLogger(__name__)
@@ -58,6 +62,7 @@ async def _connect_then_relay(state: ServiceState, broker: Broker) -> None:
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_SECONDS)
     logger.info("broker connected")
+    supervise_consumers(broker)
     if state.messaging.outbox_model is not None:
         state.messaging.relay = start_relay(
             state.engine,
@@ -89,6 +94,27 @@ def outbox_probe(app: FastAPI) -> Probe:
             pending, age = await pending_backlog(session, outbox)
         if age > state.settings.outbox_max_age_seconds:
             raise ProbeFailedError(f"{pending} events pending, the oldest for {age:.0f}s")
+
+    return probe
+
+
+def consumers_probe(app: FastAPI) -> Probe:
+    """A readiness probe that fails while any of the service's consumers is not consuming.
+
+    Args:
+        app: The service's app (built by ``create_service_app``, with a broker).
+
+    Returns:
+        The probe: it raises, naming them, when subscribers are not running (the broker is not
+        connected yet, or they stopped) or their fetches keep failing (e.g. the JetStream
+        consumer or stream was deleted).
+    """
+
+    messaging = service_state(app).messaging
+
+    async def probe() -> None:
+        if messaging.broker is not None and (problems := consumer_problems(messaging.broker)):
+            raise ProbeFailedError("; ".join(problems))
 
     return probe
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from http import HTTPStatus
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends, Form, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
+from agora_chassis.openapi import problem_responses
 from agora_identity.api.deps import ServiceTokens
 from agora_identity.schemas.service_tokens import ClientCredentialsGrant, ServiceToken
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
-
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 _basic = HTTPBasic(auto_error=False, description="The client id and secret (RFC 6749 §2.3.1).")
 
@@ -20,7 +20,14 @@ _basic = HTTPBasic(auto_error=False, description="The client id and secret (RFC 
 @router.post(
     "/service-token",
     response_model=ServiceToken,
-    responses={400: PROBLEM, 401: PROBLEM, 422: PROBLEM},
+    # 400: a scope the client is not registered for; 401: unknown client or wrong secret;
+    # 503: the grant is audited in the database.
+    responses=problem_responses(
+        status.HTTP_400_BAD_REQUEST,
+        status.HTTP_401_UNAUTHORIZED,
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+    ),
 )
 async def service_token(
     form: Annotated[ClientCredentialsGrant, Form()],
