@@ -26,6 +26,12 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from agora_chassis.auth import KeySource, TokenVerifier
+from agora_chassis.db import create_sessionmaker
+from agora_chassis.state import service_state
 
 Operation = APIOperation[Any, Any, Any, Any]
 Case = schemathesis.Case[Operation]
@@ -42,6 +48,22 @@ UNPARSEABLE_BODIES = [
     ("application/x-www-form-urlencoded", b"%zz=%"),
 ]
 UNPARSEABLE_EXAMPLES = 8
+
+
+def prepare_for_fuzzing(app: FastAPI, database_url: str, keys: KeySource | None = None) -> FastAPI:
+    """Make a service app safe to fuzz from schemathesis' own event loops, and return it.
+
+    Each generated call may run on a fresh event loop, and pooled connections would outlive
+    theirs: the app gets an engine without a pool. With ``keys``, tokens are verified against
+    them (a test key) instead of the service's JWKS.
+    """
+    state = service_state(app)
+    if keys is not None:
+        config = state.settings
+        state.verifier = TokenVerifier(keys, issuer=config.jwt_issuer, audience=config.jwt_audience)
+    state.engine = create_async_engine(database_url, poolclass=NullPool)
+    state.sessionmaker = create_sessionmaker(state.engine)
+    return app
 
 
 def _has_inputs(operation: Operation) -> bool:

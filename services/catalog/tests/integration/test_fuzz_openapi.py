@@ -10,17 +10,12 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from agora_catalog.main import create_app
 from agora_catalog.settings import CatalogSettings
-from agora_chassis.auth import TokenVerifier
-from agora_chassis.db import create_sessionmaker
-from agora_chassis.state import service_state
 from agora_testing.fixtures import alembic_upgrade
 from agora_testing.tokens import StaticKeys, forge_access_token
-from tests.openapi_fuzz import fuzz_openapi
+from tests.openapi_fuzz import fuzz_openapi, prepare_for_fuzzing
 
 pytestmark = pytest.mark.integration
 
@@ -61,14 +56,7 @@ def fuzz_app(make_database: Callable[[str], str], signing_key: Ed25519PrivateKey
         broker_url=None,
         rate_limit=UNLIMITED,
     )
-    app = create_app(settings_)
-    service_state(app).verifier = TokenVerifier(
-        StaticKeys(signing_key), issuer=settings_.jwt_issuer, audience=settings_.jwt_audience
-    )
-    # Each generated call may run on a fresh event loop: pooled connections would outlive theirs.
-    service_state(app).engine = create_async_engine(url, poolclass=NullPool)
-    service_state(app).sessionmaker = create_sessionmaker(service_state(app).engine)
-    return app
+    return prepare_for_fuzzing(create_app(settings_), url, StaticKeys(signing_key))
 
 
 def test_catalog_api_answers_only_what_its_openapi_declares(

@@ -6,16 +6,12 @@ import uuid
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
-from agora_chassis.db import create_sessionmaker
-from agora_chassis.state import service_state
 from agora_identity.api.deps import identity_state
 from agora_identity.main import create_app
 from agora_identity.models import User
 from agora_identity.settings import IdentitySettings
-from tests.openapi_fuzz import fuzz_openapi
+from tests.openapi_fuzz import fuzz_openapi, prepare_for_fuzzing
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +35,7 @@ def fuzz_app(migrated_database, tmp_path_factory: pytest.TempPathFactory) -> Fas
             login_limit_per_account=UNLIMITED,
         )
     )
-    # Each generated call may run on a fresh event loop: pooled connections would outlive theirs.
-    service_state(app).engine = create_async_engine(url, poolclass=NullPool)
-    service_state(app).sessionmaker = create_sessionmaker(service_state(app).engine)
-    return app
+    return prepare_for_fuzzing(app, url)
 
 
 def _admin_headers(app: FastAPI) -> dict[str, str]:

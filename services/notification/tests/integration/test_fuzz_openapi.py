@@ -8,17 +8,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
-from agora_chassis.auth import TokenVerifier
-from agora_chassis.db import create_sessionmaker
-from agora_chassis.state import service_state
 from agora_notification.main import create_app
 from agora_notification.settings import NotificationSettings
 from agora_testing.fixtures import alembic_upgrade
 from agora_testing.tokens import StaticKeys, forge_access_token
-from tests.openapi_fuzz import fuzz_openapi
+from tests.openapi_fuzz import fuzz_openapi, prepare_for_fuzzing
 
 pytestmark = pytest.mark.integration
 
@@ -45,14 +40,7 @@ def fuzz_app(make_database: Callable[[str], str], signing_key: Ed25519PrivateKey
         smtp_port=UNUSED_SMTP_PORT,
         rate_limit=UNLIMITED,
     )
-    app = create_app(settings_)
-    service_state(app).verifier = TokenVerifier(
-        StaticKeys(signing_key), issuer=settings_.jwt_issuer, audience=settings_.jwt_audience
-    )
-    # Each generated call may run on a fresh event loop: pooled connections would outlive theirs.
-    service_state(app).engine = create_async_engine(url, poolclass=NullPool)
-    service_state(app).sessionmaker = create_sessionmaker(service_state(app).engine)
-    return app
+    return prepare_for_fuzzing(create_app(settings_), url, StaticKeys(signing_key))
 
 
 def test_notification_api_answers_only_what_its_openapi_declares(
