@@ -28,6 +28,7 @@ class Fake:
     name: str
     journal: list[str]
     work: Callable[[], object] = lambda: None
+    on_ready: Callable[[], object] = lambda: None
     port: int = 0
     running: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -47,6 +48,7 @@ class Fake:
         self.work()
         self.running = True
         self._note(f"ready {self.name}")
+        self.on_ready()
 
     def stop(self) -> None:
         self._note(f"stop {self.name}")
@@ -140,6 +142,27 @@ def test_ctrl_c_during_a_parallel_start_stops_everything_started() -> None:
     assert not first.running
     assert not second.running
     assert journal == ["start nats", "ready nats", "start catalog", "stop nats"]
+
+
+def test_a_rollback_stops_dependents_first_whatever_order_they_became_ready_in() -> None:
+    journal: list[str] = []
+    cache_ready = threading.Event()
+
+    def after_cache() -> None:
+        assert cache_ready.wait(WAIT_SECONDS), "cache never became ready"
+
+    def fail() -> None:
+        raise RuntimeError("boom")
+
+    db = Fake("db", journal, work=after_cache)  # listed first, ready last
+    cache = Fake("cache", journal, on_ready=cache_ready.set)
+    svc = Fake("svc", journal, work=fail)
+
+    with pytest.raises(StartError, match="svc failed to start: boom"):
+        start([db, cache, svc], needs=needs_from({"svc": ["db", "cache"]}))
+
+    assert journal.index("ready cache") < journal.index("ready db"), journal
+    assert [entry for entry in journal if entry.startswith("stop")] == ["stop cache", "stop db"]
 
 
 def test_a_need_cycle_is_refused_by_name_and_nothing_starts() -> None:

@@ -197,7 +197,9 @@ def start_components(
         except BaseException:
             STARTS_CANCELLED.set()
             run.finish_in_flight()
-            stop_components(run.started)
+            # In reverse list order, as `down` does: dependents before what they need.
+            started = {id(component) for component in run.started}
+            stop_components([c for c in components if id(c) in started])
             raise
     say(f"all {len(components)} components ready in {time.monotonic() - run.began:.1f} s")
     return run.started
