@@ -61,9 +61,10 @@ class StartError(RuntimeError):
 
 
 def build_components(config: StackConfig, *, with_services: bool = True) -> list[Component]:
-    """The components of ``config`` in start order: infrastructure, services, then the gateway.
+    """The components of ``config``: infrastructure, services, then the gateway.
 
-    The gateway comes last so that once it answers, everything it routes to is ready.
+    The order is one their needs allow (:func:`component_needs`): ``stop_components`` stops them
+    in reverse, the gateway first. Starting follows the needs, in parallel.
 
     Args:
         config: The stack configuration.
