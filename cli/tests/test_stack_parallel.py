@@ -103,11 +103,12 @@ def test_independent_components_start_at_the_same_time() -> None:
     assert all(c.running for c in components), f"not both started: {journal}"
 
 
+def fail() -> None:
+    raise RuntimeError("port 5432 refused; log tail: FATAL boom")
+
+
 def test_a_failure_calls_off_the_others_names_itself_and_stops_what_started() -> None:
     journal: list[str] = []
-
-    def fail() -> None:
-        raise RuntimeError("port 5432 refused; log tail: FATAL boom")
 
     ready = Fake("redis", journal)
     slow = Fake("identity", journal, work=wait_for_cancel)
@@ -123,6 +124,13 @@ def test_a_failure_calls_off_the_others_names_itself_and_stops_what_started() ->
     assert not broken.running
     assert journal[-1] == "stop redis", f"redis was not stopped last: {journal}"
     assert "stop identity" not in journal, "a cancelled start has nothing left to stop"
+
+
+def test_a_called_off_start_leaves_later_starts_free_to_wait() -> None:
+    journal: list[str] = []
+    with pytest.raises(StartError):
+        start([Fake("a", journal, work=wait_for_cancel), Fake("b", journal, work=fail)])
+    assert not STARTS_CANCELLED.is_set(), "the next readiness wait would give up at once"
 
 
 def test_ctrl_c_during_a_parallel_start_stops_everything_started() -> None:
@@ -151,14 +159,11 @@ def test_a_rollback_stops_dependents_first_whatever_order_they_became_ready_in()
     def after_cache() -> None:
         assert cache_ready.wait(WAIT_SECONDS), "cache never became ready"
 
-    def fail() -> None:
-        raise RuntimeError("boom")
-
     db = Fake("db", journal, work=after_cache)  # listed first, ready last
     cache = Fake("cache", journal, on_ready=cache_ready.set)
     svc = Fake("svc", journal, work=fail)
 
-    with pytest.raises(StartError, match="svc failed to start: boom"):
+    with pytest.raises(StartError, match="svc failed to start: port 5432 refused"):
         start([db, cache, svc], needs=needs_from({"svc": ["db", "cache"]}))
 
     assert journal.index("ready cache") < journal.index("ready db"), journal

@@ -197,7 +197,10 @@ def start_components(
             run.drive(pool, waiting)
         except BaseException:
             STARTS_CANCELLED.set()
-            run.finish_in_flight()
+            try:
+                run.finish_in_flight()
+            finally:  # every wait has given up: later starts in this process must not
+                STARTS_CANCELLED.clear()
             # In reverse list order, as `down` does: dependents before what they need.
             started = {id(component) for component in run.started}
             stop_components([c for c in components if id(c) in started])
