@@ -139,8 +139,14 @@ def two_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("two_cpus")
 def test_traefik_collects_garbage_less_often_unless_told_otherwise() -> None:
-    assert traefik_env({"PATH": "/bin"}) == {"PATH": "/bin", "GOGC": "400", "GOMAXPROCS": "1"}
+    assert traefik_env({"PATH": "/bin"}) == {
+        "PATH": "/bin",
+        "GOGC": "400",
+        "GOMEMLIMIT": "64MiB",
+        "GOMAXPROCS": "1",
+    }
     assert traefik_env({"GOGC": "off"})["GOGC"] == "off"
+    assert traefik_env({"GOMEMLIMIT": "1GiB"})["GOMEMLIMIT"] == "1GiB"
 
 
 @pytest.mark.parametrize(

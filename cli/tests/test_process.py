@@ -11,6 +11,7 @@ import psutil
 from agora_cli.infra.process import (
     StartOutcome,
     await_start,
+    child_environment,
     read_process,
     spawn,
     start_failure,
@@ -144,3 +145,9 @@ def test_start_failure_exited_without_output_says_so(tmp_path: Path) -> None:
         "x", StartOutcome.EXITED, log_file=tmp_path / "x.log", since=0, stop=list, timeout=1
     )
     assert message == "x exited during start-up; its output:\n(it wrote nothing)"
+
+
+def test_stack_processes_cache_their_bytecode_whatever_the_environment_says() -> None:
+    # With PYTHONDONTWRITEBYTECODE, every service start compiled ~1,800 modules again (6 s CPU).
+    env = child_environment({"PYTHONDONTWRITEBYTECODE": "1", "AGORA_X": "y"})
+    assert env == {"AGORA_X": "y"}

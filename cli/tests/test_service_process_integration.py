@@ -60,6 +60,7 @@ FAKE_APP = textwrap.dedent("""
             await send({"type": "http.response.body", "body": json.dumps(env).encode()})
         return app
     """)
+FAKE_REVISION = 'revision = "0001"\ndown_revision = None\n'
 FAKE_ENV_PY = textwrap.dedent("""
     import os
     from pathlib import Path
@@ -88,6 +89,7 @@ def fake_service(open_tmp_dir: Path, postgres: EmbeddedPostgres) -> Iterator[Ser
     (open_tmp_dir / "fakeapp.py").write_text(FAKE_APP)
     (open_tmp_dir / "migrations" / "versions").mkdir(parents=True)
     (open_tmp_dir / "migrations" / "env.py").write_text(FAKE_ENV_PY)
+    (open_tmp_dir / "migrations" / "versions" / "0001_fake.py").write_text(FAKE_REVISION)
     ini = open_tmp_dir / "alembic.ini"
     ini.write_text(f"[alembic]\nscript_location = {open_tmp_dir / 'migrations'}\n")
     spec = ServiceSpec(
@@ -122,6 +124,28 @@ def test_service_start_migrates_serves_with_env_and_stops(fake_service: ServiceP
     assert marker.read_text() == env["AGORA_DATABASE_URL"]
     assert not fake_service.is_running()
     assert not port_accepts(fake_service.port)
+
+
+@pytest.mark.parametrize(
+    ("applied", "migrates"), [("0001", False), ("0000", True), (None, True)], ids=str
+)
+def test_service_migrates_only_when_the_database_is_not_at_the_heads(
+    fake_service: ServiceProcess, applied: str | None, migrates: bool
+) -> None:
+    postgres, database = fake_service.postgres, fake_service.spec.database
+    postgres.ensure_database(database, database, "pw")
+    postgres.psql("DROP TABLE IF EXISTS alembic_version;", database=database)
+    if applied is not None:
+        create = "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY);"
+        insert = f"INSERT INTO alembic_version VALUES ('{applied}');"  # noqa: S608 - constant
+        postgres.psql(create + insert, database=database)
+    marker = fake_service.config.log_dir / "fake" / "migrated"
+    try:
+        fake_service.start()
+    finally:
+        postgres.psql("DROP TABLE IF EXISTS alembic_version;", database=database)
+    assert marker.exists() is migrates, f"database at {applied}, scripts at 0001"
+    assert fake_service.is_running()
 
 
 def test_service_migration_failure_raises_and_starts_nothing(

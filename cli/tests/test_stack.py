@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from agora_cli.infra.gateway import Gateway
 from agora_cli.infra.mailsink import EmbeddedMailSink
 from agora_cli.infra.ports import free_port
 from agora_cli.stack import (
+    Component,
     StartError,
     build_components,
     component_ports,
@@ -101,12 +103,17 @@ def test_build_components_production_routes_no_mail_and_starts_no_mail_web(
         assert gateway.errors_port == 18081
 
 
+def chain(*pairs: tuple[str, str]) -> Callable[[Component], Sequence[str]]:
+    """Needs from ``(dependent, dependency)`` pairs."""
+    return lambda component: [need for name, need in pairs if name == component.name]
+
+
 def test_start_components_failure_stops_started_in_reverse() -> None:
     journal: list[str] = []
     first, second = FakeComponent("a", journal), FakeComponent("b", journal)
     broken = FakeComponent("c", journal, fails=True)
     with pytest.raises(StartError, match="c failed to start: no luck"):
-        start_components([first, second, broken])
+        start_components([first, second, broken], needs=chain(("b", "a"), ("c", "b")))
     assert journal == ["start a", "start b", "start c", "stop b", "stop a"]
     assert not first.running
     assert not second.running
@@ -116,7 +123,7 @@ def test_start_components_skips_running_and_returns_started() -> None:
     journal: list[str] = []
     running = FakeComponent("a", journal, running=True)
     stopped = FakeComponent("b", journal)
-    assert start_components([running, stopped]) == [stopped]
+    assert start_components([running, stopped], needs=chain(("b", "a"))) == [stopped]
     assert journal == ["start b"]
 
 

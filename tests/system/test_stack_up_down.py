@@ -33,9 +33,12 @@ def test_up_infra_only_status_down_leaves_no_process(agora: AgoraRun) -> None:
     assert gateway_ping.status_code == 200
     for name in ("postgres", "redis", "nats", "mail", "gateway-errors", "gateway"):
         assert any(
-            line.split()[:2] == [name, "up"] and line.split()[-1] == "ok"
+            line.split()[:2] == [name, "up"] and line.split()[4] == "ok" and line.endswith("MiB")
             for line in status.stdout.splitlines()
-        ), status.stdout
+        ), f"{name} is not up, healthy and measured: {status.stdout}"
+    assert any(
+        line.split()[0] == "total" and line.endswith("MiB") for line in status.stdout.splitlines()
+    ), status.stdout
     assert len(processes) >= 6  # postmaster + its workers, valkey, nats, mail sink, traefik
     assert down.returncode == 0
     assert "stopped: gateway, gateway-errors, mail, nats, redis, postgres" in down.stdout

@@ -21,10 +21,10 @@ from agora_cli.config import (
 )
 from agora_cli.infra.ports import LOOPBACK
 from agora_cli.stack import (
-    INFRA_NAMES,
     Component,
     StartError,
     build_components,
+    component_needs,
     find_component,
     port_conflicts,
     start_components,
@@ -172,16 +172,22 @@ def _component_or_error(args: argparse.Namespace) -> tuple[StackConfig, Componen
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    """Start one component (its dependencies must run already)."""
+    """Start one component (what it needs must run already)."""
     config, component = _component_or_error(args)
     if component is None:
         return 2
     if component.is_running():
         say(f"{component.name} is already running (pid {component.pid})")
         return 0
-    postgres = find_component(build_components(config), "postgres")
-    if component.name not in INFRA_NAMES and (postgres is None or not postgres.is_running()):
-        warn(f"agora: {component.name} needs postgres; run `agora up` or `agora start postgres`")
+    components = build_components(config)
+    missing = [
+        need
+        for need in component_needs(component)
+        if (needed := find_component(components, need)) is not None and not needed.is_running()
+    ]
+    if missing:
+        needs = ", ".join(missing)
+        warn(f"agora: {component.name} needs {needs}; run `agora up` or `agora start <name>`")
         return 1
     try:
         with stack_lock(config.data_dir), step(f"starting {component.name}"):

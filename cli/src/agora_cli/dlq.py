@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 
-from agora_chassis.pagination import MAX_PAGE_DEPTH
 from agora_cli.config import StackConfig, resolve_config
 from agora_cli.env import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD, service_port
 from agora_cli.services import IDENTITY, SERVICES, ServiceSpec, find_service
@@ -107,6 +106,9 @@ def list_letters(admin: Admin, spec: ServiceSpec, state: str) -> Iterator[dict[s
     Paging reaches the oldest ``MAX_PAGE_DEPTH`` letters (the API refuses deeper pages); past
     that a warning says how many more there are.
     """
+    # Imported here: the pagination module pulls in FastAPI, seconds of every `agora` command.
+    from agora_chassis.pagination import MAX_PAGE_DEPTH
+
     page = 1
     while True:
         params = {"state": state, "page": page, "per_page": PAGE_SIZE}

@@ -30,6 +30,10 @@ class ServiceSpec:
             data (idempotent).
         channels: ``module:attribute`` of its ``ServiceChannels`` (what it publishes and
             consumes), from which ``agora asyncapi`` generates its AsyncAPI document.
+        start_after: Components that must be ready before it starts, besides PostgreSQL, Valkey
+            and NATS (every service needs those). A service that checks tokens names
+            ``identity``: it fetches the JWKS at start-up, and after a failed fetch only 10 s
+            later, refusing tokens (503) meanwhile.
     """
 
     name: str
@@ -48,6 +52,7 @@ class ServiceSpec:
     service_scopes: tuple[str, ...] = ()
     seed: str | None = None
     channels: str | None = None
+    start_after: tuple[str, ...] = ()
 
 
 IDENTITY = ServiceSpec(
@@ -80,6 +85,7 @@ NOTIFICATION = ServiceSpec(
     redis_db=1,
     consumes_events=True,
     channels="agora_notification.events.subscriber:CHANNELS",
+    start_after=("identity",),
 )
 
 CATALOG = ServiceSpec(
@@ -99,6 +105,7 @@ CATALOG = ServiceSpec(
     channels="agora_catalog.events.subscriber:CHANNELS",
     grpc=True,
     seed="agora_catalog.seed",
+    start_after=("identity",),
 )
 
 SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION, CATALOG)

@@ -1,9 +1,14 @@
-"""The stack as an ordered list of components: start in order, stop in reverse."""
+"""The stack as a list of components: started in parallel as their needs are met, stopped in
+reverse list order (which is also an order their needs allow)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from agora_cli.config import StackConfig
@@ -14,12 +19,15 @@ from agora_cli.infra.mailsink import EmbeddedMailSink
 from agora_cli.infra.nats import EmbeddedNats
 from agora_cli.infra.ports import port_is_free, wait_ports_released
 from agora_cli.infra.postgres import EmbeddedPostgres
+from agora_cli.infra.process import STARTS_CANCELLED
 from agora_cli.infra.redis import EmbeddedRedis
 from agora_cli.service_process import ServiceProcess
 from agora_cli.services import SERVICES
-from agora_cli.ui import step, warn
+from agora_cli.ui import say, step, warn
+from agora_cli.usage import tree_cpu_seconds
 
-INFRA_NAMES = ("postgres", "redis", "nats", "mail", "gateway-errors", "gateway")
+SERVICE_NEEDS = ("postgres", "redis", "nats")
+"""What every service needs running before it starts (its registry entry may add more)."""
 # Once a process has exited the kernel frees its listening sockets at once; longer means some
 # other process (an escaped child) holds the port, and `down` says which.
 PORT_RELEASE_TIMEOUT_SECONDS = 5.0
@@ -53,9 +61,10 @@ class StartError(RuntimeError):
 
 
 def build_components(config: StackConfig, *, with_services: bool = True) -> list[Component]:
-    """The components of ``config`` in start order: infrastructure, services, then the gateway.
+    """The components of ``config``: infrastructure, services, then the gateway.
 
-    The gateway comes last so that once it answers, everything it routes to is ready.
+    The order is one their needs allow (:func:`component_needs`): ``stop_components`` stops them
+    in reverse, the gateway first. Starting follows the needs, in parallel.
 
     Args:
         config: The stack configuration.
@@ -144,30 +153,117 @@ def port_conflicts(components: Sequence[Component]) -> list[str]:
     ]
 
 
-def start_components(components: Sequence[Component]) -> list[Component]:
-    """Start ``components`` in order, printing progress; roll back on failure.
+def component_needs(component: Component) -> tuple[str, ...]:
+    """The components that must be ready before ``component`` starts.
+
+    PostgreSQL, Valkey, NATS, the mail sink and the error pages need nothing. A service needs the
+    first three, plus what its registry entry names (identity, for the JWKS its tokens are checked
+    with: fetched at start-up, retried only 10 s later). The gateway needs only its error pages:
+    it may answer before the services do, ``agora up`` reports ready once everything is.
+    """
+    if isinstance(component, ServiceProcess):
+        return (*SERVICE_NEEDS, *component.spec.start_after)
+    if isinstance(component, Gateway):
+        return ("gateway-errors",)
+    return ()
+
+
+def start_components(
+    components: Sequence[Component],
+    needs: Callable[[Component], Sequence[str]] = component_needs,
+) -> list[Component]:
+    """Start ``components`` in parallel, each once what it ``needs`` is ready; print progress.
+
+    A need that is not among ``components`` is taken as met (a running stack's, or left out).
+    When one fails, or on Ctrl-C, the waits still under way are called off
+    (:data:`STARTS_CANCELLED`) and everything this call started is stopped again.
 
     Returns:
-        The components this call started (those already running are left out).
+        The components this call started (those already running are left out), in the order
+        they became ready.
 
     Raises:
-        StartError: Naming the failed component, after stopping what this call started.
+        StartError: Naming the failed component (with its log tail), after the rollback.
+        KeyboardInterrupt: After the rollback.
     """
-    started: list[Component] = []
-    try:
-        for component in components:
-            if component.is_running():
-                continue
-            with step(f"starting {component.name}"):
-                component.start()
-            started.append(component)
-    except Exception as error:
-        stop_components(started)
-        raise StartError(f"{component.name} failed to start: {error}") from error
-    except KeyboardInterrupt:
-        stop_components(started)
-        raise
-    return started
+    names = {component.name for component in components}
+    waiting = {
+        c.name: (c, {n for n in needs(c) if n in names}) for c in components if not c.is_running()
+    }
+    run = _ParallelStart(time.monotonic(), ready={c.name for c in components} - set(waiting))
+    STARTS_CANCELLED.clear()
+    with ThreadPoolExecutor(max_workers=max(len(waiting), 1)) as pool:
+        try:
+            run.drive(pool, waiting)
+        except BaseException:
+            STARTS_CANCELLED.set()
+            try:
+                run.finish_in_flight()
+            finally:  # every wait has given up: later starts in this process must not
+                STARTS_CANCELLED.clear()
+            # In reverse list order, as `down` does: dependents before what they need.
+            started = {id(component) for component in run.started}
+            stop_components([c for c in components if id(c) in started])
+            raise
+    say(f"all {len(components)} components ready in {time.monotonic() - run.began:.1f} s")
+    return run.started
+
+
+@dataclass
+class _ParallelStart:
+    """The state of one :func:`start_components` call."""
+
+    began: float
+    ready: set[str]
+    started: list[Component] = field(default_factory=list)
+    in_flight: dict[Future[float], Component] = field(default_factory=dict)
+
+    def drive(
+        self, pool: ThreadPoolExecutor, waiting: dict[str, tuple[Component, set[str]]]
+    ) -> None:
+        """Launch what can start, collect what finished, until nothing waits or runs."""
+        while waiting or self.in_flight:
+            launch = [c for c, deps in waiting.values() if deps <= self.ready]
+            if launch:
+                say("starting " + ", ".join(c.name for c in launch))
+            for component in launch:
+                del waiting[component.name]
+                self.in_flight[pool.submit(_timed_start, component)] = component
+            if not self.in_flight:  # only reachable through a dependency cycle
+                raise StartError(f"cannot order the start of: {', '.join(sorted(waiting))}")
+            done, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._collect(future, self.in_flight.pop(future))
+
+    def _collect(self, future: Future[float], component: Component) -> None:
+        try:
+            seconds = future.result()
+        except Exception as error:
+            raise StartError(f"{component.name} failed to start: {error}") from error
+        self.started.append(component)
+        self.ready.add(component.name)
+        say(f"{component.name} ready in {seconds:.1f} s{_cpu_note(component)}")
+
+    def finish_in_flight(self) -> None:
+        """Wait for the starts under way (they give up at their next poll); keep their results."""
+        for future, component in self.in_flight.items():
+            with contextlib.suppress(Exception):
+                future.result()
+                self.started.append(component)
+        self.in_flight.clear()
+
+
+def _timed_start(component: Component) -> float:
+    """Start ``component``; return how long it took, in seconds."""
+    began = time.monotonic()
+    component.start()
+    return time.monotonic() - began
+
+
+def _cpu_note(component: Component) -> str:
+    """`` (cpu 1.2 s)``: what its processes used to get ready, a measure that survives load."""
+    seconds = tree_cpu_seconds(component.pid)
+    return "" if seconds is None else f" (cpu {seconds:.1f} s)"
 
 
 def stop_components(components: Sequence[Component]) -> list[str]:

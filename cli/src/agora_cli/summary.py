@@ -11,6 +11,7 @@ from agora_cli.secrets_store import secrets_file
 from agora_cli.services import SERVICES
 from agora_cli.stack import Component, component_ports
 from agora_cli.ui import format_table
+from agora_cli.usage import format_mib, tree_memory
 
 
 def url_rows(config: StackConfig, env: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -71,17 +72,40 @@ def urls_table(config: StackConfig, env: Mapping[str, str]) -> str:
     return format_table(("what", "where"), url_rows(config, env))
 
 
-def status_row(component: Component) -> tuple[str, str, str, str, str]:
-    """One row of ``agora status``: name, state, pid, ports, health."""
+def status_row(
+    component: Component, memory: tuple[int, bool] | None
+) -> tuple[str, str, str, str, str, str]:
+    """One row of ``agora status``: name, state, pid, ports, health, memory.
+
+    Args:
+        component: The component.
+        memory: What :func:`agora_cli.usage.tree_memory` measured for it.
+    """
     pid = component.pid
     ports = "/".join(str(port) for port in component_ports(component))
     if pid is None:
-        return (component.name, "down", "-", ports, "-")
+        return (component.name, "down", "-", ports, "-", "-")
     health = "ok" if component.healthy() else "failing"
-    return (component.name, "up", str(pid), ports, health)
+    return (component.name, "up", str(pid), ports, health, _memory_cell(memory))
+
+
+def _memory_cell(memory: tuple[int, bool] | None) -> str:
+    """``95.2 MiB`` (PSS), ``95.2 MiB rss`` when only the resident size could be read."""
+    if memory is None:
+        return "-"
+    size, is_pss = memory
+    return format_mib(size) + ("" if is_pss else " rss")
 
 
 def status_table(components: Sequence[Component]) -> str:
-    """The ``agora status`` table."""
-    rows = [status_row(component) for component in components]
-    return format_table(("component", "state", "pid", "port", "health"), rows)
+    """The ``agora status`` table, with the memory of every running component and the total.
+
+    Memory is the PSS of the component's process tree (PostgreSQL's backends included), see
+    :mod:`agora_cli.usage`.
+    """
+    measured = [tree_memory(component.pid) for component in components]
+    rows = [status_row(c, memory) for c, memory in zip(components, measured, strict=True)]
+    sizes = [memory for memory in measured if memory is not None]
+    total = (sum(size for size, _ in sizes), all(is_pss for _, is_pss in sizes))
+    rows.append(("total", "", "", "", "", _memory_cell(total) if sizes else "-"))
+    return format_table(("component", "state", "pid", "port", "health", "memory"), rows)

@@ -143,6 +143,10 @@ ACCESS_LOG_FIELDS = (
 # live heap is small, so at the default of 100 it collects very often under load. At 400 it spent
 # about a tenth less CPU per proxied request (ADR 0007), for a heap of tens of megabytes.
 GO_GC_PERCENT = "400"
+# GOGC alone lets the heap grow with the load: Traefik held 119 MiB (PSS) after a load run, and
+# never gave it back. A soft memory limit makes Go collect harder only near it: 85 MiB after the
+# same run, with the same CPU per proxied request within the noise (benchmarks/README.md, ADR 0013).
+GO_MEMORY_LIMIT = "64MiB"
 
 
 def gateway_procs(cpus: int | None) -> int:
@@ -156,10 +160,15 @@ def gateway_procs(cpus: int | None) -> int:
 
 
 def traefik_env(base: Mapping[str, str]) -> dict[str, str]:
-    """``base`` with ``GOGC`` and ``GOMAXPROCS`` (for the CPUs this process may use) set for the
-    gateway, unless ``base`` sets them."""
+    """``base`` with ``GOGC``, ``GOMEMLIMIT`` and ``GOMAXPROCS`` (for the CPUs this process may
+    use) set for the gateway, unless ``base`` sets them."""
     procs = gateway_procs(os.process_cpu_count())
-    return {"GOGC": GO_GC_PERCENT, "GOMAXPROCS": str(procs), **base}
+    return {
+        "GOGC": GO_GC_PERCENT,
+        "GOMEMLIMIT": GO_MEMORY_LIMIT,
+        "GOMAXPROCS": str(procs),
+        **base,
+    }
 
 
 def _header_policy() -> dict[str, str]:

@@ -26,7 +26,6 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
 from agora_chassis.grpc_auth import AuthInterceptor, GrpcAuth
@@ -37,6 +36,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_BUDGET_SECONDS = 30.0
 """The longest a call may run, whatever deadline its caller set (or none)."""
 SHUTDOWN_GRACE_SECONDS = 5.0
+REFLECTION_SERVICE = "grpc.reflection.v1alpha.ServerReflection"
+"""``grpc_reflection``'s service name, spelled out: the module is imported only when reflection
+is served (a test checks the two agree)."""
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Behavior = Callable[[Any, Context], Awaitable[Any]]
@@ -157,7 +159,7 @@ class GrpcServer:
 
 def _interceptors(auth: GrpcAuth, limit: float) -> list[grpc.aio.ServerInterceptor]:
     untraced = filters.any_of(
-        filters.service_name(health.SERVICE_NAME), filters.service_name(reflection.SERVICE_NAME)
+        filters.service_name(health.SERVICE_NAME), filters.service_name(REFLECTION_SERVICE)
     )
     tracing: grpc.aio.ServerInterceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
         filter_=filters.negate(untraced)
@@ -204,8 +206,10 @@ async def start_grpc_server(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if reflection_enabled:
+        from grpc_reflection.v1alpha import reflection  # only now: most servers never need it
+
         reflection.enable_server_reflection(
-            [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+            [*service_names, health.SERVICE_NAME, REFLECTION_SERVICE], server
         )
     try:
         bound = server.add_insecure_port(f"{host}:{port}")

@@ -24,7 +24,6 @@ from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -219,6 +218,10 @@ def _span_processor(exporter: Exporter, endpoint: str | None) -> SpanProcessor |
         # Synchronous, so development output appears next to the request's log lines.
         return SimpleSpanProcessor(ConsoleSpanExporter())
     if exporter == "otlp":
+        # Imported only here: the exporter and protobuf are some 70 modules (3 MiB) a service
+        # that exports nothing (the default) never needs.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
         return BatchSpanProcessor(OTLPSpanExporter(endpoint=_otlp_endpoint(endpoint)))
     return None
 

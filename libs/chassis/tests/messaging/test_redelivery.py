@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agora_chassis.db import create_engine, create_sessionmaker
 from agora_chassis.messaging import Broker, EventConsumer, RetryPolicy, publish_envelope
-from agora_chassis.messaging.broker import EXCHANGE, channel_name
+from agora_chassis.messaging.broker import channel_name, events_exchange
 from agora_chassis.messaging.consumer import dead_letter_event_type
 from agora_chassis.messaging.redelivery import Attempt
 from agora_chassis.outbox import build_event
@@ -75,7 +75,7 @@ def watch_headers(broker: Broker, event_type: str, seen: list[dict[str, Any]]) -
         broker.subscriber(channel)(record)  # a core subscription sees JetStream publishes too
     elif isinstance(broker, RabbitBroker):
         queue = RabbitQueue(f"watch-{uuid.uuid4().hex[:8]}", auto_delete=True, routing_key=channel)
-        broker.subscriber(queue, EXCHANGE)(record)
+        broker.subscriber(queue, events_exchange())(record)
     else:
         broker.subscriber(channel, group_id=f"watch-{uuid.uuid4().hex[:8]}")(record)
 

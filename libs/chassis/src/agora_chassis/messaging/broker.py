@@ -22,19 +22,26 @@ watchers of the dead-letter channels).
 from __future__ import annotations
 
 import contextlib
+import functools
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeIs
 from urllib.parse import urlsplit
 
 from faststream import AckPolicy, Context
-from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from faststream.nats import JStream, NatsBroker, PullSub
-from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 from nats.js.errors import BadRequestError
 
-Broker = NatsBroker | RabbitBroker | KafkaBroker
+# FastStream's RabbitMQ and Kafka support (aio-pika, aiokafka) is some 200 modules and 8 MiB per
+# process; a service on NATS (the stack's broker) never loads it. Those modules are imported where
+# a broker of theirs is made or met: a RabbitMQ or Kafka broker exists only after ``make_broker``
+# imported its module (a test checks that a NATS service imports neither).
+if TYPE_CHECKING:
+    from faststream.kafka import KafkaBroker
+    from faststream.rabbit import RabbitBroker, RabbitExchange
+
+type Broker = NatsBroker | RabbitBroker | KafkaBroker
 """Any broker ``make_broker`` returns."""
 
 RawHandler = Callable[[bytes], Awaitable[object]]
@@ -52,7 +59,6 @@ NATS_RECONNECT_FOREVER = -1
 """nats-py gives up after 60 reconnect tries (about two minutes) and closes the client for good,
 which left a relay and its consumers dead after a longer broker outage; a service never gives up."""
 
-EXCHANGE = RabbitExchange(EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True)
 # Streams already declared, per live broker (weak keys: a new broker never inherits a dead one's
 # entries, as it could when keyed by ``id()``, which CPython reuses).
 _ensured_streams: weakref.WeakKeyDictionary[NatsBroker, set[str]] = weakref.WeakKeyDictionary()
@@ -78,11 +84,32 @@ def make_broker(url: str, *, graceful_timeout: float = GRACEFUL_TIMEOUT_SECONDS)
             url, max_reconnect_attempts=NATS_RECONNECT_FOREVER, graceful_timeout=graceful_timeout
         )
     if scheme in {"amqp", "amqps"}:
+        from faststream.rabbit import RabbitBroker
+
         return RabbitBroker(url, graceful_timeout=graceful_timeout)
     if scheme == "kafka":
+        from faststream.kafka import KafkaBroker
+
         servers = url.removeprefix("kafka://").split(",")
         return KafkaBroker(servers, graceful_timeout=graceful_timeout)
     raise ValueError(f"unsupported broker URL scheme {scheme!r}: use nats://, amqp:// or kafka://")
+
+
+@functools.cache
+def events_exchange() -> RabbitExchange:
+    """RabbitMQ's durable topic exchange every event goes through."""
+    from faststream.rabbit import ExchangeType, RabbitExchange
+
+    return RabbitExchange(EXCHANGE_NAME, type=ExchangeType.TOPIC, durable=True)
+
+
+def is_rabbit(broker: Broker) -> TypeIs[RabbitBroker]:
+    """Tell whether ``broker`` is RabbitMQ's (importing its module only for a non-NATS broker)."""
+    if isinstance(broker, NatsBroker):
+        return False
+    from faststream.rabbit import RabbitBroker
+
+    return isinstance(broker, RabbitBroker)
 
 
 def channel_name(event_type: str) -> str:
@@ -147,11 +174,11 @@ async def publish_envelope(
             # (2 minutes), e.g. a publish the client buffered during an outage and sent again.
             headers = headers | {NATS_MESSAGE_ID: headers["ce-id"]}
         await broker.publish(body, channel, headers=headers, stream=stream, timeout=confirm_timeout)
-    elif isinstance(broker, RabbitBroker):
+    elif is_rabbit(broker):
         rabbit_headers: dict[str, Any] = dict(headers)
         await broker.publish(
             body,
-            exchange=EXCHANGE,
+            exchange=events_exchange(),
             routing_key=channel,
             headers=rabbit_headers,
             persist=True,
@@ -175,8 +202,10 @@ async def retain_channel(broker: Broker, event_type: str, queue_name: str) -> No
         event_type: The channel's event type.
         queue_name: The RabbitMQ queue to declare (ignored by the other brokers).
     """
-    if isinstance(broker, RabbitBroker):
-        exchange = await broker.declare_exchange(EXCHANGE)
+    if is_rabbit(broker):
+        from faststream.rabbit import RabbitQueue
+
+        exchange = await broker.declare_exchange(events_exchange())
         queue = await broker.declare_queue(RabbitQueue(queue_name, durable=True))
         await queue.bind(exchange, routing_key=channel_name(event_type))
 
@@ -211,8 +240,10 @@ def subscribe_raw(broker: Broker, event_type: str, group: str, handler: RawHandl
             stream=JStream(name, subjects=[subjects], declare=True),
             ack_policy=policy,
         )(on_message)
-    elif isinstance(broker, RabbitBroker):
+    elif is_rabbit(broker):
+        from faststream.rabbit import RabbitQueue
+
         queue = RabbitQueue(f"{group}.{event_type}", durable=True, routing_key=channel)
-        broker.subscriber(queue, EXCHANGE, ack_policy=policy)(on_message)
+        broker.subscriber(queue, events_exchange(), ack_policy=policy)(on_message)
     else:
         broker.subscriber(channel, group_id=group, ack_policy=policy)(on_message)

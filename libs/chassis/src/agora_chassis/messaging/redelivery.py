@@ -33,22 +33,24 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from faststream import AckPolicy, Context
-from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from faststream.nats import JStream, NatsBroker, PullSub
-from faststream.rabbit import RabbitBroker, RabbitQueue
-from faststream.rabbit.schemas.queue import ClassicQueueArgs
 
 from agora_chassis.messaging.broker import (
-    EXCHANGE,
     Broker,
     channel_name,
     durable_name,
+    events_exchange,
+    is_rabbit,
     stream_for,
 )
+
+if TYPE_CHECKING:  # imported when such a broker is met (see agora_chassis.messaging.broker)
+    from faststream.kafka import KafkaBroker
+    from faststream.rabbit import RabbitBroker, RabbitQueue
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +110,7 @@ def subscribe_with_retries(
     """
     if isinstance(broker, NatsBroker):
         _subscribe_nats(broker, event_type, group, handler)
-    elif isinstance(broker, RabbitBroker):
+    elif is_rabbit(broker):
         _subscribe_rabbit(broker, event_type, group, handler, max(stages, 1))
     else:
         _subscribe_kafka(broker, event_type, group, handler, max(stages, 1))
@@ -230,11 +232,16 @@ def _subscribe_rabbit(
 
         await _settle(message, lambda: handler(message.body, attempt), park)
 
+    from faststream.rabbit import RabbitQueue
+
     queue = RabbitQueue(queue_name, durable=True, routing_key=channel_name(event_type))
-    broker.subscriber(queue, EXCHANGE, ack_policy=AckPolicy.MANUAL)(on_message)
+    broker.subscriber(queue, events_exchange(), ack_policy=AckPolicy.MANUAL)(on_message)
 
 
 def _wait_queue(name: str, work_queue: str) -> RabbitQueue:
+    from faststream.rabbit import RabbitQueue
+    from faststream.rabbit.schemas.queue import ClassicQueueArgs
+
     # Expired messages go back, through the default exchange, to this group's queue only.
     arguments: ClassicQueueArgs = {
         "x-dead-letter-exchange": "",
