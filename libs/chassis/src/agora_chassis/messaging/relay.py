@@ -5,8 +5,13 @@ One asyncio task per producing service process. Each batch runs in one transacti
 * takes a transaction-scoped advisory lock on the outbox, so of several relay instances only one
   publishes at a time (order per aggregate needs a single publisher; a crashed instance's lock dies
   with its connection), and locks its rows ``FOR UPDATE SKIP LOCKED`` as a second guard;
-* publishes rows in ``created_at`` order and sets ``published_at`` only after the broker confirmed;
-* on a failure records ``attempts``/``last_error`` and skips the rest of that subject's rows, so an
+* splits its rows into one lane per aggregate (``subject``, else the event type) and publishes up
+  to ``max_in_flight`` lanes at once, each lane's rows one after another in ``created_at`` order:
+  an aggregate's next event leaves only once the broker confirmed the one before, while other
+  aggregates' publishes are in flight beside it (ADR 0014 says why no broker's per-connection
+  ordering is relied on);
+* sets a row's ``published_at`` only after the broker confirmed that row;
+* on a failure records ``attempts``/``last_error`` and skips the rest of that lane, so an
   aggregate's events are never published out of order.
 
 Between batches the relay sleeps until PostgreSQL ``NOTIFY`` (sent by ``add_event`` on commit)
@@ -30,6 +35,7 @@ import contextlib
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +48,7 @@ from agora_chassis.logging import correlation_id
 from agora_chassis.messaging import metrics
 from agora_chassis.messaging.broker import PUBLISH_TIMEOUT_SECONDS, Broker, publish_envelope
 from agora_chassis.outbox import OutboxMixin, notify_channel
+from agora_chassis.settings import DEFAULT_RELAY_MAX_IN_FLIGHT
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +57,8 @@ POLL_INTERVAL_SECONDS = 2.0
 BASE_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
 MAX_FAILURES_PER_BATCH = 3
+MAX_IN_FLIGHT = DEFAULT_RELAY_MAX_IN_FLIGHT
+"""Publishes awaiting their confirmation at once, by default (``AGORA_RELAY_MAX_IN_FLIGHT``)."""
 ERROR_LENGTH = 2000
 LOCK_KEY_BYTES = 8
 CLOUDEVENTS_HEADER_NAMES = {"correlationid": "ce-correlationid"}
@@ -88,8 +97,13 @@ async def relay_batch(
     publish_timeout: float = PUBLISH_TIMEOUT_SECONDS,
     *,
     service: str = metrics.UNKNOWN,
+    max_in_flight: int = MAX_IN_FLIGHT,
 ) -> BatchResult:
     """Publish up to ``batch_size`` pending rows; the caller commits ``session``'s transaction.
+
+    The rows are split into lanes, one per aggregate; up to ``max_in_flight`` lanes publish at
+    once, each its rows one after another, so an aggregate's next event leaves only after the
+    broker confirmed the one before (see ADR 0014).
 
     Args:
         session: A session inside a transaction.
@@ -98,6 +112,7 @@ async def relay_batch(
         batch_size: Most rows to take.
         publish_timeout: Longest wait for one broker confirmation, in seconds.
         service: The ``service`` label of the publish counters.
+        max_in_flight: Most publishes awaiting their confirmation at once (1: one by one).
 
     Returns:
         How many rows were published and how many failed.
@@ -112,20 +127,57 @@ async def relay_batch(
         .limit(batch_size)
         .with_for_update(skip_locked=True)
     )
-    published, blocked = 0, set[str]()
+    lanes = aggregate_lanes(rows)
+    queue = iter(lanes)  # shared by the workers: each lane is taken once
+    tally = _Tally(broker, publish_timeout, service)
+
+    async def worker() -> None:
+        for lane in queue:
+            await _publish_lane(lane, tally)
+
+    async with asyncio.TaskGroup() as group:  # _publish_row catches every publish failure
+        for _ in range(min(max(max_in_flight, 1), len(lanes))):
+            group.create_task(worker())
+    return BatchResult(published=tally.published, failed=tally.failed)
+
+
+def aggregate_lanes(rows: Iterable[OutboxMixin]) -> list[list[OutboxMixin]]:
+    """Group rows by aggregate (``subject``, else the event type), keeping their order.
+
+    Args:
+        rows: Outbox rows in creation order.
+
+    Returns:
+        One list per aggregate, its rows in creation order; the lists in order of their first row.
+    """
+    lanes: dict[str, list[OutboxMixin]] = {}
     for row in rows:
-        ordering_key = row.subject or row.event_type
-        if ordering_key in blocked:
-            continue
-        if await _publish_row(row, broker, publish_timeout):
-            metrics.published.labels(service, row.event_type).inc()
-            published += 1
-            continue
-        metrics.publish_failures.labels(service, row.event_type).inc()
-        blocked.add(ordering_key)
-        if len(blocked) >= MAX_FAILURES_PER_BATCH:
-            break  # the broker is most likely down: stop paying publish timeouts
-    return BatchResult(published=published, failed=len(blocked))
+        lanes.setdefault(row.subject or row.event_type, []).append(row)
+    return list(lanes.values())
+
+
+@dataclass
+class _Tally:
+    """One batch's publishing settings and counts, shared by its lanes."""
+
+    broker: Broker
+    publish_timeout: float
+    service: str
+    published: int = 0
+    failed: int = 0
+
+
+async def _publish_lane(lane: list[OutboxMixin], tally: _Tally) -> None:
+    """Publish one aggregate's rows in order; stop at its first failure (the rest wait)."""
+    for row in lane:
+        if tally.failed >= MAX_FAILURES_PER_BATCH:
+            return  # the broker is most likely down: stop paying publish timeouts
+        if not await _publish_row(row, tally.broker, tally.publish_timeout):
+            metrics.publish_failures.labels(tally.service, row.event_type).inc()
+            tally.failed += 1
+            return
+        metrics.published.labels(tally.service, row.event_type).inc()
+        tally.published += 1
 
 
 async def _publish_row(row: OutboxMixin, broker: Broker, publish_timeout: float) -> bool:
@@ -201,9 +253,11 @@ class Relay:
         poll_interval: float = POLL_INTERVAL_SECONDS,
         max_backoff: float = MAX_BACKOFF_SECONDS,
         publish_timeout: float = PUBLISH_TIMEOUT_SECONDS,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         """Describe the relay; :meth:`start` runs it."""
         self.publish_timeout = publish_timeout
+        self.max_in_flight = max_in_flight
         self.engine = engine
         self.outbox = outbox
         self.broker = broker
@@ -283,6 +337,7 @@ class Relay:
                     self.broker,
                     publish_timeout=self.publish_timeout,
                     service=self.service,
+                    max_in_flight=self.max_in_flight,
                 )
                 await observe_backlog(session, self.outbox, self.service)
                 return result
@@ -315,6 +370,7 @@ def start_relay(
     poll_interval: float = POLL_INTERVAL_SECONDS,
     max_backoff: float = MAX_BACKOFF_SECONDS,
     publish_timeout: float = PUBLISH_TIMEOUT_SECONDS,
+    max_in_flight: int = MAX_IN_FLIGHT,
 ) -> Relay:
     """Start publishing ``outbox_model``'s pending rows in the background.
 
@@ -327,6 +383,8 @@ def start_relay(
         poll_interval: Longest wait for new rows when no ``NOTIFY`` arrives, in seconds.
         max_backoff: Longest wait between tries while publishing fails, in seconds.
         publish_timeout: Longest wait for one broker confirmation, in seconds.
+        max_in_flight: Most publishes awaiting their confirmation at once, each of another
+            aggregate.
 
     Returns:
         The running relay; ``await relay.stop()`` on shutdown.
@@ -339,6 +397,7 @@ def start_relay(
         poll_interval=poll_interval,
         max_backoff=max_backoff,
         publish_timeout=publish_timeout,
+        max_in_flight=max_in_flight,
     )
     relay.start()
     return relay
