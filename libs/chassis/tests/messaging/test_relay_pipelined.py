@@ -252,7 +252,7 @@ async def test_relay_refused_publish_mid_batch_leaves_that_row_and_its_successor
         assert states[published] == (True, 0, None), f"{published} should be published"
     refused_published, refused_attempts, refused_error = states[a2]
     assert (refused_published, refused_attempts) == (False, 1), "the refused row's state"
-    assert refused_error and "maximum" in refused_error.lower(), refused_error
+    assert "maximum" in (refused_error or "").lower(), f"not the stream's refusal: {refused_error}"
     assert states[a3] == (False, 0, None), "a's later event was tried after a's refused one"
     assert sorted(await stored_ids(broker, stream)) == sorted([a1, b1, b2, c1])
 
@@ -286,7 +286,7 @@ async def test_relay_unconfirmed_publishes_leave_exactly_their_rows_and_successo
     for unconfirmed in (first_a, first_b):
         published, attempts, error = states[unconfirmed]
         assert (published, attempts) == (False, 1), f"{unconfirmed} was marked or not counted"
-        assert error and error.startswith("TimeoutError"), error
+        assert (error or "").startswith("TimeoutError"), f"not a confirm timeout: {error}"
     for waiting in (second_a, second_b):
         assert states[waiting] == (False, 0, None), f"{waiting} was tried after an unconfirmed one"
     # At least once: the broker has the first two, and will get them again on the next batch.
