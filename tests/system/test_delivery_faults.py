@@ -48,8 +48,9 @@ KILL_WATCH_SECONDS = 120.0
 KILL_AFTER = 10
 KILL_WINDOW = 4
 """Identity's relay window while it is killed: with the default 64 in flight the first 64 events
-leave at once and the batch of 100 often ends before the kill lands; 4 keeps it going long enough
-to be killed in the middle (what is checked, nothing of a killed batch committed, holds for any)."""
+leave at once and the batch of 100 events often ends before the kill lands; 4 keeps it going long
+enough to be killed in the middle (what is checked, nothing of a killed batch committed, holds for
+any window)."""
 STREAM_SUBJECTS = "agora.user.>"
 SETTLE_SECONDS = 0.5
 
