@@ -228,12 +228,17 @@ async def own_stream(
             await jetstream.delete_stream(name)
 
 
-async def stored_ids(broker: NatsBroker, stream: str) -> list[str]:
-    """The event ids the stream holds, in its order."""
+async def stored(broker: NatsBroker, stream: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """The envelopes the stream holds, with their headers, in its order."""
     jetstream = broker.connection.jetstream()
     count = (await jetstream.stream_info(stream)).state.messages
     messages = [await jetstream.get_msg(stream, seq) for seq in range(1, count + 1)]
-    return [json.loads(message.data or b"{}")["id"] for message in messages]
+    return [(json.loads(message.data or b"{}"), message.headers or {}) for message in messages]
+
+
+async def stored_ids(broker: NatsBroker, stream: str) -> list[str]:
+    """The event ids the stream holds, in its order."""
+    return [envelope["id"] for envelope, _headers in await stored(broker, stream)]
 
 
 @pytest.mark.parametrize("own_stream", ["refuse_big"], indirect=True)
@@ -255,6 +260,10 @@ async def test_relay_refused_publish_mid_batch_leaves_that_row_and_its_successor
     assert "maximum" in (refused_error or "").lower(), f"not the stream's refusal: {refused_error}"
     assert states[a3] == (False, 0, None), "a's later event was tried after a's refused one"
     assert sorted(await stored_ids(broker, stream)) == sorted([a1, b1, b2, c1])
+    for envelope, headers in await stored(broker, stream):
+        expected = {"ce-id": envelope["id"], "ce-type": event_type, "Nats-Msg-Id": envelope["id"]}
+        assert {name: headers.get(name) for name in expected} == expected, "transport headers"
+        assert headers.get("traceparent") == envelope.get("traceparent"), "traceparent header"
 
     # Once the stream takes it, the next batch publishes a's events in their order.
     jetstream = broker.connection.jetstream()

@@ -163,7 +163,7 @@ def _pending_rows(outbox: type[OutboxMixin], batch_size: int) -> Select[Any]:
             outbox.event_type,
             outbox.subject,
             cast(envelope, Text).label("body"),
-            *(envelope[name].astext.label(name) for name in HEADER_FIELDS),
+            *(envelope[name].astext.label(f"ce_{name}") for name in HEADER_FIELDS),
         )
         .where(outbox.published_at.is_(None))
         .order_by(outbox.created_at, outbox.id)
@@ -186,7 +186,7 @@ class PendingEvent:
     @classmethod
     def from_row(cls, row: Row[Any]) -> PendingEvent:
         """Read a row of :func:`_pending_rows`."""
-        fields = {name: getattr(row, name) for name in HEADER_FIELDS}
+        fields = {name: getattr(row, f"ce_{name}") for name in HEADER_FIELDS}
         return cls(
             row.id,
             row.event_type,
