@@ -214,7 +214,10 @@ async def own_stream(
     """
     event_type = f"relayfail{uuid.uuid4().hex[:8]}.thing.happened"
     name, subjects = stream_for(event_type)
-    settings = {"refuse_big": {"max_msg_size": STREAM_MAX_BYTES}, "no_ack": {"no_ack": True}}
+    settings: dict[str, dict[str, Any]] = {
+        "refuse_big": {"max_msg_size": STREAM_MAX_BYTES},
+        "no_ack": {"no_ack": True},
+    }
     broker = make_broker(nats_url)
     assert isinstance(broker, NatsBroker)
     async with broker:
