@@ -129,17 +129,8 @@ async def relay_batch(
     if not locked:
         return BatchResult(published=0, failed=0)  # another relay instance is publishing
     result = await session.execute(_pending_rows(outbox, batch_size))
-    lanes = aggregate_lanes(PendingEvent.from_row(row) for row in result)
-    queue = iter(lanes)  # shared by the workers: each lane is taken once
     tally = _Tally(broker, publish_timeout)
-
-    async def worker() -> None:
-        for lane in queue:
-            await _publish_lane(lane, tally)
-
-    async with asyncio.TaskGroup() as group:  # _publish_event catches every publish failure
-        for _ in range(min(max(max_in_flight, 1), len(lanes))):
-            group.create_task(worker())
+    await _publish_lanes(aggregate_lanes(map(PendingEvent.from_row, result)), tally, max_in_flight)
     await _record(session, outbox, tally)
     for event_type, confirmed in Counter(event.event_type for event, _ in tally.confirmed).items():
         metrics.published.labels(service, event_type).inc(confirmed)
@@ -220,6 +211,19 @@ class _Tally:
     publish_timeout: float
     confirmed: list[tuple[PendingEvent, dt.datetime]] = field(default_factory=list)
     failures: list[tuple[PendingEvent, str]] = field(default_factory=list)
+
+
+async def _publish_lanes(lanes: list[list[PendingEvent]], tally: _Tally, in_flight: int) -> None:
+    """Publish the lanes, up to ``in_flight`` at once; each worker takes the next waiting lane."""
+    queue = iter(lanes)  # shared by the workers: each lane is taken once
+
+    async def worker() -> None:
+        for lane in queue:
+            await _publish_lane(lane, tally)
+
+    async with asyncio.TaskGroup() as group:  # _publish_event catches every publish failure
+        for _ in range(min(max(in_flight, 1), len(lanes))):
+            group.create_task(worker())
 
 
 async def _publish_lane(lane: list[PendingEvent], tally: _Tally) -> None:
