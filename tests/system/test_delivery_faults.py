@@ -46,6 +46,11 @@ BROKER_DOWN_AFTER = 30
 KILL_ATTEMPTS = 3
 KILL_WATCH_SECONDS = 120.0
 KILL_AFTER = 10
+KILL_WINDOW = 4
+"""Identity's relay window while it is killed: with the default 64 in flight the first 64 events
+leave at once and the batch of 100 events often ends before the kill lands; 4 keeps it going long
+enough to be killed in the middle (what is checked, nothing of a killed batch committed, holds for
+any window)."""
 STREAM_SUBJECTS = "agora.user.>"
 SETTLE_SECONDS = 0.5
 
@@ -194,7 +199,7 @@ async def _start_identity_and_kill_it(agora: AgoraRun) -> None:
     await client.subscribe(STREAM_SUBJECTS, cb=on_event)
     starting = await asyncio.create_subprocess_exec(
         *(*AGORA, "start", "identity", "--data-dir", str(agora.data_dir)),
-        env=agora.env,
+        env=agora.env | {"AGORA_RELAY_MAX_IN_FLIGHT": str(KILL_WINDOW)},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

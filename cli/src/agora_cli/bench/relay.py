@@ -3,12 +3,16 @@
 The same ``N`` CloudEvent envelopes (deterministic: fixed ids, times and payloads, 100 subjects in
 turn) go to the same broker three ways:
 
-* raw, one by one: ``publish_envelope``, each waiting for the broker's confirmation. The ceiling of
-  one in-order publisher, which is what the relay is;
+* raw, one by one: ``publish_envelope``, each waiting for the broker's confirmation: what one
+  in-order publisher gets (the relay until issue 13);
 * raw, concurrent: ``--concurrency`` such publishes in flight, the broker's headroom;
 * relay: ``N`` outbox rows committed up front (not timed), then ``relay_batch`` transactions (the
-  relay's batch size) until none is pending. The gap to "raw, one by one" is the relay's own cost:
-  advisory lock, scan, row locks, JSON encoding, the ``published_at`` updates and the commits.
+  relay's batch size) until none is pending, each with ``--concurrency`` publishes in flight, one
+  per aggregate (``relay_batch``'s ``max_in_flight``, ``AGORA_RELAY_MAX_IN_FLIGHT`` in a service).
+  With 100 subjects in turn, a batch holds up to 100 aggregates, so the window fills. The gap to
+  "raw, concurrent" (``relay_vs_raw_concurrent``, the ratio issue 13 targets at 0.5 or more) is
+  the relay's own cost: advisory lock, scan, row locks, the ``published_at`` updates, the commits,
+  and the window draining at the end of each batch.
 
 An untimed warm-up round opens the connections, declares the stream and fills the caches; the
 timed rounds then run the three paths in turn and the report gives each one's median. The
@@ -103,7 +107,7 @@ def envelope(index: int, round_number: int) -> dict[str, Any]:
 
 
 def message(envelope_: dict[str, Any]) -> Message:
-    """Encode an envelope the way the relay does."""
+    """Encode an envelope as the relay publishes it: the same JSON document and headers."""
     body = json.dumps(envelope_).encode()
     return Message(body, str(envelope_["subject"]), transport_headers(envelope_))
 
@@ -159,9 +163,14 @@ async def fill_outbox(sessionmaker: async_sessionmaker[AsyncSession], envelopes:
 
 
 async def drain(
-    sessionmaker: async_sessionmaker[AsyncSession], broker: Broker, total: int, batch_size: int
+    sessionmaker: async_sessionmaker[AsyncSession],
+    broker: Broker,
+    total: int,
+    batch_size: int,
+    in_flight: int = DEFAULT_CONCURRENCY,
 ) -> float:
-    """Run relay batches until ``total`` rows are published; return the seconds taken.
+    """Run relay batches with ``in_flight`` publishes outstanding until ``total`` rows are
+    published; return the seconds taken.
 
     Raises:
         BenchmarkError: When a batch fails or publishes nothing before the end.
@@ -170,7 +179,9 @@ async def drain(
     started = time.perf_counter()
     while published < total:
         async with sessionmaker() as session, session.begin():
-            result = await relay_batch(session, BenchOutbox, broker, batch_size)
+            result = await relay_batch(
+                session, BenchOutbox, broker, batch_size, max_in_flight=in_flight
+            )
         if result.failed or not result.published:
             raise BenchmarkError(
                 f"the relay stopped after {published} of {total} events "
@@ -279,9 +290,9 @@ class _Run:
         }
         await fill_outbox(self.sessionmaker, envelopes)
         timings["relay"] = await _timed(
-            f"{name}: outbox relay, batches of {self.batch_size}",
+            f"{name}: outbox relay, batches of {self.batch_size}, {in_flight} in flight",
             events,
-            drain(self.sessionmaker, self.broker, events, self.batch_size),
+            drain(self.sessionmaker, self.broker, events, self.batch_size, in_flight),
         )
         if number:
             for key, seconds in timings.items():
@@ -292,7 +303,10 @@ class _Run:
         labels = {
             "raw_one_by_one": "raw publish_envelope, one by one (each confirmed)",
             "raw_concurrent": f"raw publish_envelope, {self.in_flight} in flight",
-            "relay": f"outbox relay (relay_batch, {self.batch_size} rows per transaction)",
+            "relay": (
+                f"outbox relay (relay_batch, {self.batch_size} rows per transaction, "
+                f"{self.in_flight} in flight)"
+            ),
         }
         return [
             Measurement(key, label, self.options.events, tuple(self.seconds[key]))

@@ -21,6 +21,8 @@ from agora_chassis.errors import DEPENDENCY_RETRY_AFTER_SECONDS
 ONE_MEBIBYTE = 1024 * 1024
 DEFAULT_RETRY_BASE_SECONDS = 30.0
 """A consumer's first wait; growing fourfold, 3 tries span at least two minutes (ADR 0008)."""
+DEFAULT_RELAY_MAX_IN_FLIGHT = 64
+"""The relay's publishes awaiting confirmation at once, one per aggregate (ADR 0014)."""
 DEFAULT_DATABASE_PASSWORD = "agora"  # noqa: S105 - the development default, refused in production
 
 Environment = Literal["development", "test", "production"]
@@ -72,6 +74,8 @@ class ServiceSettings(BaseSettings):
             this in the outbox.
         consumer_retry_base_seconds: A consumer's wait after its first failed try; later
             waits grow fourfold (3 tries: about 30 s, then 120 s, jittered).
+        relay_max_in_flight: Most outbox publishes the relay keeps awaiting their broker
+            confirmation at once, each of a different aggregate (1: one by one).
         jwks_url: Where the identity service publishes its public signing keys.
         jwt_issuer: The ``iss`` every accepted token must carry.
         jwt_audience: The ``aud`` every accepted token must carry.
@@ -111,6 +115,7 @@ class ServiceSettings(BaseSettings):
     broker_url: str | None = None
     outbox_max_age_seconds: float = Field(default=60.0, gt=0)
     consumer_retry_base_seconds: float = Field(default=DEFAULT_RETRY_BASE_SECONDS, gt=0)
+    relay_max_in_flight: int = Field(default=DEFAULT_RELAY_MAX_IN_FLIGHT, ge=1)
     jwks_url: str = "http://127.0.0.1:8080/.well-known/jwks.json"
     jwt_issuer: str = "agora-identity"
     jwt_audience: str = "agora"

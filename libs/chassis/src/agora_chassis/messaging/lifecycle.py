@@ -69,6 +69,7 @@ async def _connect_then_relay(state: ServiceState, broker: Broker) -> None:
             state.messaging.outbox_model,
             broker,
             source=f"/agora/{state.settings.service_name}",
+            max_in_flight=state.settings.relay_max_in_flight,
         )
 
 
