@@ -259,7 +259,7 @@ class TokenVerifier:
 
 
 def _digest(token: object) -> bytes | None:
-    """The cache key of a token that could be valid; ``None`` for one that cannot (checked later)."""
+    """The cache key of a token that could be valid; ``None`` for one that cannot."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
         return None
     return hashlib.sha256(token.encode()).digest()

@@ -24,7 +24,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, Uuid, event, exc, func
 from sqlalchemy.engine import Dialect
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Mapped, ORMExecuteState, mapped_column
 from sqlalchemy.orm import Session as SyncSession
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from agora_chassis.errors import DATABASE, AgoraError, DependencyUnavailable
 from agora_chassis.ids import new_id
@@ -177,7 +177,7 @@ class ReadOnlySession(SyncSession):
 
 
 @event.listens_for(ReadOnlySession, "before_flush")
-def _refuse_flush(session: SyncSession, _context: object, _instances: object) -> None:
+def _refuse_flush(_session: SyncSession, _context: object, _instances: object) -> None:
     raise ReadOnlySessionError("a read-only session (DbReadSession) cannot write; use DbSession")
 
 
