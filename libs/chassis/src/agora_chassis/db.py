@@ -3,19 +3,26 @@
 The request (or message) scope owns the transaction: ``DbSession`` opens ``session.begin()``
 before the endpoint runs and commits after it returns, *before* the response is sent, so a failed
 commit is reported to the caller instead of being hidden behind a 2xx. Services and repositories
-never call ``commit()``.
+never call ``commit()``. Endpoints that only read take ``DbReadSession`` instead: no transaction,
+one round trip per statement, and a write through it raises (ADR 0012).
+
+Round trips to PostgreSQL are most of a database-backed read's cost (each is a send, a wake-up of
+the server, a receive): a primary-key read used to make six (a pre-ping's BEGIN, ``;`` and
+ROLLBACK, then BEGIN, SELECT, COMMIT); through ``DbReadSession`` it makes one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, Uuid, event, func
+from sqlalchemy import DateTime, MetaData, Uuid, event, exc, func
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,7 +30,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, ORMExecuteState, mapped_column
+from sqlalchemy.orm import Session as SyncSession
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from agora_chassis.errors import DATABASE, AgoraError, DependencyUnavailable
 from agora_chassis.ids import new_id
@@ -35,6 +44,10 @@ POOL_SIZE = 10
 POOL_MAX_OVERFLOW = 10
 POOL_RECYCLE_SECONDS = 1800
 STATEMENT_TIMEOUT_MS = 30_000
+# A connection back from the pool after this long unused is pinged before it is handed out; one
+# used more recently is not (see _ping_if_idle).
+PING_IF_IDLE_SECONDS = 10.0
+_CHECKED_IN_AT = "agora.checked_in_at"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -96,12 +109,43 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         echo=echo,
         pool_size=POOL_SIZE,
         max_overflow=POOL_MAX_OVERFLOW,
-        pool_pre_ping=True,
+        # Not SQLAlchemy's pre-ping: on asyncpg it is BEGIN, ";", ROLLBACK on every checkout,
+        # three round trips, more than a primary-key read itself. _ping_if_idle pings only
+        # connections that sat unused, and LIFO keeps handing out the recently used ones.
+        pool_pre_ping=False,
+        pool_use_lifo=True,
         pool_recycle=POOL_RECYCLE_SECONDS,
         connect_args={"server_settings": {"statement_timeout": str(STATEMENT_TIMEOUT_MS)}},
     )
     event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+    event.listen(engine.sync_engine.pool, "checkin", _note_checkin)
+    event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
     return engine
+
+
+def _note_checkin(_dbapi_connection: object, record: ConnectionPoolEntry) -> None:
+    record.info[_CHECKED_IN_AT] = time.monotonic()
+
+
+def _ping_if_idle(
+    dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+) -> None:
+    """Ping a connection that sat in the pool for :data:`PING_IF_IDLE_SECONDS` or longer.
+
+    What pre-ping is for: a server restart, or a firewall dropping idle connections, leaves dead
+    connections in the pool, and the first request to get one would fail. Those happen to idle
+    connections; a connection used a moment ago that died since fails its statement, SQLAlchemy
+    sees the disconnect and invalidates the whole pool, so one request (answered 503 with
+    ``Retry-After``, see ``errors``) pays for it instead of every request paying three round trips.
+    A dead one raises ``DisconnectionError``, on which the pool connects anew (up to three times).
+    """
+    checked_in_at = record.info.get(_CHECKED_IN_AT)
+    if checked_in_at is None or time.monotonic() - checked_in_at < PING_IF_IDLE_SECONDS:
+        return  # new, or used a moment ago
+    try:
+        dbapi_connection.ping()
+    except Exception as error:
+        raise exc.DisconnectionError(f"an idle pooled connection is gone: {error}") from error
 
 
 def _connect_or_unavailable(
@@ -122,6 +166,64 @@ def _connect_or_unavailable(
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Return the session factory; objects stay usable after commit for response serialising."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class ReadOnlySession(SyncSession):
+    """The sync session behind a ``DbReadSession``: refuses to flush or to run ORM writes.
+
+    A read session has no transaction (autocommit): a write through it would commit at once,
+    statement by statement, and could not be rolled back, so it is refused before it is sent.
+    """
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_flush(_session: SyncSession, _context: object, _instances: object) -> None:
+    raise ReadOnlySessionError("a read-only session (DbReadSession) cannot write; use DbSession")
+
+
+@event.listens_for(ReadOnlySession, "do_orm_execute")
+def _refuse_writes(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlySessionError(
+            "a read-only session (DbReadSession) cannot write; use DbSession"
+        )
+
+
+class ReadOnlySessionError(RuntimeError):
+    """Something tried to write through a ``DbReadSession`` (a programming error: a 500)."""
+
+
+_read_sessionmakers: weakref.WeakKeyDictionary[
+    async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]
+] = weakref.WeakKeyDictionary()
+
+
+def read_sessionmaker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """The read-only twin of ``sessionmaker``: same settings, autocommit, writes refused.
+
+    Derived from the app's (possibly swapped) session factory rather than kept beside it, so a
+    test that binds ``ServiceState.sessionmaker`` to its own rolled-back connection reads through
+    that connection too; such a factory keeps its transaction (a connection in a transaction
+    cannot switch to autocommit), only the write guard is added. Built once per factory.
+
+    Args:
+        sessionmaker: The app's session factory (``ServiceState.sessionmaker``).
+
+    Returns:
+        The read-only session factory.
+    """
+    reader = _read_sessionmakers.get(sessionmaker)
+    if reader is None:
+        options = {**sessionmaker.kw, "sync_session_class": ReadOnlySession}
+        bind = options.get("bind")
+        if isinstance(bind, AsyncEngine):
+            # The same pool; checkout only flips asyncpg's autocommit flag, no round trip.
+            options["bind"] = bind.execution_options(isolation_level="AUTOCOMMIT")
+        reader = async_sessionmaker(**options)
+        _read_sessionmakers[sessionmaker] = reader
+    return reader
 
 
 Session = AsyncSession
@@ -213,3 +315,28 @@ async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
 
 DbSession = Annotated[AsyncSession, Depends(transaction, scope="function")]
 """Inject this into endpoints that read or write the database."""
+
+
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield a read-only session for the request: no BEGIN, no COMMIT, writes refused.
+
+    Each statement runs in its own implicit transaction (PostgreSQL autocommit), so a request
+    that reads one row makes one round trip instead of three (BEGIN, SELECT, COMMIT). Two
+    statements may see different snapshots (a page and its total count can disagree by a row
+    written between them); an endpoint needing one snapshot takes ``DbSession``.
+
+    Args:
+        request: The current request; its app's ``ServiceState`` holds the session factory.
+
+    Yields:
+        The read-only session, closed (its connection back in the pool) when the endpoint returns.
+    """
+    session = read_sessionmaker(service_state(request).sessionmaker)()
+    try:
+        yield session
+    finally:
+        await session.close()
+
+
+DbReadSession = Annotated[AsyncSession, Depends(read_session, scope="function")]
+"""Inject this into endpoints that only read the database (GET handlers)."""

@@ -128,6 +128,28 @@ async def test_deactivated_user_cannot_log_in_or_refresh(
     assert (refused_login.status_code, refused_refresh.status_code) == (401, 401)
 
 
+async def test_deactivation_after_the_access_token_was_cached_still_refuses_refresh(
+    client, register, login, admin_token: str
+) -> None:
+    """The verified-token cache (ADR 0012) changes no revocation rule: access tokens stay valid
+    until ``exp`` as before (ADR 0003), the profile is read fresh, and the refresh is refused."""
+    user_id = (await register()).json()["id"]
+    tokens = await login()
+    headers = _bearer(tokens["access_token"])
+    assert (await client.get("/api/v1/users/me", headers=headers)).json()["is_active"] is True
+
+    await client.patch(
+        f"/api/v1/users/{user_id}", json={"is_active": False}, headers=_bearer(admin_token)
+    )
+    me = await client.get("/api/v1/users/me", headers=headers)
+    refused_refresh = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+
+    assert (me.status_code, me.json()["is_active"]) == (200, False), me.text
+    assert refused_refresh.status_code == 401, "a deactivated user's refresh was accepted"
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [

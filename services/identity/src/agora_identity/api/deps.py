@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 
 from agora_chassis.auth import CurrentPrincipal, Principal
 from agora_chassis.client_address import client_ip
-from agora_chassis.db import DbSession, Session
+from agora_chassis.db import DbReadSession, DbSession, Session
 from agora_chassis.state import service_extras, service_settings, service_state
 from agora_identity.repositories.audit import AuditRepository
 from agora_identity.repositories.tokens import RefreshTokenRepository
@@ -90,6 +90,13 @@ async def user_service(
     return UserService(UserRepository(session), _auditor(request, session, principal))
 
 
+async def user_reads(
+    request: Request, session: DbReadSession, principal: CurrentPrincipal
+) -> UserService:
+    """The user use cases that only read, on a read-only session (no transaction, ADR 0012)."""
+    return UserService(UserRepository(session), _auditor(request, session, principal))
+
+
 async def service_token_service(request: Request, session: DbSession) -> ServiceTokenService:
     """The client-credentials grant for this request."""
     return ServiceTokenService(
@@ -102,3 +109,4 @@ async def service_token_service(request: Request, session: DbSession) -> Service
 Auth = Annotated[AuthService, Depends(auth_service)]
 ServiceTokens = Annotated[ServiceTokenService, Depends(service_token_service)]
 Users = Annotated[UserService, Depends(user_service)]
+UserReads = Annotated[UserService, Depends(user_reads)]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, status
 from agora_chassis.auth import CurrentPrincipal, require_roles, require_scopes
 from agora_chassis.openapi import problem_responses
 from agora_chassis.pagination import Page, Pagination
-from agora_identity.api.deps import Users
+from agora_identity.api.deps import UserReads, Users
 from agora_identity.models import Role
 from agora_identity.schemas.user import (
     EMAIL_MAX,
@@ -38,7 +38,7 @@ admin_writes = [*admin_only, Depends(require_scopes(USERS_WRITE_SCOPE))]
     # A valid token of an account deleted since it was issued.
     responses=problem_responses(status.HTTP_404_NOT_FOUND),
 )
-async def me(principal: CurrentPrincipal, users: Users) -> object:
+async def me(principal: CurrentPrincipal, users: UserReads) -> object:
     """The authenticated user's own account."""
     return await users.get(uuid.UUID(principal.subject))
 
@@ -50,7 +50,7 @@ async def me(principal: CurrentPrincipal, users: Users) -> object:
     responses=problem_responses(status.HTTP_403_FORBIDDEN),
 )
 async def list_users(
-    users: Users,
+    users: UserReads,
     page: Pagination,
     email: Annotated[
         str | None,
