@@ -1,8 +1,9 @@
 """Products and their stock.
 
 ``search`` is a generated ``tsvector`` (name weighted above brand above description) with a GIN
-index; a trigram index on ``name`` gives typo tolerance. ``version_id`` is SQLAlchemy's optimistic
-lock: an update of a stale row fails instead of overwriting someone else's change.
+index; typo tolerance looks words up in ``search_terms`` first (``models.search_term``).
+``version_id`` is SQLAlchemy's optimistic lock: an update of a stale row fails instead of
+overwriting someone else's change.
 """
 
 from __future__ import annotations
@@ -49,12 +50,6 @@ class Product(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         CheckConstraint("price >= 0", name="price_not_negative"),
         Index("ix_products_search", "search", postgresql_using="gin"),
-        Index(
-            "ix_products_name_trgm",
-            "name",
-            postgresql_using="gin",
-            postgresql_ops={"name": "gin_trgm_ops"},
-        ),
         Index("ix_products_created_at_id", "created_at", "id"),
         Index("ix_products_price_id", "price", "id"),
         Index("ix_products_name_id", "name", "id"),
