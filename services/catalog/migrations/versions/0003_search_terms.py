@@ -4,7 +4,8 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-07 03:10:00.000000
 
-``search_terms`` holds every distinct word of product names, brands and category names with its
+``products.words`` is the unstemmed words of name and brand (generated, GIN-indexed): the words
+a search word expands to are looked up there. ``search_terms`` holds every distinct word of product names, brands and category names with its
 English lexeme and its lookup keys (prefixes and deletion neighbourhood, GIN-indexed). Row
 triggers on ``products`` and ``categories`` add the words of every insert and rename, whoever
 writes (services, the seed loader, plain SQL); existing rows are backfilled here. The trigram
@@ -22,6 +23,10 @@ revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+WORDS_DOCUMENT = (
+    "to_tsvector('simple', regexp_replace(lower(name || ' ' || brand), '[^[:alnum:]]+', ' ', 'g'))"
+)
 
 # A word: a run of letters and digits, lower-cased (``services.search.words`` splits queries the
 # same way).
@@ -127,6 +132,18 @@ def upgrade() -> None:
         "ix_search_terms_keys", "search_terms", ["keys"], unique=False, postgresql_using="gin"
     )
     _create_functions()
+    op.add_column(
+        "products",
+        sa.Column(
+            "words",
+            postgresql.TSVECTOR(),
+            sa.Computed(WORDS_DOCUMENT, persisted=True),
+            nullable=False,
+        ),
+    )
+    op.create_index(
+        "ix_products_words", "products", ["words"], unique=False, postgresql_using="gin"
+    )
     op.execute("SELECT search_terms_add(name || ' ' || brand) FROM products")
     op.execute("SELECT search_terms_add(name) FROM categories")
     op.drop_index(
@@ -138,7 +155,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Restore the name trigram index; drop the triggers, functions and vocabulary."""
+    """Restore the name trigram index; drop the triggers, functions, words and vocabulary."""
+    op.drop_index("ix_products_words", table_name="products", postgresql_using="gin")
+    op.drop_column("products", "words")
     op.create_index(
         "ix_products_name_trgm",
         "products",

@@ -26,7 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agora_catalog.models import Category, Product
 from agora_catalog.schemas.search import SearchPlan, WordMatch
 
-CONFIG = "english"
+ENGLISH = "english"
+SIMPLE = "simple"
+NOT_A_WORD = "[^[:alnum:]]+"
 RANK_NORMALISATION = 32
 """``ts_rank_cd`` normalisation ``rank / (rank + 1)``: a rank below 1, so one typo outweighs it."""
 
@@ -68,23 +70,28 @@ class SearchTermRepository:
         return candidates, stop_words
 
 
-def _operands(word: WordMatch, *, typos: bool) -> list[str]:
-    operands = [word.word + (":*" if word.prefix else ""), *word.completions]
-    return operands + list(word.typos) if typos else operands
+def _stemmed(word: WordMatch) -> str:
+    return word.word + (":*" if word.prefix else "")
 
 
-def _tsquery(operands: list[str]) -> ColumnElement[Any]:
+def _expansions(word: WordMatch, *, typos: bool) -> list[str]:
+    return [*word.completions, *word.typos] if typos else list(word.completions)
+
+
+def _tsquery(config: str, operands: str) -> ColumnElement[Any]:
     # Operands are runs of letters and digits (``services.search.WORD``, ``search_words``):
-    # nothing in them is tsquery syntax.
-    return func.to_tsquery(CONFIG, literal(" | ".join(operands)))
+    # nothing in them is tsquery syntax but the operators put between them here.
+    return func.to_tsquery(config, literal(operands))
 
 
-def _in_named_category(tsquery: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+def _words_of(column: ColumnElement[str]) -> ColumnElement[Any]:
+    """The unstemmed words of ``column``, as ``products.words`` holds those of name and brand."""
+    return func.to_tsvector(SIMPLE, func.regexp_replace(func.lower(column), NOT_A_WORD, " ", "g"))
+
+
+def _in_category(named: ColumnElement[bool], name: str) -> ColumnElement[bool]:
     """The product is in a category whose name matches (or under one): one index probe."""
-    named = select(Category.id).where(
-        func.to_tsvector(CONFIG, Category.name).bool_op("@@")(tsquery)
-    )
-    tree = named.cte(name, recursive=True)
+    tree = select(Category.id).where(named).cte(name, recursive=True)
     tree = tree.union_all(select(Category.id).where(Category.parent_id == tree.c.id))
     # ``= ANY (array)``, not ``= ANY (subquery)``: the array is computed once, before the scan
     # (an InitPlan), and probes the index on ``category_id``; the cast makes it an array.
@@ -93,16 +100,24 @@ def _in_named_category(tsquery: ColumnElement[Any], name: str) -> ColumnElement[
 
 
 def _matches(word: WordMatch, index: int, *, typos: bool) -> ColumnElement[bool]:
-    tsquery = _tsquery(_operands(word, typos=typos))
-    named = _in_named_category(tsquery, f"matched_{index}_{'typos' if typos else 'exact'}")
-    return or_(Product.search.bool_op("@@")(tsquery), named)
+    """The word (stemmed, maybe as a prefix) or one of its expansions (as written) matches."""
+    stemmed = _tsquery(ENGLISH, _stemmed(word))
+    in_product = [Product.search.bool_op("@@")(stemmed)]
+    in_category = [func.to_tsvector(ENGLISH, Category.name).bool_op("@@")(stemmed)]
+    if expansions := _expansions(word, typos=typos):
+        written = _tsquery(SIMPLE, " | ".join(expansions))
+        in_product.append(Product.words.bool_op("@@")(written))
+        in_category.append(_words_of(Category.name).bool_op("@@")(written))
+    name = f"matched_{index}_{'typos' if typos else 'exact'}"
+    return or_(*in_product, _in_category(or_(*in_category), name))
 
 
 def conditions(plan: SearchPlan) -> list[ColumnElement[bool]]:
     """Every word matches the product's name, brand, description or category (typos allowed).
 
-    Each word is ``search @@ tsquery OR category_id = ANY(...)``: a bitmap OR of the GIN index on
-    ``search`` and the index on ``category_id``, so no path scans all products.
+    Each word is ``search @@ … OR words @@ … OR category_id = ANY(…)``: a bitmap OR of the GIN
+    indexes on ``search`` and ``words`` and the index on ``category_id``, so no path scans all
+    products.
     """
     if not plan.words:
         return [false()]
@@ -110,13 +125,21 @@ def conditions(plan: SearchPlan) -> list[ColumnElement[bool]]:
 
 
 def relevance(plan: SearchPlan) -> ColumnElement[Any]:
-    """Higher is better: minus one per word matched only through a typo, plus the text rank."""
-    operands = [operand for word in plan.words for operand in _operands(word, typos=True)]
-    if not operands:
+    """Higher is better: minus one per word matched only through a typo, plus the text rank.
+
+    The rank is ``ts_rank_cd`` of all the words together (each with its expansions): products
+    whose name holds the words close together come first, name above brand above description.
+    """
+    if not plan.words:
         return literal(0)
-    key: ColumnElement[Any] = func.ts_rank_cd(
-        Product.search, _tsquery(operands), RANK_NORMALISATION
+    groups = [
+        "(" + " | ".join([_stemmed(word), *_expansions(word, typos=True)]) + ")"
+        for word in plan.words
+    ]
+    rank = func.ts_rank_cd(
+        Product.search, _tsquery(ENGLISH, " & ".join(groups)), RANK_NORMALISATION
     )
+    key: ColumnElement[Any] = rank
     for index, word in enumerate(plan.words):
         if word.typos:
             key = key - case((_matches(word, index, typos=False), 0), else_=1)
