@@ -8,35 +8,29 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
-    Uuid,
-    any_,
     case,
-    cast,
     false,
     func,
     literal,
     or_,
-    select,
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora_catalog.models import Category, Product
+from agora_catalog.models import Product
 from agora_catalog.schemas.search import SearchPlan, WordMatch
 
 ENGLISH = "english"
 SIMPLE = "simple"
-NOT_A_WORD = "[^[:alnum:]]+"
 RANK_NORMALISATION = 32
 """``ts_rank_cd`` normalisation ``rank / (rank + 1)``: a rank below 1, so one typo outweighs it."""
 
 _LOOKUP = text(
-    "SELECT term, lexeme, false AS stop FROM search_terms WHERE keys && CAST(:keys AS text[])"
+    "SELECT term, lexeme, false AS typed FROM search_terms WHERE keys && CAST(:keys AS text[])"
     " UNION ALL"
-    " SELECT word, NULL, true FROM unnest(CAST(:words AS text[])) AS word"
-    " WHERE cardinality(ts_lexize('english_stem', word)) = 0"
+    " SELECT word, (ts_lexize('english_stem', word))[1], true"
+    " FROM unnest(CAST(:words AS text[])) AS word"
 )
 
 
@@ -54,20 +48,23 @@ class SearchTermRepository:
         """Work in ``session``'s transaction."""
         self.session = session
 
-    async def lookup(self, words: list[str], keys: list[str]) -> tuple[list[Candidate], set[str]]:
-        """The vocabulary words sharing a key with ``keys``, and which of ``words`` are stop words.
+    async def lookup(
+        self, words: list[str], keys: list[str]
+    ) -> tuple[list[Candidate], dict[str, str | None]]:
+        """The vocabulary words sharing a key with ``keys``, and the English lexeme of ``words``.
 
-        One statement: the GIN index on ``search_terms.keys`` serves the overlap (``&&``).
+        One statement: the GIN index on ``search_terms.keys`` serves the overlap (``&&``). A
+        stop word's lexeme is ``None``.
         """
         rows = await self.session.execute(_LOOKUP, {"keys": keys, "words": words})
         candidates: list[Candidate] = []
-        stop_words: set[str] = set()
-        for term, lexeme, stop in rows:
-            if stop:
-                stop_words.add(term)
+        lexemes: dict[str, str | None] = {}
+        for term, lexeme, typed in rows:
+            if typed:
+                lexemes[term] = lexeme
             else:
                 candidates.append(Candidate(term, lexeme))
-        return candidates, stop_words
+        return candidates, lexemes
 
 
 def _stemmed(word: WordMatch) -> str:
@@ -84,44 +81,27 @@ def _tsquery(config: str, operands: str) -> ColumnElement[Any]:
     return func.to_tsquery(config, literal(operands))
 
 
-def _words_of(column: ColumnElement[str]) -> ColumnElement[Any]:
-    """The unstemmed words of ``column``, as ``products.words`` holds those of name and brand."""
-    return func.to_tsvector(SIMPLE, func.regexp_replace(func.lower(column), NOT_A_WORD, " ", "g"))
-
-
-def _in_category(named: ColumnElement[bool], name: str) -> ColumnElement[bool]:
-    """The product is in a category whose name matches (or under one): one index probe."""
-    tree = select(Category.id).where(named).cte(name, recursive=True)
-    tree = tree.union_all(select(Category.id).where(Category.parent_id == tree.c.id))
-    # ``= ANY (array)``, not ``= ANY (subquery)``: the array is computed once, before the scan
-    # (an InitPlan), and probes the index on ``category_id``; the cast makes it an array.
-    ids = cast(select(func.array_agg(tree.c.id)).scalar_subquery(), ARRAY(Uuid))
-    return Product.category_id == any_(ids)
-
-
-def _matches(word: WordMatch, index: int, *, typos: bool) -> ColumnElement[bool]:
-    """The word (stemmed, maybe as a prefix) or one of its expansions (as written) matches."""
-    stemmed = _tsquery(ENGLISH, _stemmed(word))
-    in_product = [Product.search.bool_op("@@")(stemmed)]
-    in_category = [func.to_tsvector(ENGLISH, Category.name).bool_op("@@")(stemmed)]
+def _matches(word: WordMatch, *, typos: bool) -> ColumnElement[bool]:
+    """The word (stemmed, maybe as a prefix), one of its expansions, or its categories match."""
+    matches = [Product.search.bool_op("@@")(_tsquery(ENGLISH, _stemmed(word)))]
     if expansions := _expansions(word, typos=typos):
-        written = _tsquery(SIMPLE, " | ".join(expansions))
-        in_product.append(Product.words.bool_op("@@")(written))
-        in_category.append(_words_of(Category.name).bool_op("@@")(written))
-    name = f"matched_{index}_{'typos' if typos else 'exact'}"
-    return or_(*in_product, _in_category(or_(*in_category), name))
+        matches.append(Product.words.bool_op("@@")(_tsquery(SIMPLE, " | ".join(expansions))))
+    categories = [*word.categories, *(word.typo_categories if typos else ())]
+    if categories:
+        matches.append(Product.category_id.in_(categories))
+    return or_(*matches)
 
 
 def conditions(plan: SearchPlan) -> list[ColumnElement[bool]]:
     """Every word matches the product's name, brand, description or category (typos allowed).
 
-    Each word is ``search @@ … OR words @@ … OR category_id = ANY(…)``: a bitmap OR of the GIN
+    Each word is ``search @@ … OR words @@ … OR category_id IN (…)``: a bitmap OR of the GIN
     indexes on ``search`` and ``words`` and the index on ``category_id``, so no path scans all
-    products.
+    products. The category ids are values (found by the service), which the planner estimates.
     """
     if not plan.words:
         return [false()]
-    return [_matches(word, index, typos=True) for index, word in enumerate(plan.words)]
+    return [_matches(word, typos=True) for word in plan.words]
 
 
 def relevance(plan: SearchPlan) -> ColumnElement[Any]:
@@ -140,7 +120,7 @@ def relevance(plan: SearchPlan) -> ColumnElement[Any]:
         Product.search, _tsquery(ENGLISH, " & ".join(groups)), RANK_NORMALISATION
     )
     key: ColumnElement[Any] = rank
-    for index, word in enumerate(plan.words):
-        if word.typos:
-            key = key - case((_matches(word, index, typos=False), 0), else_=1)
+    for word in plan.words:
+        if word.typos or word.typo_categories:
+            key = key - case((_matches(word, typos=False), 0), else_=1)
     return key

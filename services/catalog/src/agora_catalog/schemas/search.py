@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 
@@ -12,14 +13,19 @@ class WordMatch:
     Attributes:
         word: The word as typed (lower-cased).
         prefix: Whether the word also matches as a prefix (``head`` finds ``headphones``).
-        completions: Vocabulary words that start with ``word`` (exact or prefix matches).
+        completions: Vocabulary words that start with ``word`` or share its English lexeme
+            (exact or prefix matches).
         typos: Vocabulary words within the word's edit allowance (ranked below the others).
+        categories: Categories named with the word or a completion, and their descendants.
+        typo_categories: Categories named with a typo match only, and their descendants.
     """
 
     word: str
     prefix: bool
     completions: tuple[str, ...] = ()
     typos: tuple[str, ...] = ()
+    categories: tuple[uuid.UUID, ...] = ()
+    typo_categories: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

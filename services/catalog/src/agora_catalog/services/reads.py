@@ -124,5 +124,6 @@ class ProductReads:
     async def _plan(self, session: AsyncSession, q: str) -> SearchPlan:
         """What the search text ``q`` expands to, through the vocabulary (``services.search``)."""
         found = search.words(q)
-        candidates, stop_words = await self.terms(session).lookup(found, search.lookup_keys(found))
-        return search.plan(found, candidates, stop_words)
+        candidates, lexemes = await self.terms(session).lookup(found, search.lookup_keys(found))
+        categories = await self.categories(session).all()
+        return search.plan(found, candidates, lexemes, categories)

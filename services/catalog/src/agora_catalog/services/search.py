@@ -3,21 +3,25 @@
 The rules are a search engine's (ADR 0015): a word of 5+ letters may be one edit away from what
 it matches, a word of 9+ letters two edits, where an edit is an insertion, a deletion, a
 substitution or two adjacent letters swapped (optimal string alignment distance). Shorter words
-must match exactly or as a prefix. Every word must match something; exact and prefix matches
-rank above typo matches.
+must match exactly or as a prefix. Every word must match something (name, brand, description or
+category name); exact and prefix matches rank above typo matches.
 
 Candidates come from the vocabulary's index (``SearchTermRepository.lookup``) by their deletion
 neighbourhood; the exact distance is checked here with rapidfuzz's ``OSA``, against the word and
-against its English lexeme (so ``knife`` finds ``knives``, lexeme ``knive``).
+against its English lexeme (so ``knife`` finds ``knives``, lexeme ``knive``). Category names are
+matched here too, so the product query gets their ids as plain values the planner can estimate.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 
 from rapidfuzz.distance import OSA
 
+from agora_catalog.models import Category
 from agora_catalog.repositories.search_terms import Candidate
 from agora_catalog.schemas.search import SearchPlan, WordMatch
 
@@ -62,6 +66,31 @@ def lookup_keys(found: Iterable[str]) -> list[str]:
     return sorted(keys)
 
 
+class Categories:
+    """The category tree, searchable by the words of the names."""
+
+    def __init__(self, categories: Sequence[Category]) -> None:
+        """Index ``categories`` by name word and by parent."""
+        self.named: dict[str, set[uuid.UUID]] = defaultdict(set)
+        self.children: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        for category in categories:
+            for word in WORD.findall(category.name.lower()):
+                self.named[word].add(category.id)
+            if category.parent_id is not None:
+                self.children[category.parent_id].append(category.id)
+
+    def matching(self, terms: Iterable[str]) -> tuple[uuid.UUID, ...]:
+        """The categories named with one of ``terms``, and all their descendants (sorted)."""
+        found: set[uuid.UUID] = set()
+        pending = [category for term in terms for category in self.named.get(term, ())]
+        while pending:
+            category = pending.pop()
+            if category not in found:
+                found.add(category)
+                pending += self.children[category]
+        return tuple(sorted(found))
+
+
 def _distance(word: str, candidate: Candidate) -> int:
     limit = allowance(word)
     distances = [OSA.distance(word, candidate.term, score_cutoff=limit)]
@@ -70,8 +99,10 @@ def _distance(word: str, candidate: Candidate) -> int:
     return min(distances)
 
 
-def match(word: str, candidates: Iterable[Candidate]) -> WordMatch:
-    """What ``word`` matches among the vocabulary ``candidates``."""
+def match(
+    word: str, lexeme: str, candidates: Iterable[Candidate], categories: Categories
+) -> WordMatch:
+    """What ``word`` (English lexeme ``lexeme``) matches among the vocabulary ``candidates``."""
     prefix = len(word) >= MIN_PREFIX_LENGTH
     completions: list[str] = []
     typos: list[tuple[int, str]] = []
@@ -79,20 +110,35 @@ def match(word: str, candidates: Iterable[Candidate]) -> WordMatch:
         term = candidate.term
         if term == word:
             continue  # the word itself is always searched
-        if prefix and term.startswith(word):
+        if (prefix and term.startswith(word)) or candidate.lexeme == lexeme:
             completions.append(term)
         elif (distance := _distance(word, candidate)) <= allowance(word):
             typos.append((distance, term))
+    completions = sorted(completions, key=lambda term: (len(term), term))[:MAX_EXPANSIONS]
+    typo_terms = [term for _, term in sorted(typos)][:MAX_EXPANSIONS]
+    exact = categories.matching([word, *completions])
     return WordMatch(
         word=word,
         prefix=prefix,
-        completions=tuple(sorted(completions, key=lambda term: (len(term), term)))[:MAX_EXPANSIONS],
-        typos=tuple(term for _, term in sorted(typos))[:MAX_EXPANSIONS],
+        completions=tuple(completions),
+        typos=tuple(typo_terms),
+        categories=exact,
+        typo_categories=tuple(sorted(set(categories.matching(typo_terms)) - set(exact))),
     )
 
 
-def plan(found: list[str], candidates: list[Candidate], stop_words: set[str]) -> SearchPlan:
-    """The search plan of the words ``found``: stop words left out, each word expanded."""
+def plan(
+    found: list[str],
+    candidates: list[Candidate],
+    lexemes: dict[str, str | None],
+    categories: Sequence[Category],
+) -> SearchPlan:
+    """The search plan of the words ``found``: stop words (no lexeme) left out, each expanded."""
+    tree = Categories(categories)
     return SearchPlan(
-        words=tuple(match(word, candidates) for word in found if word not in stop_words)
+        words=tuple(
+            match(word, lexeme, candidates, tree)
+            for word in found
+            if (lexeme := lexemes.get(word)) is not None
+        )
     )
