@@ -8,6 +8,7 @@ import pytest
 
 from agora_catalog.models import Category
 from agora_catalog.repositories.search_terms import Candidate
+from agora_catalog.schemas.search import WordMatch
 from agora_catalog.services import search
 
 
@@ -35,7 +36,7 @@ def test_deletions_reach_both_sides_of_a_transposition() -> None:
     assert search.deletions("gaimng", 1) & search.deletions("gaming", 1)
 
 
-def _match(word: str, *terms: str, lexeme: str | None = None) -> search.WordMatch:
+def _match(word: str, *terms: str, lexeme: str | None = None) -> WordMatch:
     candidates = [Candidate(term, lexeme) for term in terms]
     return search.match(word, word, candidates, search.Categories([]))
 
