@@ -106,3 +106,20 @@ async def test_search_rows_written_in_plain_sql_join_the_vocabulary(
     await sql("INSERT INTO stock (product_id, on_hand, reserved) SELECT id, 1, 0 FROM products")
 
     assert await _skus(client, "Qoukka") == ["RAW"]
+
+
+@pytest.mark.parametrize(
+    "q",
+    ["²²²", "日本語の本", "a_b", "'; DROP TABLE products; --", "!!! ???", "the of and", "x" * 200],
+)
+async def test_search_odd_text_answers_a_page(
+    client: httpx.AsyncClient,
+    make_category: Callable[..., Any],
+    make_product: Callable[..., Any],
+    q: str,
+) -> None:
+    await make_product(await make_category("shop"), sku="MUG", name="Plain Mug")
+
+    response = await client.get(LIST, params={"q": q})
+
+    assert response.status_code == 200, response.text
