@@ -32,7 +32,10 @@ from agora_testing.tokens import StaticKeys, forge_access_token
 pytestmark = pytest.mark.integration
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
-TABLES = "stock, products, categories, reservations, outbox, inbox, dead_letters, audit_log"
+TABLES = (
+    "stock, products, categories, reservations, outbox, inbox, dead_letters, audit_log,"
+    " search_terms"
+)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from agora_catalog.models import AuditEntry
 from agora_catalog.repositories.categories import CategoryRepository
 from agora_catalog.repositories.products import ProductRepository
+from agora_catalog.repositories.search_terms import SearchTermRepository
 from agora_catalog.services.cache import ProductCache
 from agora_catalog.services.categories import CategoryService
 from agora_catalog.services.images import ImageService
@@ -83,7 +84,11 @@ def product_reads(request: Request) -> ProductReads:
     read, FastAPI resolving one more dependency costs about a tenth of the request (ADR 0007).
     """
     return ProductReads(
-        service_state(request).sessionmaker, _cache(request), ProductRepository, CategoryRepository
+        service_state(request).sessionmaker,
+        _cache(request),
+        ProductRepository,
+        CategoryRepository,
+        SearchTermRepository,
     )
 
 

@@ -4,6 +4,7 @@ from agora_catalog.models.base import AuditEntry, Base, DeadLetter, Inbox, Outbo
 from agora_catalog.models.category import Category
 from agora_catalog.models.product import Product, Stock
 from agora_catalog.models.reservation import Reservation, ReservationState
+from agora_catalog.models.search_term import SearchTerm
 
 __all__ = [
     "AuditEntry",
@@ -15,5 +16,6 @@ __all__ = [
     "Product",
     "Reservation",
     "ReservationState",
+    "SearchTerm",
     "Stock",
 ]

@@ -1,8 +1,10 @@
 """Products and their stock.
 
 ``search`` is a generated ``tsvector`` (name weighted above brand above description) with a GIN
-index; a trigram index on ``name`` gives typo tolerance. ``version_id`` is SQLAlchemy's optimistic
-lock: an update of a stale row fails instead of overwriting someone else's change.
+index; typo tolerance looks words up in ``search_terms`` first (``models.search_term``) and finds
+the words it expands to in ``words`` (name and brand as written, unstemmed; GIN index).
+``version_id`` is SQLAlchemy's optimistic lock: an update of a stale row fails instead of
+overwriting someone else's change.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ SEARCH_DOCUMENT = (
     "setweight(to_tsvector('english', coalesce(brand, '')), 'B') || "
     "setweight(to_tsvector('english', coalesce(description, '')), 'C')"
 )
+WORDS_DOCUMENT = (
+    "to_tsvector('simple', regexp_replace(lower(name || ' ' || brand), '[^[:alnum:]]+', ' ', 'g'))"
+)
+"""The words of name and brand as written (no stemming), as the vocabulary splits them."""
 
 
 class Product(UUIDPrimaryKey, Timestamps, Base):
@@ -49,12 +55,7 @@ class Product(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         CheckConstraint("price >= 0", name="price_not_negative"),
         Index("ix_products_search", "search", postgresql_using="gin"),
-        Index(
-            "ix_products_name_trgm",
-            "name",
-            postgresql_using="gin",
-            postgresql_ops={"name": "gin_trgm_ops"},
-        ),
+        Index("ix_products_words", "words", postgresql_using="gin"),
         Index("ix_products_created_at_id", "created_at", "id"),
         Index("ix_products_price_id", "price", "id"),
         Index("ix_products_name_id", "name", "id"),
@@ -76,6 +77,9 @@ class Product(UUIDPrimaryKey, Timestamps, Base):
     version_id: Mapped[int] = mapped_column(default=1)
     search: Mapped[Any] = mapped_column(
         TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True), deferred=True
+    )
+    words: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed(WORDS_DOCUMENT, persisted=True), deferred=True
     )
 
     stock: Mapped[Stock] = relationship(lazy="joined", innerjoin=True, cascade="all, delete-orphan")

@@ -9,13 +9,12 @@ from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_catalog.models import Category, OutboxMessage, Product, Stock
+from agora_catalog.repositories.search_terms import conditions, relevance
 from agora_catalog.schemas.query import ProductQuery
+from agora_catalog.schemas.search import SearchPlan
 from agora_chassis.db import AfterCommitHook, after_commit
 from agora_chassis.outbox import add_event
 from agora_contracts.envelope import CloudEvent
-
-WORD_SIMILARITY_THRESHOLD = 0.5
-"""How close a search word must be to a word of a product name to match it (pg_trgm, 0..1)."""
 
 
 def _category_and_descendants(slug: str) -> Select[tuple[uuid.UUID]]:
@@ -24,7 +23,7 @@ def _category_and_descendants(slug: str) -> Select[tuple[uuid.UUID]]:
     return select(tree.c.id)
 
 
-def _filters(query: ProductQuery) -> list[ColumnElement[bool]]:
+def _filters(query: ProductQuery, plan: SearchPlan | None) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [Product.active.is_(True)]
     if query.category is not None:
         where.append(Product.category_id.in_(_category_and_descendants(query.category)))
@@ -37,21 +36,16 @@ def _filters(query: ProductQuery) -> list[ColumnElement[bool]]:
     if query.in_stock is not None:
         has_units = exists().where(Stock.product_id == Product.id, Stock.on_hand > Stock.reserved)
         where.append(has_units if query.in_stock else ~has_units)
-    if query.q is not None:
-        text_match = Product.search.bool_op("@@")(func.websearch_to_tsquery("english", query.q))
-        typo_match = func.word_similarity(query.q, Product.name) >= WORD_SIMILARITY_THRESHOLD
-        where.append(text_match | typo_match)
+    if plan is not None:
+        where += conditions(plan)
     return where
 
 
-def _order_by(query: ProductQuery) -> list[Any]:
+def _order_by(query: ProductQuery, plan: SearchPlan | None) -> list[Any]:
     sort, order = query.effective_sort
     if sort == "relevance":
-        assert query.q is not None  # noqa: S101 - ProductQuery refuses relevance without q
-        tsquery = func.websearch_to_tsquery("english", query.q)
-        key: Any = func.ts_rank_cd(Product.search, tsquery) + func.word_similarity(
-            query.q, Product.name
-        )
+        # ProductQuery refuses relevance without q, and the reads give a plan with every q.
+        key: Any = relevance(plan) if plan is not None else Product.created_at
     else:
         key = {"price": Product.price, "name": Product.name, "newest": Product.created_at}[sort]
     # The id breaks ties, so the order is total and pages never overlap or skip.
@@ -76,13 +70,17 @@ class ProductRepository:
         return await self.session.scalar(select(Product).where(Product.sku == sku))
 
     async def search(
-        self, query: ProductQuery, *, offset: int, limit: int
+        self, query: ProductQuery, plan: SearchPlan | None, *, offset: int, limit: int
     ) -> tuple[list[Product], int]:
-        """One page of active products matching ``query``, and how many match in all."""
-        where = _filters(query)
+        """One page of active products matching ``query``'s filters and ``plan``, and the total.
+
+        ``plan`` is what ``query.q`` expands to (``services.search``); ``q`` itself is not read.
+        """
+        where = _filters(query, plan)
         total = await self.session.scalar(select(func.count()).select_from(Product).where(*where))
+        order = _order_by(query, plan)
         rows = await self.session.scalars(
-            select(Product).where(*where).order_by(*_order_by(query)).offset(offset).limit(limit)
+            select(Product).where(*where).order_by(*order).offset(offset).limit(limit)
         )
         return list(rows.unique()), total or 0
 

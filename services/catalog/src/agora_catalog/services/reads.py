@@ -15,8 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agora_catalog.models import Product
 from agora_catalog.repositories.categories import CategoryRepository
 from agora_catalog.repositories.products import ProductRepository
+from agora_catalog.repositories.search_terms import SearchTermRepository
 from agora_catalog.schemas.product import ProductRead
 from agora_catalog.schemas.query import ProductQuery
+from agora_catalog.schemas.search import SearchPlan
+from agora_catalog.services import search
 from agora_catalog.services.cache import ProductCache, product_key, sku_key
 from agora_catalog.services.errors import ProductNotFound, UnknownCategoryFilter
 from agora_chassis.pagination import Page, PageParams
@@ -31,6 +34,8 @@ ProductRepositories = Callable[[AsyncSession], ProductRepository]
 """Builds the products repository of a session (given by the wiring)."""
 CategoryRepositories = Callable[[AsyncSession], CategoryRepository]
 """Builds the categories repository of a session (given by the wiring)."""
+SearchTermRepositories = Callable[[AsyncSession], SearchTermRepository]
+"""Builds the search vocabulary repository of a session (given by the wiring)."""
 
 
 class ProductReads:
@@ -42,6 +47,7 @@ class ProductReads:
         cache: ProductCache,
         products: ProductRepositories,
         categories: CategoryRepositories,
+        terms: SearchTermRepositories,
     ) -> None:
         """Read through ``cache``; on a miss, open a session and read through the repositories.
 
@@ -50,11 +56,13 @@ class ProductReads:
             cache: The product cache.
             products: Builds a session's products repository.
             categories: Builds a session's categories repository.
+            terms: Builds a session's search vocabulary repository.
         """
         self.sessionmaker = sessionmaker
         self.cache = cache
         self.products = products
         self.categories = categories
+        self.terms = terms
 
     async def read(self, product_id: uuid.UUID) -> bytes:
         """The product's JSON (cached); inactive products are not found."""
@@ -107,7 +115,15 @@ class ProductReads:
             raise UnknownCategoryFilter(
                 f"unknown category {query.category!r}", extra={"allowed": allowed}
             )
+        plan = None if query.q is None else await self._plan(session, query.q)
         products = self.products(session)
-        items, total = await products.search(query, offset=page.offset, limit=page.per_page)
+        items, total = await products.search(query, plan, offset=page.offset, limit=page.per_page)
         reads = [ProductRead.model_validate(item) for item in items]
         return Page[ProductRead].of(reads, total, page).model_dump_json().encode()
+
+    async def _plan(self, session: AsyncSession, q: str) -> SearchPlan:
+        """What the search text ``q`` expands to, through the vocabulary (``services.search``)."""
+        found = search.words(q)
+        candidates, lexemes = await self.terms(session).lookup(found, search.lookup_keys(found))
+        categories = await self.categories(session).all()
+        return search.plan(found, candidates, lexemes, categories)
