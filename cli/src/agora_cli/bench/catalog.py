@@ -335,22 +335,25 @@ async def measure(target: Target, options: Options) -> CatalogReport:
                 await run.read(kind, paths[kind], vias)
             await run.uncached(vias)
             await run.target_rounds(hello, paths["product"], vias)
-    passes = options.cold_passes if target.redis_url else 0
+    measurements = [
+        Measurement(row.key, row.label, row.result.requests, (row.result.seconds,))
+        for row in run.rows
+    ]
+    title = _title(options, concurrency, options.cold_passes if target.redis_url else 0)
+    return CatalogReport(
+        "catalog", title, environment, measurements, facts(run, paths), tuple(run.rows)
+    )
+
+
+def _title(options: Options, concurrency: int, passes: int) -> str:
     timed = (
         f"{options.duration}s a timed run (wrk)"
         if options.generator == wrk.WRK
         else f"{options.requests} requests a timed run (Python generator)"
     )
-    title = (
+    return (
         f"Catalog reads: {concurrency} in flight, {timed}, "
         f"{passes} cold pass{'' if passes == 1 else 'es'}"
-    )
-    measurements = [
-        Measurement(row.key, row.label, row.result.requests, (row.result.seconds,))
-        for row in run.rows
-    ]
-    return CatalogReport(
-        "catalog", title, environment, measurements, facts(run, paths), tuple(run.rows)
     )
 
 
