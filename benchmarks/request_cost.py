@@ -45,14 +45,19 @@ GATEWAY_HEADERS = [
 ]
 
 
+def _skip(*_args: Any, **_kwargs: Any) -> None:
+    """A wiring step switched off."""
+
+
 def _no_metrics() -> None:
     from agora_chassis import app as chassis
 
-    chassis.install_metrics = lambda app, metrics: None  # type: ignore[assignment]
+    chassis.install_metrics = _skip  # type: ignore[attr-defined]
 
 
 def _no_trace_context() -> None:
     from agora_chassis import app as chassis
+    from agora_chassis.telemetry import TraceContextMiddleware
 
     real = chassis._install_cross_cutting
 
@@ -60,7 +65,7 @@ def _no_trace_context() -> None:
         add = app.add_middleware
 
         def add_but_trace_context(cls: Any, *args: Any, **kwargs: Any) -> None:
-            if cls is not chassis.TraceContextMiddleware:
+            if cls is not TraceContextMiddleware:
                 add(cls, *args, **kwargs)
 
         app.add_middleware = add_but_trace_context
@@ -69,19 +74,19 @@ def _no_trace_context() -> None:
         finally:
             del app.add_middleware
 
-    chassis._install_cross_cutting = without  # type: ignore[assignment]
+    chassis._install_cross_cutting = without
 
 
 def _no_api_budget() -> None:
     from agora_chassis import app as chassis
 
-    chassis._install_api_budget = lambda app, state: None  # type: ignore[assignment]
+    chassis._install_api_budget = _skip
 
 
 def _no_http_middleware() -> None:
     from agora_chassis import app as chassis
 
-    chassis.install_http_middleware = lambda app, **kwargs: None  # type: ignore[assignment]
+    chassis.install_http_middleware = _skip  # type: ignore[attr-defined]
 
 
 LAYERS: dict[str, Callable[[], None]] = {
@@ -172,8 +177,10 @@ async def measure(args: argparse.Namespace) -> None:
     app = getattr(import_module(module), factory)()
     state: dict[str, Any] = {}
     stop = await lifespan(app, state)
-    headers = [tuple(h.encode().split(b": ", 1)) for h in args.header]
-    request = scope(args.path, args.via_gateway, headers)  # type: ignore[arg-type]
+    headers = [
+        (name, value) for name, _, value in (h.encode().partition(b": ") for h in args.header)
+    ]
+    request = scope(args.path, args.via_gateway, headers)
     statuses = {await call(app, request, state) for _ in range(args.warmup)}
     if args.callgrind:
         callgrind(True)
@@ -184,10 +191,10 @@ async def measure(args: argparse.Namespace) -> None:
     if args.callgrind:
         callgrind(False)
     await stop()
-    print(
+    sys.stdout.write(
         f"{args.app} {args.path} via {'gateway' if args.via_gateway else 'direct'}"
         f" without {','.join(args.without) or '-'}: statuses {sorted(statuses)}, "
-        f"{used / args.requests * 1e6:.0f} µs CPU a request over {args.requests}"
+        f"{used / args.requests * 1e6:.0f} µs CPU a request over {args.requests}\n"
     )
 
 
@@ -215,4 +222,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -93,3 +93,5 @@ def test_a_wrk_run_gets_texts_for_its_duration() -> None:
     run = bench._Run(Options(duration=3, generator="wrk"), None)
     assert run.uncached_count() == 3 * bench.UNCACHED_PER_SECOND
     assert bench._Run(Options(requests=70, generator="python"), None).uncached_count() == 70
+    many = bench._Run(Options(requests=5000, generator="python"), None)
+    assert many.uncached_count() == bench.UNCACHED_MAX_REQUESTS
