@@ -210,10 +210,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--without", action="append", default=[], choices=list(LAYERS))
     parser.add_argument("--messaging", action="store_true")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        help="NAME=VALUE over the service's environment, e.g. AGORA_LOCAL_CACHE_SECONDS=3600 so "
+        "every read is a near-cache hit however slowly callgrind runs",
+    )
     parser.add_argument("--callgrind", action="store_true")
     args = parser.parse_args()
     if args.pid:
         os.environ.update(service_env(args.pid))
+    os.environ.update(dict(item.partition("=")[::2] for item in args.env))
     if not args.messaging:
         os.environ.pop("AGORA_BROKER_URL", None)
     for name in args.without:
