@@ -403,7 +403,8 @@ def test_bench_catalog_boots_seeds_measures_and_stops_a_private_stack(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     argv = ["bench", "catalog", "--products", "40", "--requests", "40", "--cold-passes", "1"]
-    assert main([*argv, "--concurrency", "4", "--json"]) == 0
+    # The Python generator sends exactly --requests (wrk runs for a duration: test_bench_wrk.py).
+    assert main([*argv, "--concurrency", "4", "--generator", "python", "--json"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)["catalog"]
     assert set(report["results"]) == SCENARIOS
@@ -427,6 +428,9 @@ def test_bench_catalog_boots_seeds_measures_and_stops_a_private_stack(
     assert report["hello_world_via_gateway_vs_cached_product_via_gateway"] > 0
     assert "user + system CPU time" in report["environment"]["server cpu"]
     assert report["environment"]["stack"] == "private stack"
+    assert report["generator"] == report["environment"]["generator"] == "python"
+    assert {measured["generator"] for measured in report["results"].values()} == {"python"}
+    assert report["share_target"] in {"met", "missed"}
     assert "stopping it (agora down) ... ok" in captured.err
     booted = re.search(r"booting a private stack in (\S+)", captured.err)
     assert booted is not None

@@ -169,8 +169,8 @@ BENCHMARKS: dict[str, Benchmark] = {
         ),
         Benchmark(
             "catalog",
-            "product reads via the gateway and direct, warm and cold, next to a FastAPI "
-            "hello-world (requests/s, p50/p99, server CPU per request)",
+            "product reads via the gateway and direct, warm, cold and uncached search, next to "
+            "a FastAPI hello-world (requests/s, p50/p99, server CPU per request, shares)",
             _run_catalog,
         ),
         Benchmark(
