@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from agora_chassis.pagination import MAX_PAGE_DEPTH
-from agora_cli.bench import Options, Report, options_from
+from agora_cli.bench import Options, Report, options_from, stacks
 from agora_cli.bench import catalog as bench
 from agora_cli.bench.catalog_report import KINDS
-from agora_cli.bench.http_load import open_clients
+from agora_cli.bench.load import open_endpoint
 from agora_cli.config import PORT_VARIABLES
 from agora_cli.infra.process import write_pid_file
 from agora_cli.main import build_parser, main
@@ -39,7 +39,12 @@ SCENARIOS = {
     for kind in KINDS
     for via in ("gateway", "direct")
     for cache in ("cold", "warm")
-} | {"hello.uvicorn.-", "hello.gateway.-"}
+} | {
+    "hello.uvicorn.-",
+    "hello.gateway.-",
+    "search_uncached.gateway.miss",
+    "search_uncached.direct.miss",
+}
 
 
 def catalogue_page(request: httpx.Request) -> httpx.Response:
@@ -112,7 +117,8 @@ def test_stack_env_gives_distinct_free_ports_and_raises_the_rate_limit() -> None
 
 def test_the_catalog_benchmark_is_listed(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--list"]) == 0
-    assert "catalog  product reads via the gateway and direct" in capsys.readouterr().out
+    listing = capsys.readouterr().out
+    assert re.search(r"\ncatalog +product reads via the gateway and direct", listing), listing
 
 
 def test_catalog_options_are_parsed() -> None:
@@ -167,7 +173,7 @@ def test_the_private_stack_is_always_stopped_and_removed(monkeypatch: pytest.Mon
         if args[0] == "seed":
             raise bench.BenchmarkError("agora seed failed")
 
-    monkeypatch.setattr(bench, "agora", agora)
+    monkeypatch.setattr(stacks, "agora", agora)
     with pytest.raises(bench.BenchmarkError, match="seed failed"), bench.private_stack(30):
         pass
     assert calls == [
@@ -190,7 +196,7 @@ def test_signals_end_the_run_through_agora_down(monkeypatch: pytest.MonkeyPatch)
     def agora(data_dir: Path, env: dict[str, str], *args: str) -> None:
         handlers[args[0]] = signal.getsignal(signal.SIGTERM)
 
-    monkeypatch.setattr(bench, "agora", agora)
+    monkeypatch.setattr(stacks, "agora", agora)
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt), bench.private_stack(None):
         terminate_self()
@@ -223,7 +229,7 @@ def test_a_failed_down_keeps_the_data_dir_and_says_so(
         if args[0] == "down":
             raise bench.BenchmarkError("agora down failed")
 
-    monkeypatch.setattr(bench, "agora", agora)
+    monkeypatch.setattr(stacks, "agora", agora)
     with bench.private_stack(None) as target:
         assert target.origin == "private stack"
     assert "stop the stack in" in capsys.readouterr().err
@@ -241,7 +247,7 @@ def test_a_failing_agora_command_reports_its_output(tmp_path: Path) -> None:
 def test_a_hanging_agora_command_is_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bench, "COMMAND_TIMEOUT_SECONDS", 0.001)
+    monkeypatch.setattr(stacks, "COMMAND_TIMEOUT_SECONDS", 0.001)
     with pytest.raises(bench.BenchmarkError, match="agora status took over"):
         bench.agora(tmp_path, {"PATH": "/usr/bin:/bin"}, "status")
 
@@ -292,8 +298,8 @@ async def test_cold_runs_flush_before_each_pass_and_warm_runs_count_requests(
     paths = ["/api/v1/products/a", "/api/v1/products/b"]
     async with (
         catalog_port() as url,
-        open_clients(url, 3) as gateway,
-        open_clients(url, 3) as direct,
+        open_endpoint(url, 3) as gateway,
+        open_endpoint(url, 3) as direct,
     ):
         await run.read("product", paths, {"gateway": gateway, "direct": direct})
     assert redis.flushes == 4
@@ -310,7 +316,7 @@ async def test_cold_runs_flush_before_each_pass_and_warm_runs_count_requests(
 
 async def test_without_redis_there_are_no_cold_runs() -> None:
     run = bench._Run(Options(requests=3, concurrency=2), None)
-    async with catalog_port() as url, open_clients(url, 2) as clients:
+    async with catalog_port() as url, open_endpoint(url, 2) as clients:
         await run.read("search", ["/api/v1/products?q=x"], {"gateway": clients})
     assert [row.key for row in run.rows] == ["search.gateway.warm"]
 
@@ -321,7 +327,7 @@ async def test_runs_read_the_cpu_of_the_processes_serving_them(
     redis = FakeRedis()
     pids = {"catalog": os.getpid(), "gateway": os.getpid()}  # the stand-in runs in this process
     run = bench._Run(Options(requests=50, cold_passes=2, concurrency=2), redis, pids)  # type: ignore[arg-type]
-    async with catalog_port() as url, open_clients(url, 2) as clients:
+    async with catalog_port() as url, open_endpoint(url, 2) as clients:
         await run.read("product", ["/a", "/b"], {"gateway": clients, "direct": clients})
     roles = {row.key: sorted(row.cpu.seconds) for row in run.rows if row.cpu is not None}
     assert roles == {
@@ -333,7 +339,7 @@ async def test_runs_read_the_cpu_of_the_processes_serving_them(
     assert all((row.cpu_us or 0) >= 0 for row in run.rows)
     assert "server CPU" in capsys.readouterr().err
     run = bench._Run(Options(requests=3, concurrency=2), None, {"catalog": os.getpid()})
-    async with catalog_port() as url, open_clients(url, 2) as clients:
+    async with catalog_port() as url, open_endpoint(url, 2) as clients:
         await run.read("product", ["/a"], {"gateway": clients, "direct": clients})
     assert [row.cpu is None for row in run.rows] == [True, False]  # no gateway pid: no reading
 
@@ -344,10 +350,10 @@ async def test_target_rounds_time_the_hello_world_then_cached_reads_in_a_row(
     run = bench._Run(Options(requests=5, rounds=3, concurrency=2), None)
     async with (
         catalog_port() as url,
-        open_clients(url, 2) as hello,
-        open_clients(url, 2) as hello_via_gateway,
-        open_clients(url, 2) as gateway,
-        open_clients(url, 2) as direct,
+        open_endpoint(url, 2) as hello,
+        open_endpoint(url, 2) as hello_via_gateway,
+        open_endpoint(url, 2) as gateway,
+        open_endpoint(url, 2) as direct,
     ):
         await run.target_rounds(
             {"uvicorn": hello, "gateway": hello_via_gateway},
@@ -371,11 +377,15 @@ async def test_target_rounds_time_the_hello_world_then_cached_reads_in_a_row(
 
 def test_the_environment_says_whose_cpu_is_read() -> None:
     known = bench.Target("http://g", "http://d", None, "private stack", {"catalog": 12})
-    environment = bench._environment(known, 4)
+    environment = bench._environment(known, Options(concurrency=4, generator="python"))
     assert environment["server cpu"].startswith("user + system CPU time (psutil): catalog")
     assert "asyncio streams + httptools" in environment["client"]
+    assert environment["generator"] == "python"
     external = bench.Target("http://g", "http://d", None, "external")
-    assert "processes are unknown" in bench._environment(external, 4)["server cpu"]
+    assert (
+        "processes are unknown"
+        in bench._environment(external, Options(generator="wrk"))["server cpu"]
+    )
 
 
 def test_the_stacks_pids_come_from_its_pid_files(tmp_path: Path) -> None:
@@ -393,7 +403,8 @@ def test_bench_catalog_boots_seeds_measures_and_stops_a_private_stack(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     argv = ["bench", "catalog", "--products", "40", "--requests", "40", "--cold-passes", "1"]
-    assert main([*argv, "--concurrency", "4", "--json"]) == 0
+    # The Python generator sends exactly --requests (wrk runs for a duration: test_bench_wrk.py).
+    assert main([*argv, "--concurrency", "4", "--generator", "python", "--json"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)["catalog"]
     assert set(report["results"]) == SCENARIOS
@@ -417,6 +428,9 @@ def test_bench_catalog_boots_seeds_measures_and_stops_a_private_stack(
     assert report["hello_world_via_gateway_vs_cached_product_via_gateway"] > 0
     assert "user + system CPU time" in report["environment"]["server cpu"]
     assert report["environment"]["stack"] == "private stack"
+    assert report["generator"] == report["environment"]["generator"] == "python"
+    assert {measured["generator"] for measured in report["results"].values()} == {"python"}
+    assert report["share_target"] in {"met", "missed"}
     assert "stopping it (agora down) ... ok" in captured.err
     booted = re.search(r"booting a private stack in (\S+)", captured.err)
     assert booted is not None

@@ -62,6 +62,15 @@ def test_the_ratios_are_medians_over_the_rounds() -> None:
     assert re.search(r"both via the gateway\s+1\.44  \(median of 3 interleaved rounds", text)
     assert "rounds" not in text.split("throughput,")[0]  # not repeated among the settings
     assert report.as_json()["within_target"] is True
+    share = "cached_product_via_gateway_share_of_hello_world_via_gateway"
+    assert [ratios[share] for ratios in facts["rounds"]] == [0.417, 0.833, 0.694]
+    assert (facts[share], facts["cached_product_via_gateway_p99_ms"]) == (0.69, 10.0)
+    assert facts["share_target"] == "missed", "69% is under the 70% target"
+    assert re.search(
+        r"hello-world via the same gateway: 69%, p99 10\.0 ms \(median of 3 rounds: 42%, 83%, "
+        r"69%; p99 10\.0, 10\.0, 10\.0\)  \[target >= 70%, p99 <= 25 ms: missed\]",
+        text,
+    ), text
 
 
 def measured_rows(with_cpu: bool = True) -> list[Row]:
@@ -126,7 +135,7 @@ def test_without_cpu_readings_the_report_shows_dashes_and_no_cpu_ratios() -> Non
     report = CatalogReport("catalog", "Title", {"cpu": "Z80"}, [], facts, tuple(run.rows))
     text = report.as_text()
     assert re.search(r"product by id\s+direct\s+warm\s+10\s+450\s+5\.0\s+10\.0\s+-\s+0", text)
-    assert re.search(r"direct \(catalog\)\s+-$", text)
+    assert re.search(r"(?m)direct \(catalog\) +-$", text)
     results = report.as_json()["results"]
     assert results["product.direct.warm"]["cpu_us_per_request"] is None
     assert results["product.direct.warm"]["cpu_us_per_request_by_process"] is None

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -21,6 +24,7 @@ from agora_cli.bench.cpu import cpu_seconds
 from agora_cli.bench.http_load import (
     HELLO_APP,
     Connection,
+    HelloServer,
     LoadResult,
     RequestFailed,
     behind_gateway,
@@ -33,7 +37,7 @@ from agora_cli.bench.http_load import (
     run_load,
     succeeded,
 )
-from agora_cli.infra.gateway import gateway_procs
+from agora_cli.infra.gateway import NOT_FOUND_ROUTER, UPSTREAM_ERRORS_MIDDLEWARE, gateway_procs
 from agora_cli.infra.ports import free_port
 
 LARGE = 200_000
@@ -239,6 +243,7 @@ def test_load_results_report_rates_and_latencies_and_merge() -> None:
         "requests_per_second": 2.0,
         "p50_ms": 2.0,
         "p99_ms": 4.0,
+        "generator": "python",
     }
 
 
@@ -279,6 +284,13 @@ async def test_load_generator_measures_the_hello_world_over_http() -> None:
     assert (missing.requests, missing.errors) == (6, 6)
 
 
+def stop(hello: HelloServer) -> None:
+    """Stop the hello-world's uvicorn: the gateway's upstream is down."""
+    process = psutil.Process(hello.pid)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+
 @pytest.mark.integration
 async def test_a_gateway_like_the_stacks_proxies_to_the_hello_world() -> None:
     with hello_server() as hello, behind_gateway(hello) as gateway:
@@ -291,6 +303,18 @@ async def test_a_gateway_like_the_stacks_proxies_to_the_hello_world() -> None:
         assert traefik.environ()["GOMAXPROCS"] == os.environ.get("GOMAXPROCS", procs)
         access_log = Path(traefik.cwd()) / "gateway-access.log"
         assert len(access_log.read_text(encoding="utf-8").splitlines()) >= 10
+        routers = json.loads((Path(traefik.cwd()) / "dynamic.yaml").read_text())["http"]["routers"]
+        assert routers["hello-api"]["middlewares"] == [
+            UPSTREAM_ERRORS_MIDDLEWARE
+        ], "the baseline's route lacks the errors middleware every service's route has"
+        assert NOT_FOUND_ROUTER in routers
+        stop(hello)
+        async with httpx.AsyncClient(timeout=10) as client:
+            down = await client.get(gateway.url + "/")
+        assert (down.status_code, down.headers["content-type"]) == (
+            502,
+            "application/problem+json",
+        ), "the gateway's error service did not answer for the stopped upstream"
     assert gateway.url != hello.url
     assert (served.requests, served.errors) == (10, 0)
     assert not psutil.pid_exists(gateway.pid) or psutil.Process(gateway.pid).status() == "zombie"

@@ -108,3 +108,29 @@ def test_settings_trusted_proxies_refuse_what_is_no_network(
 
     with pytest.raises(ValidationError, match="gateway"):
         ServiceSettings()
+
+
+def test_the_remembered_walk_is_keyed_by_peer_and_header_and_kept_per_proxy_set() -> None:
+    # The walk is remembered per (peer, raw X-Forwarded-For values); were the peer left out of
+    # the key, the second peer below would get the first one's answer.
+    proxies = TrustedProxies(["127.0.0.1/32", "10.0.0.0/8"])
+    assert scope_client_ip(scope_of("10.0.0.1", "10.0.0.7"), proxies) == "10.0.0.7"
+    assert scope_client_ip(scope_of("10.0.0.2", "10.0.0.7"), proxies) == "10.0.0.7"
+    assert scope_client_ip(scope_of("10.0.0.1"), proxies) == "10.0.0.1"
+    assert scope_client_ip(scope_of("10.0.0.2"), proxies) == "10.0.0.2", "another peer's answer"
+    before = proxies.client_behind.cache_info()
+    assert scope_client_ip(scope_of("10.0.0.1", "203.0.113.9"), proxies) == "203.0.113.9"
+    assert scope_client_ip(scope_of("10.0.0.1", "203.0.113.9"), proxies) == "203.0.113.9"
+    after = proxies.client_behind.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1), "not remembered"
+    # The same header from the same peer, read by an app trusting fewer proxies: its own answer.
+    narrow = TrustedProxies(["10.0.0.1/32"])
+    assert scope_client_ip(scope_of("10.0.0.1", "198.51.100.4, 10.0.0.7"), narrow) == "10.0.0.7"
+    assert scope_client_ip(scope_of("10.0.0.1", "198.51.100.4, 10.0.0.7"), proxies) == (
+        "198.51.100.4"
+    )
+
+
+def test_repeated_header_fields_are_walked_as_one_list() -> None:
+    scope = scope_of(GATEWAY, "203.0.113.9, 10.0.0.5", "10.0.0.6")
+    assert scope_client_ip(scope, PROXIES) == "203.0.113.9"

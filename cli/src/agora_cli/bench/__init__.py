@@ -25,6 +25,8 @@ DEFAULT_ROUNDS = 3
 DEFAULT_CONCURRENCY = 64
 DEFAULT_REQUESTS = 2000
 DEFAULT_COLD_PASSES = 3
+DEFAULT_DURATION_SECONDS = 5
+GENERATORS = ("auto", "wrk", "python")
 MIN_SECONDS = 1e-9
 EXIT_INTERRUPTED = 130
 
@@ -34,7 +36,9 @@ class Options:
     """What to measure, and against which servers (None: start embedded ones).
 
     ``concurrency`` None lets each benchmark pick its own (:meth:`concurrency_or`). ``requests``
-    to ``redis_url`` are the catalog benchmark's; its URLs name a running stack, else it boots one.
+    to ``redis_url`` are the HTTP benchmarks' (catalog, identity); their URLs name a running stack,
+    else they boot one. ``generator`` drives their timed runs (``auto``: wrk when installed, else
+    the Python one); wrk runs ``duration`` seconds, the Python generator ``requests`` requests.
     """
 
     events: int = DEFAULT_EVENTS
@@ -50,6 +54,8 @@ class Options:
     gateway_url: str | None = None
     direct_url: str | None = None
     redis_url: str | None = None
+    generator: str = "auto"
+    duration: int = DEFAULT_DURATION_SECONDS
 
     def concurrency_or(self, default: int) -> int:
         """The concurrency asked for, else the benchmark's own ``default``."""
@@ -149,6 +155,12 @@ def _run_catalog(options: Options) -> Report:
     return catalog.run(options)
 
 
+def _run_identity(options: Options) -> Report:
+    from agora_cli.bench import identity
+
+    return identity.run(options)
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     benchmark.name: benchmark
     for benchmark in (
@@ -157,9 +169,15 @@ BENCHMARKS: dict[str, Benchmark] = {
         ),
         Benchmark(
             "catalog",
-            "product reads via the gateway and direct, warm and cold, next to a FastAPI "
-            "hello-world (requests/s, p50/p99, server CPU per request)",
+            "product reads via the gateway and direct, warm, cold and uncached search, next to "
+            "a FastAPI hello-world (requests/s, p50/p99, server CPU per request, shares)",
             _run_catalog,
+        ),
+        Benchmark(
+            "identity",
+            "authenticated database-backed reads (GET /users/me, an admin list page) via the "
+            "gateway and direct, next to a FastAPI hello-world (requests/s, p50/p99, ratios)",
+            _run_identity,
         ),
     )
 }
@@ -194,7 +212,7 @@ def add_parser(commands: Any) -> None:
         "--warmup", type=_not_negative, help="untimed events first (default: events / 10)"
     )
     bench.add_argument(
-        "--concurrency", type=_positive, help="in flight (default: relay 64, catalog 32)"
+        "--concurrency", type=_positive, help="in flight (default: relay 64, HTTP ones 32)"
     )
     bench.add_argument("--batch-size", type=_positive, help="relay batch (default: the relay's)")
     bench.add_argument("--broker-url", help=f"default: ${BROKER_URL_ENV}, else embedded NATS")
@@ -205,7 +223,22 @@ def add_parser(commands: Any) -> None:
 
 def _add_catalog_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument(
-        "--requests", type=_positive, default=DEFAULT_REQUESTS, help="catalog: per warm scenario"
+        "--requests",
+        type=_positive,
+        default=DEFAULT_REQUESTS,
+        help="HTTP benchmarks: requests a timed run with the Python generator",
+    )
+    bench.add_argument(
+        "--generator",
+        choices=GENERATORS,
+        default="auto",
+        help="HTTP benchmarks: load generator of the timed runs (auto: wrk when installed)",
+    )
+    bench.add_argument(
+        "--duration",
+        type=_positive,
+        default=DEFAULT_DURATION_SECONDS,
+        help="HTTP benchmarks: seconds a timed run with wrk",
     )
     bench.add_argument(
         "--cold-passes",
@@ -214,8 +247,10 @@ def _add_catalog_arguments(bench: argparse.ArgumentParser) -> None:
         help="catalog: cache flushes, each followed by one pass over the keys",
     )
     bench.add_argument("--products", type=_positive, help="catalog: seeded (default: 1200)")
-    bench.add_argument("--gateway-url", help="catalog: a running stack's gateway (else its own)")
-    bench.add_argument("--direct-url", help="catalog: that stack's catalog service itself")
+    bench.add_argument(
+        "--gateway-url", help="catalog, identity: a running stack's gateway (else their own)"
+    )
+    bench.add_argument("--direct-url", help="catalog, identity: that stack's service itself")
     bench.add_argument("--redis-url", help="catalog: its Redis db to flush (else no cold runs)")
 
 
@@ -235,6 +270,8 @@ def options_from(args: argparse.Namespace) -> Options:
         gateway_url=args.gateway_url,
         direct_url=args.direct_url,
         redis_url=args.redis_url,
+        generator=args.generator,
+        duration=args.duration,
     )
 
 

@@ -28,7 +28,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 HELLO_APP = "agora_cli.bench.http_load:hello_app"
 HELLO_PATH = "/"
+HELLO_RULE = "PathPrefix(`/`)"  # the gateway's catch-all 404 router ranks below it
 START_TIMEOUT_SECONDS = 60.0
 REQUEST_TIMEOUT_SECONDS = 60.0
 NOT_MODIFIED = 304
@@ -89,12 +90,19 @@ def percentile(ordered: Sequence[float], fraction: float) -> float:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What one run of requests measured: counts, wall time, each latency (ascending, seconds)."""
+    """What one run of requests measured: counts, wall time, each latency (ascending, seconds).
+
+    ``generator`` is the load generator that ran (``python``: :func:`run_load`; ``wrk``:
+    :mod:`agora_cli.bench.wrk`, which reports its percentiles, ``quantiles_ms`` (p50, p99),
+    instead of every latency).
+    """
 
     requests: int
     errors: int
     seconds: float
-    latencies: tuple[float, ...]
+    latencies: tuple[float, ...] = ()
+    generator: str = "python"
+    quantiles_ms: tuple[float, float] | None = None
 
     @property
     def rate(self) -> float:
@@ -104,11 +112,15 @@ class LoadResult:
     @property
     def p50_ms(self) -> float:
         """Median latency in milliseconds."""
+        if self.quantiles_ms is not None:
+            return self.quantiles_ms[0]
         return percentile(self.latencies, 0.50) * MILLISECONDS
 
     @property
     def p99_ms(self) -> float:
         """99th percentile latency in milliseconds."""
+        if self.quantiles_ms is not None:
+            return self.quantiles_ms[1]
         return percentile(self.latencies, 0.99) * MILLISECONDS
 
     def as_json(self) -> dict[str, Any]:
@@ -120,6 +132,7 @@ class LoadResult:
             "requests_per_second": round(self.rate, 1),
             "p50_ms": round(self.p50_ms, 2),
             "p99_ms": round(self.p99_ms, 2),
+            "generator": self.generator,
         }
 
 
@@ -159,7 +172,12 @@ class Connection:
     """
 
     def __init__(
-        self, host: str, port: int, prefix: str = "", timeout: float = REQUEST_TIMEOUT_SECONDS
+        self,
+        host: str,
+        port: int,
+        prefix: str = "",
+        timeout: float = REQUEST_TIMEOUT_SECONDS,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         """Describe the connection; nothing is opened before the first request.
 
@@ -168,10 +186,13 @@ class Connection:
             port: Its port.
             prefix: A path put before every requested path (a base URL's path).
             timeout: Seconds a request may take, connecting included.
+            headers: Sent with every request too (``Authorization``...).
         """
         self.host, self.port, self.prefix, self.timeout = host, port, prefix, timeout
         authority = host if port == HTTP_PORT else f"{host}:{port}"
-        self._headers = f"Host: {authority}\r\nAccept-Encoding: gzip\r\n\r\n".encode("ascii")
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        head = f"Host: {authority}\r\nAccept-Encoding: gzip\r\n{extra}\r\n"
+        self._headers = head.encode("ascii")
         self._requests: dict[str, bytes] = {}
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._response = _Response()
@@ -264,12 +285,15 @@ class Connection:
 
 
 @asynccontextmanager
-async def open_clients(base_url: str, concurrency: int) -> AsyncIterator[list[Connection]]:
+async def open_clients(
+    base_url: str, concurrency: int, headers: Mapping[str, str] | None = None
+) -> AsyncIterator[list[Connection]]:
     """``concurrency`` keep-alive connections to ``base_url``, closed after the block.
 
     Args:
         base_url: ``http://host[:port][/prefix]``; the connections open on their first request.
         concurrency: How many.
+        headers: Sent with every request too.
 
     Raises:
         ValueError: When ``base_url`` is not a plain ``http://`` URL (the stacks serve no TLS).
@@ -278,7 +302,9 @@ async def open_clients(base_url: str, concurrency: int) -> AsyncIterator[list[Co
     if parts.scheme != "http" or not parts.hostname:
         raise ValueError(f"the load generator speaks plain http://, not {base_url!r}")
     port, prefix = parts.port or HTTP_PORT, parts.path.rstrip("/")
-    connections = [Connection(parts.hostname, port, prefix) for _ in range(concurrency)]
+    connections = [
+        Connection(parts.hostname, port, prefix, headers=headers) for _ in range(concurrency)
+    ]
     try:
         yield connections
     finally:
@@ -375,7 +401,13 @@ def hello_server() -> Iterator[HelloServer]:
 
 @contextmanager
 def behind_gateway(server: HelloServer) -> Iterator[HelloServer]:
-    """Put a gateway configured as ``agora up``'s (Traefik) in front of ``server`` for the block.
+    """Put a gateway configured as ``agora up``'s in front of ``server`` for the block.
+
+    The same :class:`~agora_cli.infra.gateway.Gateway` the stack runs: Traefik's static and
+    dynamic configuration (access log, ``GOGC``, ``GOMAXPROCS``), and the hello-world routed as a
+    service is (an API router with the gateway's errors middleware in front, an operator router),
+    with its own error service (:mod:`agora_cli.infra.gateway_errors`) running, so the baseline
+    pays for every layer a service's request does.
 
     Yields:
         The gateway's base URL and the pid of its Traefik process.
@@ -384,14 +416,19 @@ def behind_gateway(server: HelloServer) -> Iterator[HelloServer]:
         agora_cli.infra.gateway.GatewayError: With the tail of its log when it does not start.
     """
     from agora_cli.infra.gateway import Gateway, Upstream
+    from agora_cli.infra.gateway_errors import GatewayErrors
     from agora_cli.infra.ports import free_ports
     from agora_cli.infra.process import read_process
 
     scratch = Path(tempfile.mkdtemp(prefix="agora-bench-gateway-"))
-    port, admin_port = free_ports([1, 1])
-    upstream = Upstream("hello", urlsplit(server.url).port or HTTP_PORT, "PathPrefix(`/`)", False)
-    gateway = Gateway(scratch, port, admin_port, scratch, scratch / "gateway.pid", [upstream])
+    port, admin_port, errors_port = free_ports([1, 1, 1])
+    errors = GatewayErrors(errors_port, scratch / "errors.log", scratch / "errors.pid")
+    upstream = Upstream("hello", urlsplit(server.url).port or HTTP_PORT, HELLO_RULE)
+    gateway = Gateway(
+        scratch, port, admin_port, scratch, scratch / "gateway.pid", [upstream], errors_port
+    )
     try:
+        errors.start()
         gateway.start()
         process = read_process(gateway.pid_file)
         if process is None:
@@ -399,4 +436,5 @@ def behind_gateway(server: HelloServer) -> Iterator[HelloServer]:
         yield HelloServer(gateway.url, process.pid)
     finally:
         gateway.stop()
+        errors.stop()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -10,7 +10,9 @@ sends (ADR 0011).
 
 The address keys the API budget, the login throttle and the audit log, so it is read on every
 request: with no proxies configured it costs a tuple look-up; with proxies, deciding whether a
-peer is one is cached per address, so an untrusted peer costs a dictionary look-up and no parsing.
+peer is one is cached per address, so an untrusted peer costs a dictionary look-up and no parsing,
+and the walk behind a trusted one is remembered per peer and header value
+(:attr:`TrustedProxies.client_behind`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,12 @@ class TrustedProxies:
         self.networks = parse_networks(networks)
         # Per instance, so two apps with different proxies never share answers.
         self._trusted = lru_cache(maxsize=PEER_CACHE_SIZE)(self._in_networks)
+        # Behind the gateway every request walks X-Forwarded-For, and nearly all carry one of a
+        # few values (one per client address). The answer depends on nothing but the peer, the
+        # header's raw values and these networks, so it is remembered per (peer, values): a
+        # repeat costs a tuple and a dict look-up instead of decoding, splitting and checking
+        # each entry. Bounded, so a client sending a new header each time only churns the cache.
+        self.client_behind = lru_cache(maxsize=PEER_CACHE_SIZE)(self._walk)
 
     def __bool__(self) -> bool:
         """Whether any proxy is trusted at all."""
@@ -67,6 +75,18 @@ class TrustedProxies:
     def trusts(self, address: str) -> bool:
         """Tell whether ``address`` (an IP address as text) belongs to a trusted proxy."""
         return bool(self.networks) and self._trusted(address)
+
+    def _walk(self, peer: str, forwarded: tuple[bytes, ...]) -> str:
+        """The client behind trusted ``peer``, given the raw ``X-Forwarded-For`` values."""
+        nearest = peer
+        for entry in reversed(_forwarded_for(forwarded)):
+            address = _canonical_ip(entry)
+            if address is None:
+                return nearest
+            if not self.trusts(address):
+                return address
+            nearest = address
+        return nearest
 
     def _in_networks(self, address: str) -> bool:
         ip = _ip(address)
@@ -95,14 +115,9 @@ def _canonical_ip(candidate: str) -> str | None:
     return None if ip is None else str(ip)
 
 
-def _forwarded_for(scope: Scope) -> list[str]:
+def _forwarded_for(values: tuple[bytes, ...]) -> list[str]:
     """Every ``X-Forwarded-For`` entry, left to right, across repeated header fields."""
-    return [
-        part.strip()
-        for name, value in scope["headers"]
-        if name == FORWARDED_FOR
-        for part in value.decode("latin-1").split(",")
-    ]
+    return [part.strip() for value in values for part in value.decode("latin-1").split(",")]
 
 
 def scope_client_ip(scope: Scope, proxies: TrustedProxies = NO_PROXIES) -> str:
@@ -124,15 +139,8 @@ def scope_client_ip(scope: Scope, proxies: TrustedProxies = NO_PROXIES) -> str:
     peer = str(client[0])
     if not proxies.trusts(peer):
         return peer
-    nearest = peer
-    for entry in reversed(_forwarded_for(scope)):
-        address = _canonical_ip(entry)
-        if address is None:
-            return nearest
-        if not proxies.trusts(address):
-            return address
-        nearest = address
-    return nearest
+    forwarded = tuple(value for name, value in scope["headers"] if name == FORWARDED_FOR)
+    return str(proxies.client_behind(peer, forwarded))
 
 
 def client_ip(request: Request) -> str:
