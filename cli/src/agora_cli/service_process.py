@@ -41,6 +41,9 @@ def uvicorn_argv(python: str, spec: ServiceSpec, port: int) -> list[str]:
     return [
         *(python, "-m", "uvicorn", spec.app, "--factory"),
         *("--host", LOOPBACK, "--port", str(port), "--no-server-header"),
+        # No service has a WebSocket route (test_lean_services.py): without this uvicorn imports
+        # the websockets package (17 modules, 0.6 MiB per service) to offer upgrades nobody takes.
+        *("--ws", "none"),
         *("--timeout-graceful-shutdown", str(HTTP_GRACEFUL_SHUTDOWN_SECONDS)),
     ]
 

@@ -68,7 +68,9 @@ class FakeRedis:
         self.reads += 1
         if self.broken:
             raise RedisConnectionError("connection refused")
-        return self.values.get(key)
+        value = self.values.get(key)
+        # Redis answers bytes, an INCR'd counter included.
+        return value if value is None or isinstance(value, bytes) else str(value).encode()
 
     async def set(self, key: str, value: bytes, ex: int) -> None:
         if self.broken:
@@ -251,9 +253,9 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return clock
 
 
-def _near_cache(redis: FakeRedis, *, entries: int = 100) -> ProductCache:
+def _near_cache(redis: FakeRedis, *, budget: int = 100) -> ProductCache:
     return ProductCache(
-        cast(Redis, redis), product_ttl=300, list_ttl=60, local_ttl=LOCAL_TTL, local_entries=entries
+        cast(Redis, redis), product_ttl=300, list_ttl=60, local_ttl=LOCAL_TTL, local_bytes=budget
     )
 
 
@@ -293,15 +295,27 @@ async def test_product_cache_near_miss_is_not_kept(clock: Clock) -> None:
     assert (missed, await cache.get(KEY)) == (None, b"v1")
 
 
-async def test_product_cache_near_holds_at_most_local_entries(clock: Clock) -> None:
+async def test_product_cache_near_holds_at_most_local_bytes(clock: Clock) -> None:
     redis = FakeRedis()
     redis.values |= {"a": b"a1", "b": b"b1"}
-    cache = _near_cache(redis, entries=1)
+    cache = _near_cache(redis, budget=3)
     await cache.get("a")
-    await cache.get("b")  # pushes "a" out
+    await cache.get("b")  # 2 + 2 bytes: pushes "a" out
     redis.values["a"] = b"a2"
 
-    assert await cache.get("a") == b"a2"
+    assert await cache.get("a") == b"a2", "the near cache held more bytes than its budget"
+
+
+async def test_product_cache_near_serves_but_does_not_keep_a_value_over_budget(
+    clock: Clock,
+) -> None:
+    redis = FakeRedis()
+    redis.values[KEY] = b"a big list"
+    cache = _near_cache(redis, budget=4)
+    first = await cache.get(KEY)
+    redis.values[KEY] = b"v2"
+
+    assert (first, await cache.get(KEY), redis.reads) == (b"a big list", b"v2", 2)
 
 
 async def test_product_cache_invalidate_drops_near_values(clock: Clock) -> None:

@@ -34,7 +34,10 @@ logger = logging.getLogger(__name__)
 PREFIX = "catalog"
 GENERATION_KEY = f"{PREFIX}:list:generation"
 REDIS_TIMEOUT_SECONDS = 0.25
-LOCAL_ENTRIES = 10_000
+# The near cache's budget, in bytes of cached JSON (least recently used go first). Counting
+# entries bounded nothing: 10,000 product lists of 100 items are hundreds of MiB, and what was set
+# in the last second before the load stopped stays until the next write (TTLCache expires lazily).
+LOCAL_BYTES = 4 * 1024 * 1024
 PUT_IF_GENERATION = """
 if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
     redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
@@ -64,7 +67,7 @@ class ProductCache:
         product_ttl: int,
         list_ttl: int,
         local_ttl: float = 0.0,
-        local_entries: int = LOCAL_ENTRIES,
+        local_bytes: int = LOCAL_BYTES,
     ) -> None:
         """Cache in ``redis`` (``None``: no cache at all).
 
@@ -73,13 +76,14 @@ class ProductCache:
             product_ttl: Seconds a product stays cached.
             list_ttl: Seconds a list or search result stays cached.
             local_ttl: Seconds this process keeps what it read from Redis (0: no near cache).
-            local_entries: Most entries the near cache holds (least recently used go first).
+            local_bytes: Most bytes of values the near cache holds (least recently used go
+                first); a bigger value is served but not kept.
         """
         self.redis = redis
         self.product_ttl = product_ttl
         self.list_ttl = list_ttl
         self._local: TTLCache[str, bytes] | None = (
-            TTLCache(local_entries, local_ttl) if local_ttl > 0 else None
+            TTLCache(local_bytes, local_ttl, getsizeof=len) if local_ttl > 0 else None
         )
         self._epoch = 0
 
@@ -116,8 +120,11 @@ class ProductCache:
         epoch = self._epoch
         value = await redis.get(key)
         found = value.encode() if isinstance(value, str) else value
-        if found is not None and self._local is not None and epoch == self._epoch:
-            self._local[key] = found
+        local = self._local
+        # Kept unless invalidated meanwhile; one over the whole budget is not (TTLCache refuses it).
+        if found is None or local is None or epoch != self._epoch or len(found) > local.maxsize:
+            return found
+        local[key] = found
         return found
 
     def forget_local(self) -> None:
