@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from agora_cli.secrets_store import get_or_create_secret, secrets_file
@@ -30,3 +31,18 @@ def test_get_or_create_secret_other_key_gets_other_value(tmp_path: Path) -> None
         "postgres/identity",
         "postgres/catalog",
     }
+
+
+def test_secrets_created_at_once_by_parallel_starts_all_persist(tmp_path: Path) -> None:
+    """Services start in parallel, each adding its own secrets: none may be lost or crash.
+
+    Before the lock, two writers shared one temporary name (``secrets.tmp``: "No such file" when
+    one renamed it away first) and each wrote the file without the other's key.
+    """
+    keys = [f"postgres/service-{n}" for n in range(40)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        created = dict(zip(keys, pool.map(lambda k: get_or_create_secret(tmp_path, k), keys)))
+    stored = json.loads(secrets_file(tmp_path).read_text())
+    assert stored == created, "a secret created by a parallel start was lost"
+    assert stat.S_IMODE(secrets_file(tmp_path).stat().st_mode) == 0o600
+    assert not list(tmp_path.glob("*.tmp")), "a temporary file was left behind"

@@ -53,8 +53,9 @@ def test_up_mail_sink_serves_mail_on_operator_entrypoint_and_down_leaves_no_proc
     assert listed[0]["html"] == "<p>Welcome!</p>\n"
     assert page.status_code == 200
     assert "Welcome to Agora" in page.text
+    # Columns: component, state, pid, port, health, memory ("24.0 MiB": two fields).
     assert any(
-        line.split()[:2] == ["mail", "up"] and line.split()[-1] == "ok"
+        line.split()[:2] == ["mail", "up"] and line.split()[4] == "ok"
         for line in status.stdout.splitlines()
     ), status.stdout
     assert restart.returncode == 0, restart.stdout + restart.stderr

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SECRET_BYTES = 24
@@ -29,17 +33,37 @@ def get_or_create_secret(data_dir: Path, key: str) -> str:
         The secret (URL-safe text).
     """
     path = secrets_file(data_dir)
-    stored: dict[str, str] = {}
-    if path.exists():
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    if key in stored:
-        return stored[key]
-    stored[key] = secrets.token_urlsafe(SECRET_BYTES)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(stored, handle, indent=2)
-    partial.chmod(0o600)
-    partial.replace(path)
-    return stored[key]
+    # Services start in parallel and each may add its own secrets: the read-modify-write is
+    # serialised by a lock file, or two of them would each write the file without the other's key.
+    with _locked(path.with_suffix(".lock")):
+        stored: dict[str, str] = {}
+        if path.exists():
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        if key not in stored:
+            stored[key] = secrets.token_urlsafe(SECRET_BYTES)
+            _write_private(path, stored)
+        return stored[key]
+
+
+@contextmanager
+def _locked(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_file`` (threads and processes alike)."""
+    descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def _write_private(path: Path, stored: dict[str, str]) -> None:
+    """Replace ``path`` atomically with ``stored``, mode 0600 from the first byte."""
+    descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=".secrets-", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:  # mkstemp: mode 0600
+            json.dump(stored, handle, indent=2)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
