@@ -14,11 +14,13 @@ from agora_identity.services.errors import SelfLockout, UserNotFound
 
 
 @dataclass
-class UserService:
-    """User use cases, within one transaction."""
+class UserQueries:
+    """User use cases that only read: any session (a read-only one is cheapest), nothing audited.
+
+    Kept apart from :class:`UserService` so a read builds only what it uses (ADR 0012).
+    """
 
     users: UserRepository
-    auditor: Auditor
 
     async def get(self, user_id: uuid.UUID) -> User:
         """Return a user.
@@ -40,6 +42,25 @@ class UserService:
             offset=page.offset,
             limit=page.per_page,
         )
+
+
+@dataclass
+class UserService:
+    """User use cases that change users, within one transaction, audited as the caller's."""
+
+    users: UserRepository
+    auditor: Auditor
+
+    async def get(self, user_id: uuid.UUID) -> User:
+        """Return a user.
+
+        Raises:
+            UserNotFound: No such user.
+        """
+        user = await self.users.get(user_id)
+        if user is None:
+            raise UserNotFound(f"No user with id {user_id}.")
+        return user
 
     async def update(self, user_id: uuid.UUID, changes: UserUpdate, actor_id: uuid.UUID) -> User:
         """Change a user's roles or active flag, auditing what changed.
