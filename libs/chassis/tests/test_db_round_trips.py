@@ -21,6 +21,7 @@ from agora_chassis.db import (
     UUIDPrimaryKey,
     create_engine,
     create_sessionmaker,
+    fetch_rows,
     make_metadata,
     read_sessionmaker,
 )
@@ -176,3 +177,19 @@ async def test_a_read_session_refuses_to_write(engine: AsyncEngine, item: Item) 
     async with create_sessionmaker(engine)() as check:
         names = (await check.scalars(select(Item.name))).all()
     assert names == ["one"], f"a read-only session wrote: {names}"
+
+
+async def test_fetch_rows_reads_plain_rows_in_one_statement(
+    engine: AsyncEngine, item: Item, sent: list[str]
+) -> None:
+    reader = read_sessionmaker(create_sessionmaker(engine))
+    async with reader() as session:
+        await session.execute(text("SELECT 1"))  # connects (and may ping) first
+        await settled(sent)
+        sent.clear()
+
+        rows = await fetch_rows(session, select(Item.__table__.c.id, Item.__table__.c.name))
+
+        assert [(row.id, row.name) for row in rows] == [(item.id, "one")], f"read {rows}"
+        assert not session.identity_map, "fetch_rows loaded entities into the session"
+    assert await settled(sent) == ["SELECT"], f"fetch_rows on a read session sent {sent}"

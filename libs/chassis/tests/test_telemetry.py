@@ -288,6 +288,45 @@ async def test_setup_telemetry_with_engine_traces_sql_statements(
     assert any(span.name.startswith("SELECT") for span in spans.get_finished_spans())
 
 
+# A fresh process each: the provider is process-wide, and the module's fixture exports spans.
+_ENGINE_LISTENERS = (
+    "from sqlalchemy.ext.asyncio import create_async_engine;"
+    "from agora_chassis.telemetry import setup_telemetry, export_spans;"
+    "from opentelemetry.sdk.trace.export import SimpleSpanProcessor;"
+    "from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter;"
+    "engine = create_async_engine('postgresql+asyncpg://u:p@127.0.0.1:1/db');"
+    "count = lambda: len(engine.sync_engine.dispatch.before_cursor_execute);"
+    "setup_telemetry(service_name='t', exporter={exporter!r}, endpoint=None, engine=engine);"
+    "print(count());"
+    "export_spans(SimpleSpanProcessor(InMemorySpanExporter()));"
+    "print(count())"
+)
+
+
+def _engine_listener_counts(exporter: str) -> list[int]:
+    result = subprocess.run(
+        [sys.executable, "-c", _ENGINE_LISTENERS.format(exporter=exporter)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [int(line) for line in result.stdout.split()]
+
+
+def test_setup_telemetry_no_exporter_leaves_the_engine_unwrapped_until_spans_are_exported() -> None:
+    before, after = _engine_listener_counts("none")
+
+    assert before == 0, f"with nothing exported the engine got {before} statement listeners"
+    assert after > 0, "export_spans did not instrument the engine set up before it"
+
+
+def test_setup_telemetry_console_exporter_instruments_the_engine_at_once() -> None:
+    before, after = _engine_listener_counts("console")
+
+    assert before > 0, "an exporting app's engine has no statement listener"
+    assert after == before, "export_spans instrumented the engine a second time"
+
+
 async def test_setup_telemetry_console_exporter_prints_each_span_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -22,7 +22,7 @@ from agora_identity.services.keys import KeyStore
 from agora_identity.services.service_tokens import ServiceTokenService, ServiceTokenSigner
 from agora_identity.services.throttle import AuthLimits, Throttle
 from agora_identity.services.tokens import TokenIssuer
-from agora_identity.services.users import UserService
+from agora_identity.services.users import UserQueries, UserService
 from agora_identity.settings import IdentitySettings
 
 
@@ -90,11 +90,12 @@ async def user_service(
     return UserService(UserRepository(session), _auditor(request, session, principal))
 
 
-async def user_reads(
-    request: Request, session: DbReadSession, principal: CurrentPrincipal
-) -> UserService:
-    """The user use cases that only read, on a read-only session (no transaction, ADR 0012)."""
-    return UserService(UserRepository(session), _auditor(request, session, principal))
+async def user_reads(session: DbReadSession) -> UserQueries:
+    """The user use cases that only read, on a read-only session (no transaction, ADR 0012).
+
+    Only the session: a read audits nothing, and the route takes the principal itself.
+    """
+    return UserQueries(UserRepository(session))
 
 
 async def service_token_service(request: Request, session: DbSession) -> ServiceTokenService:
@@ -109,4 +110,4 @@ async def service_token_service(request: Request, session: DbSession) -> Service
 Auth = Annotated[AuthService, Depends(auth_service)]
 ServiceTokens = Annotated[ServiceTokenService, Depends(service_token_service)]
 Users = Annotated[UserService, Depends(user_service)]
-UserReads = Annotated[UserService, Depends(user_reads)]
+UserReads = Annotated[UserQueries, Depends(user_reads)]

@@ -65,7 +65,7 @@ async def list_users(
 ) -> Page[UserRead]:
     """List users (admin only), oldest first."""
     items, total = await users.list(UserFilter(email=email, role=role, is_active=is_active), page)
-    return Page[UserRead].of([UserRead.model_validate(user) for user in items], total, page)
+    return Page[UserRead].of(items, total, page)
 
 
 @router.patch(

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agora_chassis.db import fetch_rows
 from agora_chassis.outbox import add_event
 from agora_contracts.envelope import CloudEvent
 from agora_identity.models import OutboxMessage, User
+
+_users = User.__table__.c
+PROFILE_COLUMNS = (
+    _users.id,
+    _users.email,
+    _users.full_name,
+    _users.roles,
+    _users.is_active,
+    _users.created_at,
+    _users.updated_at,
+)
+"""What a read shows of a user (``UserRead``): every column but the password hash and version."""
 
 
 class DuplicateEmailError(Exception):
@@ -26,6 +41,11 @@ class UserRepository:
     async def get(self, user_id: uuid.UUID) -> User | None:
         """Return the user with this id, if any."""
         return await self.session.get(User, user_id)
+
+    async def find_profile(self, user_id: uuid.UUID) -> Row[Any] | None:
+        """Return the user's :data:`PROFILE_COLUMNS` as a row (no entity: for reads), if any."""
+        rows = await fetch_rows(self.session, select(*PROFILE_COLUMNS).where(_users.id == user_id))
+        return rows[0] if rows else None
 
     async def get_by_email(self, email: str) -> User | None:
         """Return the user with this (normalised) e-mail, if any."""
@@ -61,19 +81,20 @@ class UserRepository:
         is_active: bool | None,
         offset: int,
         limit: int,
-    ) -> tuple[list[User], int]:
-        """Return one page of users matching the filters, and the total match count.
+    ) -> tuple[Sequence[Row[Any]], int]:
+        """Return one page of profiles (:data:`PROFILE_COLUMNS`) matching the filters, and the
+        total match count.
 
         Ordered by id (UUIDv7, so by creation time), which is stable across pages.
         """
-        query = select(User)
+        query = select(*PROFILE_COLUMNS)
         if email:
             escaped = email.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(User.email.like(f"%{escaped}%", escape="\\"))
+            query = query.where(_users.email.like(f"%{escaped}%", escape="\\"))
         if role:
-            query = query.where(User.roles.contains([role]))
+            query = query.where(_users.roles.contains([role]))
         if is_active is not None:
-            query = query.where(User.is_active.is_(is_active))
+            query = query.where(_users.is_active.is_(is_active))
         total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await self.session.scalars(query.order_by(User.id).offset(offset).limit(limit))
-        return list(rows), total or 0
+        rows = await fetch_rows(self.session, query.order_by(_users.id).offset(offset).limit(limit))
+        return rows, total or 0

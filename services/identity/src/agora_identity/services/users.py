@@ -8,14 +8,47 @@ from dataclasses import dataclass
 from agora_chassis.pagination import PageParams
 from agora_identity.models import AuditEvent, Role, User
 from agora_identity.repositories.users import UserRepository
-from agora_identity.schemas.user import UserFilter, UserUpdate
+from agora_identity.schemas.user import UserFilter, UserRead, UserUpdate
 from agora_identity.services.audit import Auditor
 from agora_identity.services.errors import SelfLockout, UserNotFound
 
 
 @dataclass
+class UserQueries:
+    """User use cases that only read: any session (a read-only one is cheapest), nothing audited.
+
+    Kept apart from :class:`UserService` so a read builds only what it uses, and loads rows of
+    the columns it shows, validated into ``UserRead``, rather than entities (ADR 0012).
+    """
+
+    users: UserRepository
+
+    async def get(self, user_id: uuid.UUID) -> UserRead:
+        """Return a user's profile.
+
+        Raises:
+            UserNotFound: No such user.
+        """
+        row = await self.users.find_profile(user_id)
+        if row is None:
+            raise UserNotFound(f"No user with id {user_id}.")
+        return UserRead.model_validate(row)
+
+    async def list(self, filters: UserFilter, page: PageParams) -> tuple[list[UserRead], int]:
+        """Return one page of profiles matching ``filters`` and the total count."""
+        rows, total = await self.users.list(
+            email=filters.email,
+            role=filters.role.value if filters.role else None,
+            is_active=filters.is_active,
+            offset=page.offset,
+            limit=page.per_page,
+        )
+        return [UserRead.model_validate(row) for row in rows], total
+
+
+@dataclass
 class UserService:
-    """User use cases, within one transaction."""
+    """User use cases that change users, within one transaction, audited as the caller's."""
 
     users: UserRepository
     auditor: Auditor
@@ -30,16 +63,6 @@ class UserService:
         if user is None:
             raise UserNotFound(f"No user with id {user_id}.")
         return user
-
-    async def list(self, filters: UserFilter, page: PageParams) -> tuple[list[User], int]:
-        """Return one page of users matching ``filters`` and the total count."""
-        return await self.users.list(
-            email=filters.email,
-            role=filters.role.value if filters.role else None,
-            is_active=filters.is_active,
-            offset=page.offset,
-            limit=page.per_page,
-        )
 
     async def update(self, user_id: uuid.UUID, changes: UserUpdate, actor_id: uuid.UUID) -> User:
         """Change a user's roles or active flag, auditing what changed.
