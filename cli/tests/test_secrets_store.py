@@ -41,7 +41,9 @@ def test_secrets_created_at_once_by_parallel_starts_all_persist(tmp_path: Path) 
     """
     keys = [f"postgres/service-{n}" for n in range(40)]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        created = dict(zip(keys, pool.map(lambda k: get_or_create_secret(tmp_path, k), keys)))
+        created = dict(
+            zip(keys, pool.map(lambda k: get_or_create_secret(tmp_path, k), keys), strict=True)
+        )
     stored = json.loads(secrets_file(tmp_path).read_text())
     assert stored == created, "a secret created by a parallel start was lost"
     assert stat.S_IMODE(secrets_file(tmp_path).stat().st_mode) == 0o600

@@ -63,7 +63,7 @@ def _write_private(path: Path, stored: dict[str, str]) -> None:
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:  # mkstemp: mode 0600
             json.dump(stored, handle, indent=2)
-        os.replace(partial, path)
+        Path(partial).replace(path)
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
