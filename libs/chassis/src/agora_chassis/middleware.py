@@ -325,10 +325,10 @@ class HttpHardeningMiddleware:
         request_id = _request_id(headers.get(_REQUEST_ID_NAME))
         scope.setdefault("state", {})["request_id"] = request_id
         token = correlation_id.set(request_id)
+        added = [*self._security_for(scope), (_REQUEST_ID_NAME, request_id.encode("latin-1"))]
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
         elif b"origin" in headers:
-            added = [*self._security_for(scope), (_REQUEST_ID_NAME, request_id.encode("latin-1"))]
 
             async def send_finished(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -338,8 +338,7 @@ class HttpHardeningMiddleware:
                 await send(message)
 
             await self._cors(scope, receive, send_finished)
-        else:
-            added = [*self._security_for(scope), (_REQUEST_ID_NAME, request_id.encode("latin-1"))]
+        else:  # no cross-origin browser call: nothing for CORS to check or grant
             await self._limit(scope, receive, send, headers, added)
         # Reset only on success: an unhandled error is logged by Starlette's outermost error
         # middleware, which should still see the id. Each server request runs in its own task,
