@@ -12,14 +12,12 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agora_chassis.errors import install_error_handlers
 from agora_chassis.logging import correlation_id
 from agora_chassis.middleware import (
-    BodySizeLimitMiddleware,
-    CorrelationIdMiddleware,
-    RequestTimeoutMiddleware,
+    HttpHardeningMiddleware,
     _BodyTooLargeError,
     install_http_middleware,
 )
@@ -89,7 +87,12 @@ def add_timing_routes(app: FastAPI) -> None:
         return StreamingResponse(chunks(), media_type="text/plain")
 
 
-def client_for(app: FastAPI, base_url: str = "http://test") -> httpx.AsyncClient:
+def hardened(app: ASGIApp, max_bytes: int = MAX_BODY) -> HttpHardeningMiddleware:
+    """The request id, security headers, CORS, deadline and body limit layer alone."""
+    return HttpHardeningMiddleware(app, cors_origins=[ORIGIN], max_body_bytes=max_bytes)
+
+
+def client_for(app: ASGIApp, base_url: str = "http://test") -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
 
 
@@ -227,7 +230,7 @@ async def test_body_limit_middleware_alone_stops_reading_at_limit() -> None:
             if not message.get("more_body"):
                 return
 
-    guarded = BodySizeLimitMiddleware(app, max_bytes=100)
+    guarded = hardened(app, max_bytes=100)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=guarded), base_url="http://test"
     ) as client:
@@ -262,7 +265,7 @@ async def test_request_timeout_middleware_fast_app_is_untouched() -> None:
 
 
 async def test_request_timeout_middleware_default_is_30_seconds() -> None:
-    assert RequestTimeoutMiddleware(make_app()).seconds == 30.0
+    assert hardened(make_app()).seconds == 30.0
 
 
 async def test_background_tasks_still_run_behind_middlewares() -> None:
@@ -320,7 +323,7 @@ async def test_correlation_id_replaces_an_id_the_app_set_itself() -> None:
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
-    async with client_for(CorrelationIdMiddleware(app)) as client:  # type: ignore[arg-type]
+    async with client_for(hardened(app)) as client:
         response = await client.get("/", headers={"X-Request-ID": "callers-id"})
 
     assert response.headers.get_list("X-Request-ID") == ["callers-id"]
@@ -367,7 +370,7 @@ async def test_body_limit_exceeded_after_response_started_is_raised() -> None:
         while (await receive()).get("more_body"):
             pass
 
-    guarded = BodySizeLimitMiddleware(app, max_bytes=100)
+    guarded = hardened(app, max_bytes=100)
     transport = httpx.ASGITransport(app=guarded)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         with pytest.raises(_BodyTooLargeError):
@@ -382,7 +385,7 @@ async def test_body_limit_app_reading_again_after_limit_gets_413() -> None:
             except Exception:  # noqa: BLE001, S112 - an app that ignores the error and reads on
                 continue
 
-    guarded = BodySizeLimitMiddleware(app, max_bytes=100)
+    guarded = hardened(app, max_bytes=100)
     transport = httpx.ASGITransport(app=guarded)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.post("/", content=chunked(1000, chunk=60))
@@ -401,7 +404,7 @@ def _scope(http_version: str, headers: list[tuple[bytes, bytes]]) -> Scope:
 
 
 async def _drive(
-    guarded: BodySizeLimitMiddleware, scope: Scope, body: list[bytes]
+    guarded: HttpHardeningMiddleware, scope: Scope, body: list[bytes]
 ) -> tuple[list[int], list[int]]:
     """Run ``guarded`` on ``scope`` with ``body`` chunks; return what the app read and statuses."""
     chunks = [
@@ -434,7 +437,7 @@ async def _drive(
 
 
 async def test_body_limit_http1_request_without_length_or_encoding_is_not_guarded() -> None:
-    guarded = BodySizeLimitMiddleware(make_app(), max_bytes=10)
+    guarded = hardened(make_app(), max_bytes=10)
 
     read, statuses = await _drive(guarded, _scope("1.1", []), [b"x" * 50])
 
@@ -444,7 +447,7 @@ async def test_body_limit_http1_request_without_length_or_encoding_is_not_guarde
 
 
 async def test_body_limit_http2_body_without_length_is_still_counted() -> None:
-    guarded = BodySizeLimitMiddleware(make_app(), max_bytes=10)
+    guarded = hardened(make_app(), max_bytes=10)
 
     read, statuses = await _drive(guarded, _scope("2", []), [b"x" * 8, b"x" * 8])
 

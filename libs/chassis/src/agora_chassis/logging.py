@@ -2,7 +2,7 @@
 
 One JSON object per line goes to stderr and, when a log directory is configured, to a rotating
 ``app.log`` (everything) and ``error.log`` (``ERROR`` and above). Every record carries the service
-name, the request's correlation id (set by ``CorrelationIdMiddleware``) and the current
+name, the request's correlation id (set by ``HttpHardeningMiddleware``) and the current
 OpenTelemetry trace and span ids, so a log line leads to its trace and to its siblings.
 
 Masking happens in a filter on the handlers, not on loggers: a logger's filter does not see records

@@ -1,22 +1,23 @@
-"""HTTP hardening as pure ASGI middlewares: request ids, security headers, size and time limits.
+"""HTTP hardening as pure ASGI middlewares: request ids, security headers, CORS, limits, gzip.
 
-These wrap ``receive``/``send`` instead of subclassing ``BaseHTTPMiddleware``, so streaming
+They wrap ``receive``/``send`` instead of subclassing ``BaseHTTPMiddleware``, so streaming
 responses, background tasks and context variables behave as if the middleware were not there.
 
-``install_http_middleware`` stacks them; from the outside in::
+``install_http_middleware`` stacks two; from the outside in::
 
-    CorrelationId -> SecurityHeaders -> CORS -> RequestTimeout -> BodySizeLimit -> GZip -> app
+    HttpHardening (request id -> security headers -> CORS -> deadline -> body limit) -> GZip -> app
 
-The correlation id is outermost so every answer, even a 413 or a 504, carries ``X-Request-ID``;
-CORS sits outside the limits so a browser can read their errors; the timeout covers reading the
-body, which bounds slow uploads too.
+The request id is outermost so every answer, even a 413 or a 504, carries ``X-Request-ID``;
+CORS sits outside the limits so a browser can read their errors; the deadline covers reading the
+body, which bounds slow uploads too. The first five are one layer for speed (see
+``HttpHardeningMiddleware``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 
 from fastapi import FastAPI
@@ -81,37 +82,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _vary_origin(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """``headers`` with ``Origin`` added to ``Vary`` (one ``Vary`` field, as Starlette's CORS)."""
-    varies = [value for name, value in headers if name.lower() == b"vary"]
-    if not varies:
-        return [*headers, (b"vary", b"Origin")]
-    rest = [(name, value) for name, value in headers if name.lower() != b"vary"]
-    return [*rest, (b"vary", b", ".join([*varies, b"Origin"]))]
-
-
-class OriginAwareCORSMiddleware(CORSMiddleware):
-    """Starlette's CORS, bypassed for a request without ``Origin`` but for ``Vary: Origin``.
-
-    A request without ``Origin`` is no cross-origin browser call, so CORS has nothing to check or
-    grant; its answer still says ``Vary: Origin``, so a shared cache keeps it apart from answers
-    to cross-origin calls. That is what Starlette answers too, at several times the cost.
-    """
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one ASGI connection."""
-        if not _is_http(scope) or _header(scope, b"origin") is not None:
-            await super().__call__(scope, receive, send)
-            return
-
-        async def send_varying(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = _vary_origin(list(message.get("headers", ())))
-            await send(message)
-
-        await self.app(scope, receive, send_varying)
-
-
 class SmallAnswerGZipMiddleware(GZipMiddleware):
     """Starlette's gzip, its responder built only for answers that may be compressed.
 
@@ -170,93 +140,6 @@ def _is_http(scope: Scope) -> bool:
 
 def _http1(scope: Scope) -> bool:
     return scope.get("http_version") in {"1.0", "1.1"}
-
-
-class CorrelationIdMiddleware:
-    """Give every request an id, expose it to logs and echo it as ``X-Request-ID``.
-
-    A caller's ``X-Request-ID`` is kept when it is at most 128 characters of ``[A-Za-z0-9._-]``
-    (so it cannot inject anything into logs or headers); otherwise a UUIDv7 is generated. The id
-    is also stored as ``request.state.request_id``.
-
-    Args:
-        app: The ASGI application to wrap.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one ASGI connection."""
-        if scope["type"] not in {"http", "websocket"}:
-            await self.app(scope, receive, send)
-            return
-        offered = _header(scope, _REQUEST_ID_NAME)
-        request_id = offered if offered and _REQUEST_ID_RE.match(offered) else str(uuid7())
-        scope.setdefault("state", {})["request_id"] = request_id
-        field = (_REQUEST_ID_NAME, request_id.encode("latin-1"))
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.get("headers", ())
-                message["headers"] = [item for item in headers if item[0] != _REQUEST_ID_NAME]
-                message["headers"].append(field)
-            await send(message)
-
-        token = correlation_id.set(request_id)
-        await self.app(scope, receive, send_with_id)
-        # Reset only on success: an unhandled error is logged by Starlette's outermost error
-        # middleware, which should still see the id. Each server request runs in its own task,
-        # so the value cannot leak into another request.
-        correlation_id.reset(token)
-
-
-class SecurityHeadersMiddleware:
-    """Add defensive response headers unless the app set its own.
-
-    ``Strict-Transport-Security`` is only sent over https (browsers ignore it on http and it
-    would pin local development to https). With ``debug`` on, the interactive docs get a CSP that
-    lets Swagger UI and ReDoc load; everything else gets ``default-src 'none'``.
-
-    Args:
-        app: The ASGI application to wrap.
-        debug: Relax the Content-Security-Policy for the docs pages.
-        docs_paths: Path prefixes of the docs pages.
-    """
-
-    def __init__(
-        self, app: ASGIApp, *, debug: bool = False, docs_paths: Sequence[str] = DOCS_PATHS
-    ) -> None:
-        self.app = app
-        self.debug = debug
-        self.docs_paths = tuple(docs_paths)
-        # Encoded once: (docs page?, https?) -> the raw headers to add.
-        self._variants = {
-            (docs, https): _encoded(_security_headers(docs=docs, https=https))
-            for docs in (False, True)
-            for https in (False, True)
-        }
-
-    def _headers_for(self, scope: Scope) -> list[tuple[bytes, bytes]]:
-        is_docs = self.debug and str(scope["path"]).startswith(self.docs_paths)
-        return self._variants[is_docs, scope.get("scheme") == "https"]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one ASGI connection."""
-        if not _is_http(scope):
-            await self.app(scope, receive, send)
-            return
-        extra = self._headers_for(scope)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(item for item in extra if item[0] not in present)
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def _security_headers(*, docs: bool, https: bool) -> dict[str, str]:
@@ -319,33 +202,200 @@ class _BodyGuard:
         await self._send(message)
 
 
-class BodySizeLimitMiddleware:
-    """Answer 413 Problem Details for request bodies larger than ``max_bytes``.
+def _timed_out(scope: Scope, seconds: float) -> JSONResponse:
+    return problem(
+        HTTPStatus.GATEWAY_TIMEOUT,
+        "Request timed out",
+        f"The request did not complete within {seconds:g} seconds.",
+        str(scope["path"]),
+    )
 
-    A too-large ``Content-Length`` is refused before the app runs; a chunked (or lying) body is
-    counted while the app reads it and refused as soon as it passes the limit, so the rest is
-    never buffered.
+
+def _request_id(offered: bytes | None) -> str:
+    """The caller's id when it is safe to log and echo, else a new UUIDv7."""
+    if offered is not None:
+        text = offered.decode("latin-1")
+        if _REQUEST_ID_RE.match(text):
+            return text
+    return str(uuid7())
+
+
+def _finished(
+    headers: Iterable[tuple[bytes, bytes]], added: list[tuple[bytes, bytes]], *, vary_origin: bool
+) -> list[tuple[bytes, bytes]]:
+    """The app's response headers with ours, in one pass over them.
+
+    Drops a request id the app set itself (ours is the one), merges every ``Vary`` into one field
+    ending in ``Origin`` when ``vary_origin`` (as Starlette's CORS does), then appends each of
+    ``added`` the app did not set itself (the request id always: it was dropped above).
+    """
+    out: list[tuple[bytes, bytes]] = []
+    present: set[bytes] = set()
+    varies: list[bytes] = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == _REQUEST_ID_NAME:
+            continue
+        if vary_origin and lower == b"vary":
+            varies.append(value)
+            continue
+        present.add(lower)
+        out.append((name, value))
+    if vary_origin:
+        out.append((b"vary", b", ".join([*varies, b"Origin"])))
+    out.extend(item for item in added if item[0] not in present)
+    return out
+
+
+class HttpHardeningMiddleware:
+    """Request ids, security headers, CORS, the request deadline and the body limit: one layer.
+
+    Why one layer and not five: every pure ASGI layer costs a coroutine a request and one more
+    ``await`` for every message it passes on, and three of these rebuilt the response's header
+    list. As five layers they were about a sixth of a cached catalog read's instructions; merged,
+    the request's headers are read once (one ``dict``), the response's rewritten once, and one
+    ``send`` wrapper does it all (ADR 0007). What each does, from the outside in, is unchanged:
+
+    * **Request id**: a caller's ``X-Request-ID`` is kept when it is at most 128 characters of
+      ``[A-Za-z0-9._-]`` (it cannot inject anything into logs or headers); otherwise a UUIDv7.
+      It goes to the logs (``correlation_id``), to ``request.state.request_id`` and back as
+      ``X-Request-ID`` on every answer, a 413 or a 504 included, replacing one the app set.
+    * **Security headers**, each unless the app set its own; ``Strict-Transport-Security`` only
+      over https; with ``debug``, the docs pages get a CSP that lets Swagger UI and ReDoc load.
+    * **CORS**: a request with ``Origin`` goes through Starlette's ``CORSMiddleware``. One
+      without is no cross-origin browser call, so CORS has nothing to check or grant; its answer
+      still says ``Vary: Origin``, as Starlette's would, so a shared cache keeps it apart.
+    * **Deadline**: 504 Problem Details when the response has not started in time; once it has
+      (a stream is flowing, background tasks run after it) the deadline is lifted. It also
+      covers reading the body, so it bounds slow uploads.
+    * **Body limit**: 413 Problem Details for a ``Content-Length`` over the limit before the app
+      runs; a chunked (or lying) body is counted as the app reads it and refused once over, so
+      the rest is never buffered. An HTTP/1.x request with neither ``Content-Length`` nor
+      ``Transfer-Encoding`` has no body: its ``receive`` is not wrapped.
+
+    CORS sits outside the deadline and the body limit, so a browser can read their errors.
+    ``tests/test_middleware.py`` pins the exact header set of every kind of answer.
 
     Args:
         app: The ASGI application to wrap.
-        max_bytes: Largest accepted body, in bytes.
+        cors_origins: Browser origins allowed to call the API (credentials allowed).
+        max_body_bytes: Largest accepted request body, in bytes.
+        debug: Relax the Content-Security-Policy for the docs pages.
+        request_timeout_seconds: Time budget until the response starts.
+        docs_paths: Path prefixes of the docs pages.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        cors_origins: Sequence[str],
+        max_body_bytes: int,
+        debug: bool = False,
+        request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        docs_paths: Sequence[str] = DOCS_PATHS,
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.max_bytes = max_body_bytes
+        self.seconds = request_timeout_seconds
+        self.debug = debug
+        self.docs_paths = tuple(docs_paths)
+        # Encoded once: (docs page?, https?) -> the raw security headers to add.
+        self._security = {
+            (docs, https): _encoded(_security_headers(docs=docs, https=https))
+            for docs in (False, True)
+            for https in (False, True)
+        }
+        self._cors = CORSMiddleware(
+            self._limited,
+            allow_origins=list(cors_origins),
+            allow_credentials=True,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=CORS_MAX_AGE_SECONDS,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
-        if not _is_http(scope):
+        if scope["type"] not in {"http", "websocket"}:
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-length") or ""
+        headers = dict(reversed(scope["headers"]))  # the first value of each request header
+        request_id = _request_id(headers.get(_REQUEST_ID_NAME))
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = correlation_id.set(request_id)
+        added = [*self._security_for(scope), (_REQUEST_ID_NAME, request_id.encode("latin-1"))]
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send)
+        elif b"origin" in headers:
+
+            async def send_finished(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = _finished(
+                        message.get("headers", ()), added, vary_origin=False
+                    )
+                await send(message)
+
+            await self._cors(scope, receive, send_finished)
+        else:  # no cross-origin browser call: nothing for CORS to check or grant
+            await self._limit(scope, receive, send, headers, added)
+        # Reset only on success: an unhandled error is logged by Starlette's outermost error
+        # middleware, which should still see the id. Each server request runs in its own task,
+        # so the value cannot leak into another request.
+        correlation_id.reset(token)
+
+    def _security_for(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        is_docs = self.debug and str(scope["path"]).startswith(self.docs_paths)
+        return self._security[is_docs, scope.get("scheme") == "https"]
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The deadline and the body limit as an ASGI app, for CORS to wrap."""
+        await self._limit(scope, receive, send, dict(reversed(scope["headers"])), None)
+
+    async def _limit(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[bytes, bytes],
+        added: list[tuple[bytes, bytes]] | None,
+    ) -> None:
+        """Run the app under the deadline; ``added`` (and ``Vary: Origin``) on its answer."""
+        started = False
+        deadline: asyncio.Timeout | None = None
+
+        async def send_in_time(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if deadline is not None:
+                    deadline.reschedule(None)
+                if added is not None:
+                    message["headers"] = _finished(
+                        message.get("headers", ()), added, vary_origin=True
+                    )
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.seconds) as deadline:
+                await self._guarded(scope, receive, send_in_time, headers)
+        except TimeoutError:
+            if deadline is None or not deadline.expired():
+                raise  # the app's own timeout, not ours
+        if deadline.expired() and not started:
+            deadline = None  # spent: the 504 has no deadline to lift
+            await _timed_out(scope, self.seconds)(scope, receive, send_in_time)
+
+    async def _guarded(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]
+    ) -> None:
+        """Run the app with its request body counted, when it may have one."""
+        declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
             await _too_large(scope, self.max_bytes)(scope, receive, send)
             return
-        chunked = _header(scope, b"transfer-encoding") is not None
-        if not declared and not chunked and _http1(scope):
+        if not declared and b"transfer-encoding" not in headers and _http1(scope):
             # HTTP/1.x has no body without either header (a GET, say): nothing to count. (HTTP/2
             # frames a body without them, so there the guard always runs.)
             await self.app(scope, receive, send)
@@ -360,52 +410,6 @@ class BodySizeLimitMiddleware:
             await _too_large(scope, self.max_bytes)(scope, receive, send)
 
 
-class RequestTimeoutMiddleware:
-    """Answer 504 Problem Details when the app has not started its response in time.
-
-    Once the response has started (a stream is flowing) the deadline is lifted: the client is
-    already getting an answer and cutting it would only corrupt it. Background tasks run after
-    the response starts, so they are never cut either.
-
-    Args:
-        app: The ASGI application to wrap.
-        seconds: Time budget until the response starts.
-    """
-
-    def __init__(self, app: ASGIApp, seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS) -> None:
-        self.app = app
-        self.seconds = seconds
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one ASGI connection."""
-        if not _is_http(scope):
-            await self.app(scope, receive, send)
-            return
-        started = False
-        try:
-            async with asyncio.timeout(self.seconds) as deadline:
-
-                async def send_lifting_deadline(message: Message) -> None:
-                    nonlocal started
-                    if message["type"] == "http.response.start":
-                        started = True
-                        deadline.reschedule(None)
-                    await send(message)
-
-                await self.app(scope, receive, send_lifting_deadline)
-        except TimeoutError:
-            if not deadline.expired():
-                raise  # the app's own timeout, not ours
-        if deadline.expired() and not started:
-            response = problem(
-                HTTPStatus.GATEWAY_TIMEOUT,
-                "Request timed out",
-                f"The request did not complete within {self.seconds:g} seconds.",
-                str(scope["path"]),
-            )
-            await response(scope, receive, send)
-
-
 def install_http_middleware(
     app: FastAPI,
     *,
@@ -414,7 +418,7 @@ def install_http_middleware(
     debug: bool,
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
 ) -> None:
-    """Add CORS, GZip, the body limit, the timeout, security headers and request ids to an app.
+    """Add request ids, security headers, CORS, the timeout, the body limit and gzip to an app.
 
     Args:
         app: The FastAPI application (before it starts).
@@ -433,16 +437,10 @@ def install_http_middleware(
     app.add_middleware(
         SmallAnswerGZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL
     )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
-    app.add_middleware(RequestTimeoutMiddleware, seconds=request_timeout_seconds)
     app.add_middleware(
-        OriginAwareCORSMiddleware,
-        allow_origins=list(cors_origins),
-        allow_credentials=True,
-        allow_methods=CORS_METHODS,
-        allow_headers=CORS_REQUEST_HEADERS,
-        expose_headers=CORS_EXPOSED_HEADERS,
-        max_age=CORS_MAX_AGE_SECONDS,
+        HttpHardeningMiddleware,
+        cors_origins=cors_origins,
+        max_body_bytes=max_body_bytes,
+        debug=debug,
+        request_timeout_seconds=request_timeout_seconds,
     )
-    app.add_middleware(SecurityHeadersMiddleware, debug=debug)
-    app.add_middleware(CorrelationIdMiddleware)

@@ -100,8 +100,18 @@ def _cache(redis: FakeRedis | None) -> ProductCache:
 
 
 def test_product_key_and_sku_key_are_namespaced() -> None:
-    assert product_key(PRODUCT_ID) == f"catalog:product:{PRODUCT_ID}"
+    assert product_key(PRODUCT_ID) == f"catalog:product:{PRODUCT_ID.hex}"
     assert sku_key("MUG-1") == "catalog:sku:MUG-1"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [str(PRODUCT_ID), str(PRODUCT_ID).upper(), PRODUCT_ID.hex, f"{{{PRODUCT_ID}}}", PRODUCT_ID.urn],
+)
+def test_product_key_is_one_key_for_every_spelling_of_an_id(spelling: str) -> None:
+    # Keyed on the parsed UUID, not the path's text: a read by one spelling and an invalidation
+    # by another must meet on the same key.
+    assert product_key(uuid.UUID(spelling)) == product_key(PRODUCT_ID), spelling
 
 
 def test_product_cache_from_url_without_url_caches_nothing() -> None:

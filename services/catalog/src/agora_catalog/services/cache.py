@@ -49,7 +49,7 @@ return 0
 
 def product_key(product_id: uuid.UUID) -> str:
     """Key of a product read by id."""
-    return f"{PREFIX}:product:{product_id}"
+    return f"{PREFIX}:product:{product_id.hex}"
 
 
 def sku_key(sku: str) -> str:
