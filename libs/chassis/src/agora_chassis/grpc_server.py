@@ -169,6 +169,15 @@ def _interceptors(auth: GrpcAuth, limit: float) -> list[grpc.aio.ServerIntercept
     return [tracing, AuthInterceptor(auth), GuardInterceptor(limit)]
 
 
+def _enable_reflection(server: grpc.aio.Server, service_names: Sequence[str]) -> None:
+    """Serve reflection for ``service_names``, health and reflection itself."""
+    from grpc_reflection.v1alpha import reflection  # only now: most servers never need it
+
+    reflection.enable_server_reflection(
+        [*service_names, health.SERVICE_NAME, REFLECTION_SERVICE], server
+    )
+
+
 async def start_grpc_server(
     register: Register,
     service_names: Sequence[str],
@@ -206,11 +215,7 @@ async def start_grpc_server(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if reflection_enabled:
-        from grpc_reflection.v1alpha import reflection  # only now: most servers never need it
-
-        reflection.enable_server_reflection(
-            [*service_names, health.SERVICE_NAME, REFLECTION_SERVICE], server
-        )
+        _enable_reflection(server, service_names)
     try:
         bound = server.add_insecure_port(f"{host}:{port}")
     except RuntimeError as error:
