@@ -274,7 +274,7 @@ class HttpHardeningMiddleware:
       ``Transfer-Encoding`` has no body: its ``receive`` is not wrapped.
 
     CORS sits outside the deadline and the body limit, so a browser can read their errors.
-    ``tests/test_middleware.py`` pins the exact header set of every kind of answer.
+    ``tests/test_middleware_headers.py`` pins the exact header set of every kind of answer.
 
     Args:
         app: The ASGI application to wrap.
