@@ -141,3 +141,8 @@ async def test_a_server_that_is_not_there_fails_the_run_with_wrks_words() -> Non
 
     with pytest.raises(wrk.WrkError, match="unable to connect"):
         await wrk.run(f"http://127.0.0.1:{free_port()}", ["/"], 1, 1)
+
+
+def test_timed_run_label_names_the_bound_of_each_generator() -> None:
+    assert wrk.timed_run_label("wrk", 5, 2000) == "5s a timed run (wrk)"
+    assert wrk.timed_run_label("python", 5, 2000) == "2000 requests a timed run (Python generator)"

@@ -349,11 +349,7 @@ async def measure(target: Target, options: Options) -> CatalogReport:
 
 
 def _title(options: Options, concurrency: int, passes: int) -> str:
-    timed = (
-        f"{options.duration}s a timed run (wrk)"
-        if options.generator == wrk.WRK
-        else f"{options.requests} requests a timed run (Python generator)"
-    )
+    timed = wrk.timed_run_label(options.generator, options.duration, options.requests)
     return (
         f"Catalog reads: {concurrency} in flight, {timed}, "
         f"{passes} cold pass{'' if passes == 1 else 'es'}"

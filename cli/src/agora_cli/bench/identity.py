@@ -200,11 +200,7 @@ async def measure(target: Target, options: Options) -> Report:
 
 
 def _title(options: Options, concurrency: int) -> str:
-    timed = (
-        f"{options.duration}s a timed run (wrk)"
-        if options.generator == wrk.WRK
-        else f"{options.requests} requests a timed run (Python generator)"
-    )
+    timed = wrk.timed_run_label(options.generator, options.duration, options.requests)
     return (
         f"Identity reads: {concurrency} in flight, {timed}, "
         f"median of {options.rounds} interleaved rounds"

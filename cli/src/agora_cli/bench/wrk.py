@@ -205,3 +205,10 @@ async def run(
     if process.returncode != 0:
         raise WrkError(f"wrk exited with {process.returncode}:\n{text[-2000:]}")
     return parse(text)
+
+
+def timed_run_label(generator: str, duration: int, requests: int) -> str:
+    """How a timed run is bounded, for a title: wrk runs for a time, Python for a count."""
+    if generator == WRK:
+        return f"{duration}s a timed run (wrk)"
+    return f"{requests} requests a timed run (Python generator)"
