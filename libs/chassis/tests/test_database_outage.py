@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import bindparam, func, select, text
 
 from agora_chassis.db import DbSession, create_engine, create_sessionmaker
 from agora_chassis.errors import install_error_handlers
+from agora_chassis.reader import DbReader, Reader
 from agora_cli.infra.ports import free_port
 from agora_cli.infra.postgres import EmbeddedPostgres
 from agora_testing.state import attach_test_state
@@ -44,8 +45,9 @@ def postgres() -> Iterator[EmbeddedPostgres]:
 @pytest.fixture
 async def client(postgres: EmbeddedPostgres) -> AsyncIterator[httpx.AsyncClient]:
     engine = create_engine(postgres.superuser_url)
+    reader = Reader.for_url(postgres.superuser_url)
     app = FastAPI()
-    attach_test_state(app, sessionmaker=create_sessionmaker(engine))
+    attach_test_state(app, sessionmaker=create_sessionmaker(engine), reader=reader)
     install_error_handlers(app)
 
     @app.get("/sleep/{seconds}")
@@ -53,10 +55,16 @@ async def client(postgres: EmbeddedPostgres) -> AsyncIterator[httpx.AsyncClient]
         await session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
         return seconds
 
+    @app.get("/read-sleep/{seconds}")
+    async def read_sleep(seconds: float, rows: DbReader) -> float:
+        await rows.fetch(select(func.pg_sleep(bindparam("seconds"))), seconds=seconds)
+        return seconds
+
     transport = httpx.ASGITransport(app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         yield client
     await engine.dispose()
+    await reader.aclose()
 
 
 async def _wait_for_running_query(postgres: EmbeddedPostgres) -> None:
@@ -74,19 +82,21 @@ async def _wait_for_running_query(postgres: EmbeddedPostgres) -> None:
     raise AssertionError("the slow query never started")
 
 
+@pytest.mark.parametrize("route", ["/sleep", "/read-sleep"], ids=["DbSession", "DbReader"])
 async def test_database_stopped_during_and_before_requests_answers_503_with_retry_after(
     postgres: EmbeddedPostgres,
     client: httpx.AsyncClient,
     caplog: pytest.LogCaptureFixture,
+    route: str,
 ) -> None:
-    assert (await client.get("/sleep/0")).status_code == 200  # the pool holds a connection now
+    assert (await client.get(f"{route}/0")).status_code == 200  # the pool holds a connection now
     caplog.set_level(logging.WARNING, logger="agora_chassis.errors")
 
-    in_flight = asyncio.create_task(client.get("/sleep/30"))
+    in_flight = asyncio.create_task(client.get(f"{route}/30"))
     await _wait_for_running_query(postgres)
     await asyncio.to_thread(postgres.stop)  # terminates the running query's session
     during = await in_flight
-    after = await client.get("/sleep/0")  # the pool must connect anew: refused
+    after = await client.get(f"{route}/0")  # the pool must connect anew: refused
 
     assert (during.status_code, after.status_code) == (503, 503)
     assert during.headers["Retry-After"] == after.headers["Retry-After"] == "5"

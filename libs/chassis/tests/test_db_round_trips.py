@@ -8,22 +8,18 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import String, event, select, text, update
+from sqlalchemy import String, event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from agora_chassis import db
 from agora_chassis.db import (
     TYPE_ANNOTATION_MAP,
-    DbReadSession,
     DbSession,
-    ReadOnlySessionError,
     UUIDPrimaryKey,
     create_engine,
     create_sessionmaker,
-    fetch_rows,
     make_metadata,
-    read_sessionmaker,
 )
 from agora_chassis.errors import install_error_handlers
 from agora_testing.state import attach_test_state
@@ -98,10 +94,6 @@ async def client(engine: AsyncEngine, sent: list[str]) -> AsyncIterator[httpx.As
     attach_test_state(app, sessionmaker=create_sessionmaker(engine))
     install_error_handlers(app)
 
-    @app.get("/read/{name}")
-    async def read(name: str, session: DbReadSession) -> int:
-        return len((await session.scalars(select(Item).where(Item.name == name))).all())
-
     @app.get("/in-transaction/{name}")
     async def in_transaction(name: str, session: DbSession) -> int:
         return len((await session.scalars(select(Item).where(Item.name == name))).all())
@@ -109,21 +101,6 @@ async def client(engine: AsyncEngine, sent: list[str]) -> AsyncIterator[httpx.As
     transport = httpx.ASGITransport(app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         yield client
-
-
-async def test_a_read_session_sends_only_its_statement(
-    client: httpx.AsyncClient, item: Item, sent: list[str]
-) -> None:
-    assert (await client.get("/read/one")).json() == 1  # connects (and may ping) once
-    await settled(sent)
-    sent.clear()
-
-    response = await client.get("/read/one")
-
-    assert response.json() == 1
-    assert await settled(sent) == [
-        "SELECT"
-    ], f"a read through DbReadSession sent {sent}, not one SELECT"
 
 
 async def test_a_request_transaction_on_a_warm_pool_sends_no_ping(
@@ -146,7 +123,7 @@ async def test_a_connection_idle_for_a_while_is_pinged_and_replaced_when_dead(
     sent: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert (await client.get("/read/one")).json() == 1
+    assert (await client.get("/in-transaction/one")).json() == 1
     async with engine.connect() as other:  # the pooled connection dies behind the pool's back
         await other.execute(
             text(
@@ -158,38 +135,7 @@ async def test_a_connection_idle_for_a_while_is_pinged_and_replaced_when_dead(
     await settled(sent)
     sent.clear()
 
-    response = await client.get("/read/one")
+    response = await client.get("/in-transaction/one")
 
     assert response.status_code == 200, f"a dead idle connection was handed out: {response.text}"
     assert ";" in await settled(sent), f"the idle connection was not pinged: {sent}"
-
-
-async def test_a_read_session_refuses_to_write(engine: AsyncEngine, item: Item) -> None:
-    reader = read_sessionmaker(create_sessionmaker(engine))
-    async with reader() as session:
-        session.add(Item(name="two"))
-        with pytest.raises(ReadOnlySessionError):
-            await session.flush()
-    async with reader() as session:
-        with pytest.raises(ReadOnlySessionError):
-            await session.execute(update(Item).values(name="renamed"))
-
-    async with create_sessionmaker(engine)() as check:
-        names = (await check.scalars(select(Item.name))).all()
-    assert names == ["one"], f"a read-only session wrote: {names}"
-
-
-async def test_fetch_rows_reads_plain_rows_in_one_statement(
-    engine: AsyncEngine, item: Item, sent: list[str]
-) -> None:
-    reader = read_sessionmaker(create_sessionmaker(engine))
-    async with reader() as session:
-        await session.execute(text("SELECT 1"))  # connects (and may ping) first
-        await settled(sent)
-        sent.clear()
-
-        rows = await fetch_rows(session, select(Item.__table__.c.id, Item.__table__.c.name))
-
-        assert [(row.id, row.name) for row in rows] == [(item.id, "one")], f"read {rows}"
-        assert not session.identity_map, "fetch_rows loaded entities into the session"
-    assert await settled(sent) == ["SELECT"], f"fetch_rows on a read session sent {sent}"

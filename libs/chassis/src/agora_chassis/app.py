@@ -30,6 +30,7 @@ from agora_chassis.ratelimit import (
     LocalRateLimiter,
     RateLimiter,
 )
+from agora_chassis.reader import Reader
 from agora_chassis.settings import ServiceSettings
 from agora_chassis.state import Messaging, ServiceState, attach_service_state, service_state
 from agora_chassis.telemetry import TraceContextMiddleware, fastapi_telemetry, setup_telemetry
@@ -57,6 +58,7 @@ def _lifespan(
             await state.keys.aclose()
             await state.rate_limiter.aclose()
             await state.engine.dispose()
+            await state.reader.aclose()
 
     return lifespan
 
@@ -101,6 +103,7 @@ def build_service_state(
         settings=settings,
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
+        reader=Reader.for_url(settings.database_url),
         keys=keys,
         verifier=TokenVerifier(keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience),
         rate_limiter=RateLimiter(settings.redis_url),

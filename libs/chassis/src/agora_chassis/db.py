@@ -3,12 +3,11 @@
 The request (or message) scope owns the transaction: ``DbSession`` opens ``session.begin()``
 before the endpoint runs and commits after it returns, *before* the response is sent, so a failed
 commit is reported to the caller instead of being hidden behind a 2xx. Services and repositories
-never call ``commit()``. Endpoints that only read take ``DbReadSession`` instead: no transaction,
-one round trip per statement, and a write through it raises (ADR 0012).
+never call ``commit()``. Endpoints that only show rows take ``DbReader`` instead
+(``agora_chassis.reader``: no session, no transaction, asyncpg directly; ADR 0017).
 
-Round trips to PostgreSQL are most of a database-backed read's cost (each is a send, a wake-up of
-the server, a receive): a primary-key read used to make six (a pre-ping's BEGIN, ``;`` and
-ROLLBACK, then BEGIN, SELECT, COMMIT); through ``DbReadSession`` it makes one.
+Round trips to PostgreSQL are much of a database-backed request's cost (each is a send, a wake-up
+of the server, a receive): a pooled connection is pinged only after it sat idle (ADR 0012).
 """
 
 from __future__ import annotations
@@ -17,12 +16,11 @@ import datetime as dt
 import logging
 import time
 import uuid
-import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, Row, Select, Uuid, event, exc, func
+from sqlalchemy import DateTime, MetaData, Uuid, event, exc, func
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -30,8 +28,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Mapped, ORMExecuteState, mapped_column
-from sqlalchemy.orm import Session as SyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from agora_chassis.errors import DATABASE, AgoraError, DependencyUnavailable
@@ -41,7 +38,7 @@ from agora_chassis.state import service_state
 logger = logging.getLogger(__name__)
 
 POOL_SIZE = 10
-POOL_MAX_OVERFLOW = 10
+POOL_MAX_OVERFLOW = 0
 POOL_RECYCLE_SECONDS = 1800
 STATEMENT_TIMEOUT_MS = 30_000
 # A connection back from the pool after this long unused is pinged before it is handed out; one
@@ -168,64 +165,6 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-class ReadOnlySession(SyncSession):
-    """The sync session behind a ``DbReadSession``: refuses to flush or to run ORM writes.
-
-    A read session has no transaction (autocommit): a write through it would commit at once,
-    statement by statement, and could not be rolled back, so it is refused before it is sent.
-    """
-
-
-@event.listens_for(ReadOnlySession, "before_flush")
-def _refuse_flush(_session: SyncSession, _context: object, _instances: object) -> None:
-    raise ReadOnlySessionError("a read-only session (DbReadSession) cannot write; use DbSession")
-
-
-@event.listens_for(ReadOnlySession, "do_orm_execute")
-def _refuse_writes(state: ORMExecuteState) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        raise ReadOnlySessionError(
-            "a read-only session (DbReadSession) cannot write; use DbSession"
-        )
-
-
-class ReadOnlySessionError(RuntimeError):
-    """Something tried to write through a ``DbReadSession`` (a programming error: a 500)."""
-
-
-_read_sessionmakers: weakref.WeakKeyDictionary[
-    async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]
-] = weakref.WeakKeyDictionary()
-
-
-def read_sessionmaker(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> async_sessionmaker[AsyncSession]:
-    """The read-only twin of ``sessionmaker``: same settings, autocommit, writes refused.
-
-    Derived from the app's (possibly swapped) session factory rather than kept beside it, so a
-    test that binds ``ServiceState.sessionmaker`` to its own rolled-back connection reads through
-    that connection too; such a factory keeps its transaction (a connection in a transaction
-    cannot switch to autocommit), only the write guard is added. Built once per factory.
-
-    Args:
-        sessionmaker: The app's session factory (``ServiceState.sessionmaker``).
-
-    Returns:
-        The read-only session factory.
-    """
-    reader = _read_sessionmakers.get(sessionmaker)
-    if reader is None:
-        options = {**sessionmaker.kw, "sync_session_class": ReadOnlySession}
-        bind = options.get("bind")
-        if isinstance(bind, AsyncEngine):
-            # The same pool; checkout only flips asyncpg's autocommit flag, no round trip.
-            options["bind"] = bind.execution_options(isolation_level="AUTOCOMMIT")
-        reader = async_sessionmaker(**options)
-        _read_sessionmakers[sessionmaker] = reader
-    return reader
-
-
 Session = AsyncSession
 """A transaction's session as a gRPC servicer or an event handler passes it on (to the wiring).
 
@@ -315,51 +254,3 @@ async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
 
 DbSession = Annotated[AsyncSession, Depends(transaction, scope="function")]
 """Inject this into endpoints that read or write the database."""
-
-
-async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Yield a read-only session for the request: no BEGIN, no COMMIT, writes refused.
-
-    Each statement runs in its own implicit transaction (PostgreSQL autocommit), so a request
-    that reads one row makes one round trip instead of three (BEGIN, SELECT, COMMIT). Two
-    statements may see different snapshots (a page and its total count can disagree by a row
-    written between them); an endpoint needing one snapshot takes ``DbSession``.
-
-    Args:
-        request: The current request; its app's ``ServiceState`` holds the session factory.
-
-    Yields:
-        The read-only session, closed (its connection back in the pool) when the endpoint returns.
-    """
-    session = read_sessionmaker(service_state(request).sessionmaker)()
-    try:
-        yield session
-    finally:
-        await session.close()
-
-
-DbReadSession = Annotated[AsyncSession, Depends(read_session, scope="function")]
-"""Inject this into endpoints that only read the database (GET handlers)."""
-
-
-async def fetch_rows(session: AsyncSession, statement: Select[Any]) -> Sequence[Row[Any]]:
-    """Run a SELECT of columns on the session's connection and return plain rows, not entities.
-
-    For reads that only show columns (a profile, a page of a list): build the statement from the
-    table's columns (``select(Model.__table__.c.id, ...)``) and validate each row into the
-    response model (``from_attributes``). Why: loading entities (ORM execution, identity map,
-    instance state) cost a page of 20 users 12% of its instructions (ADR 0012), and a row that
-    is shown and dropped needs none of it. Entities stay the way to load what a use case
-    changes. The rows come from the session's connection, so they see its transaction (or, on a
-    ``DbReadSession``, run in autocommit like its other statements).
-
-    Args:
-        session: The request's session (``DbReadSession`` or ``DbSession``).
-        statement: A SELECT of table columns.
-
-    Returns:
-        The rows; each reads as attributes named by the selected columns.
-    """
-    connection = await session.connection()
-    rows: Sequence[Row[Any]] = (await connection.execute(statement)).all()
-    return rows

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from agora_chassis.metrics import HttpMetrics
     from agora_chassis.outbox import OutboxMixin
     from agora_chassis.ratelimit import LocalRateLimiter, RateLimiter
+    from agora_chassis.reader import Reader
     from agora_chassis.settings import ServiceSettings
 
 STATE_ATTRIBUTE = "agora"
@@ -73,6 +74,7 @@ class ServiceState:
         settings: The service's settings (its own subclass; see :func:`service_settings`).
         engine: The database engine.
         sessionmaker: The session factory the transaction dependency opens sessions with.
+        reader: Runs the SELECTs of read-only endpoints (``DbReader``).
         keys: Where token verification keys come from.
         verifier: Verifies bearer access tokens.
         rate_limiter: Redis-backed limiter (one budget across replicas).
@@ -88,6 +90,7 @@ class ServiceState:
     settings: ServiceSettings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    reader: Reader
     keys: KeySource
     verifier: TokenVerifier
     rate_limiter: RateLimiter

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from agora_chassis.ratelimit import RateLimiter
+from agora_chassis.reader import Reader
 from agora_chassis.state import service_state
 from agora_identity.main import create_app
 from agora_identity.repositories.users import UserRepository
@@ -65,15 +66,18 @@ async def connection(app: FastAPI) -> AsyncIterator[AsyncConnection]:
     """Bind the app to one outer transaction that is rolled back after the test."""
     state = service_state(app)
     original_sessionmaker, original_settings = state.sessionmaker, state.settings
+    original_reader = state.reader
     async with state.engine.connect() as conn:
         outer = await conn.begin()
         state.sessionmaker = async_sessionmaker(
             bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
+        state.reader = Reader.on_connection(conn)  # reads see the test's uncommitted rows
         state.rate_limiter = RateLimiter(None)
         yield conn
         await outer.rollback()
     state.sessionmaker, state.settings = original_sessionmaker, original_settings
+    state.reader = original_reader
 
 
 @pytest.fixture

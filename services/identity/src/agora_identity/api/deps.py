@@ -11,11 +11,12 @@ from starlette.applications import Starlette
 
 from agora_chassis.auth import CurrentPrincipal, Principal
 from agora_chassis.client_address import client_ip
-from agora_chassis.db import DbReadSession, DbSession, Session
+from agora_chassis.db import DbSession, Session
+from agora_chassis.reader import DbReader
 from agora_chassis.state import service_extras, service_settings, service_state
 from agora_identity.repositories.audit import AuditRepository
 from agora_identity.repositories.tokens import RefreshTokenRepository
-from agora_identity.repositories.users import UserRepository
+from agora_identity.repositories.users import UserProfiles, UserRepository
 from agora_identity.services.audit import Auditor, RequestContext
 from agora_identity.services.auth import AuthService
 from agora_identity.services.keys import KeyStore
@@ -90,12 +91,12 @@ async def user_service(
     return UserService(UserRepository(session), _auditor(request, session, principal))
 
 
-async def user_reads(session: DbReadSession) -> UserQueries:
-    """The user use cases that only read, on a read-only session (no transaction, ADR 0012).
+async def user_reads(reader: DbReader) -> UserQueries:
+    """The user use cases that only read, on the chassis reader (no session, ADR 0017).
 
-    Only the session: a read audits nothing, and the route takes the principal itself.
+    Only the reader: a read audits nothing, and the route takes the principal itself.
     """
-    return UserQueries(UserRepository(session))
+    return UserQueries(UserProfiles(reader))
 
 
 async def service_token_service(request: Request, session: DbSession) -> ServiceTokenService:

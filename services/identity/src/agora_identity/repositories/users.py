@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agora_chassis.db import fetch_rows
 from agora_chassis.outbox import add_event
+from agora_chassis.reader import Reader, Row
 from agora_contracts.envelope import CloudEvent
 from agora_identity.models import OutboxMessage, User
 
@@ -26,6 +24,7 @@ PROFILE_COLUMNS = (
     _users.updated_at,
 )
 """What a read shows of a user (``UserRead``): every column but the password hash and version."""
+PROFILE_BY_ID = select(*PROFILE_COLUMNS).where(_users.id == bindparam("user_id"))
 
 
 class DuplicateEmailError(Exception):
@@ -41,11 +40,6 @@ class UserRepository:
     async def get(self, user_id: uuid.UUID) -> User | None:
         """Return the user with this id, if any."""
         return await self.session.get(User, user_id)
-
-    async def find_profile(self, user_id: uuid.UUID) -> Row[Any] | None:
-        """Return the user's :data:`PROFILE_COLUMNS` as a row (no entity: for reads), if any."""
-        rows = await fetch_rows(self.session, select(*PROFILE_COLUMNS).where(_users.id == user_id))
-        return rows[0] if rows else None
 
     async def get_by_email(self, email: str) -> User | None:
         """Return the user with this (normalised) e-mail, if any."""
@@ -73,6 +67,21 @@ class UserRepository:
         """Send pending changes now (to see constraint violations inside the transaction)."""
         await self.session.flush()
 
+
+class UserProfiles:
+    """Profiles (:data:`PROFILE_COLUMNS`) as plain rows, read without a transaction.
+
+    For reads that show users and change nothing: one statement each on the chassis
+    :class:`~agora_chassis.reader.Reader` (no session, no entities; ADR 0017).
+    """
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    async def find(self, user_id: uuid.UUID) -> Row | None:
+        """Return the user's profile row, if there is such a user."""
+        return await self.reader.fetch_one(PROFILE_BY_ID, user_id=user_id)
+
     async def list(
         self,
         *,
@@ -81,11 +90,11 @@ class UserRepository:
         is_active: bool | None,
         offset: int,
         limit: int,
-    ) -> tuple[Sequence[Row[Any]], int]:
-        """Return one page of profiles (:data:`PROFILE_COLUMNS`) matching the filters, and the
-        total match count.
+    ) -> tuple[list[Row], int]:
+        """Return one page of profiles matching the filters, and the total match count.
 
-        Ordered by id (UUIDv7, so by creation time), which is stable across pages.
+        Ordered by id (UUIDv7, so by creation time), which is stable across pages. Two
+        statements, so the count may differ by a user registered between them.
         """
         query = select(*PROFILE_COLUMNS)
         if email:
@@ -95,6 +104,6 @@ class UserRepository:
             query = query.where(_users.roles.contains([role]))
         if is_active is not None:
             query = query.where(_users.is_active.is_(is_active))
-        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await fetch_rows(self.session, query.order_by(_users.id).offset(offset).limit(limit))
+        total = await self.reader.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.reader.fetch(query.order_by(_users.id).offset(offset).limit(limit))
         return rows, total or 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from agora_chassis.pagination import PageParams
 from agora_identity.models import AuditEvent, Role, User
-from agora_identity.repositories.users import UserRepository
+from agora_identity.repositories.users import UserProfiles, UserRepository
 from agora_identity.schemas.user import UserFilter, UserRead, UserUpdate
 from agora_identity.services.audit import Auditor
 from agora_identity.services.errors import SelfLockout, UserNotFound
@@ -15,13 +15,13 @@ from agora_identity.services.errors import SelfLockout, UserNotFound
 
 @dataclass
 class UserQueries:
-    """User use cases that only read: any session (a read-only one is cheapest), nothing audited.
+    """User use cases that only read: plain rows without a transaction, nothing audited.
 
-    Kept apart from :class:`UserService` so a read builds only what it uses, and loads rows of
-    the columns it shows, validated into ``UserRead``, rather than entities (ADR 0012).
+    Kept apart from :class:`UserService` so a read builds only what it uses: rows of the columns
+    it shows, validated into ``UserRead``, rather than entities in a session (ADR 0017).
     """
 
-    users: UserRepository
+    profiles: UserProfiles
 
     async def get(self, user_id: uuid.UUID) -> UserRead:
         """Return a user's profile.
@@ -29,14 +29,14 @@ class UserQueries:
         Raises:
             UserNotFound: No such user.
         """
-        row = await self.users.find_profile(user_id)
+        row = await self.profiles.find(user_id)
         if row is None:
             raise UserNotFound(f"No user with id {user_id}.")
         return UserRead.model_validate(row)
 
     async def list(self, filters: UserFilter, page: PageParams) -> tuple[list[UserRead], int]:
         """Return one page of profiles matching ``filters`` and the total count."""
-        rows, total = await self.users.list(
+        rows, total = await self.profiles.list(
             email=filters.email,
             role=filters.role.value if filters.role else None,
             is_active=filters.is_active,
