@@ -32,12 +32,14 @@ def test_postgres_start_ensure_database_stop_round_trip(open_tmp_dir: Path) -> N
         again = pg.ensure_database("shop", "shop_owner", "s3cret'pw", ["citext"])
         owner = pg.psql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'shop'")
         extensions = pg.psql("SELECT extname FROM pg_extension ORDER BY 1", database="shop")
+        connections = pg.psql("SHOW max_connections")
         assert pg.is_running()
         assert (
             url == again == f"postgresql+asyncpg://shop_owner:s3cret%27pw@127.0.0.1:{pg.port}/shop"
         )
         assert owner.strip() == "shop_owner"
         assert "citext" in extensions.split()
+        assert int(connections) >= 300, f"room for 20 connections a service: {connections}"
     finally:
         pg.stop()
     assert not pg.is_running()

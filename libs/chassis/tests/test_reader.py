@@ -1,4 +1,4 @@
-"""The chassis ``Reader`` (ADR 0017) on a real PostgreSQL: rows, parameters, errors, pooling."""
+"""The chassis ``Reader`` (ADR 0018) on a real PostgreSQL: rows, parameters, errors, pooling."""
 
 import datetime as dt
 import uuid

@@ -35,6 +35,9 @@ START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 30
 # Unix socket paths are limited to 107 bytes; past this the socket is skipped (TCP still works).
 MAX_SOCKET_DIR_LENGTH = 90
+# Each service process may hold 20 connections (10 in its SQLAlchemy pool, 10 in its reader's,
+# ADR 0018): seven services under load, the relays, migrations and psql need more than 100.
+MAX_CONNECTIONS = 300
 SUPERUSER_PASSWORD_BYTES = 24
 SECRET_FILE_MODE = 0o600
 
@@ -252,7 +255,10 @@ class EmbeddedPostgres:
 
     def _server_options(self) -> str:
         socket_dir = str(self.data_dir) if len(str(self.data_dir)) <= MAX_SOCKET_DIR_LENGTH else ""
-        return shlex.join(["-p", str(self.port), "-h", LOOPBACK, "-k", socket_dir])
+        connections = f"max_connections={MAX_CONNECTIONS}"
+        return shlex.join(
+            ["-p", str(self.port), "-h", LOOPBACK, "-k", socket_dir, "-c", connections]
+        )
 
     def _prepare_data_dir(self) -> None:
         """Create the data directory with modes PostgreSQL accepts, owned by nobody under root."""

@@ -4,7 +4,7 @@ The request (or message) scope owns the transaction: ``DbSession`` opens ``sessi
 before the endpoint runs and commits after it returns, *before* the response is sent, so a failed
 commit is reported to the caller instead of being hidden behind a 2xx. Services and repositories
 never call ``commit()``. Endpoints that only show rows take ``DbReader`` instead
-(``agora_chassis.reader``: no session, no transaction, asyncpg directly; ADR 0017).
+(``agora_chassis.reader``: no session, no transaction, asyncpg directly; ADR 0018).
 
 Round trips to PostgreSQL are much of a database-backed request's cost (each is a send, a wake-up
 of the server, a receive): a pooled connection is pinged only after it sat idle (ADR 0012).

@@ -7,7 +7,7 @@ first time it sees it and then hands that text straight to an asyncpg pool, whos
 keep it as a prepared statement. Rows come back as plain dicts of the driver's values, ready for
 ``Model.model_validate``.
 
-Why (ADR 0017): on the 2-core bench machine, GET /users/me cost identity 1,330 µs of CPU through
+Why (ADR 0018): on the 2-core bench machine, GET /users/me cost identity 1,330 µs of CPU through
 an ``AsyncSession`` (a generator dependency, session state, a pool checkout in a greenlet, the
 ORM-enabled execution path, result processing) against 290 µs for the same route without the
 query. Running the same SELECT on an asyncpg pool cost about 170 µs more than no query at all.
@@ -50,8 +50,10 @@ from agora_chassis.state import service_state
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-READER_POOL_SIZE = 5
-"""Connections per process: one event loop has few statements in flight that a sixth would help."""
+READER_POOL_SIZE = 10
+"""Connections per process. A connection is held from the query's send until the busy event loop
+gets round to its answer, a few milliseconds under load: at 2,200 reads/s with 32 in flight, 5
+connections put GET /users/me's p99 through the gateway at 84-86 ms, 10 at 50-59 ms (ADR 0018)."""
 APPLICATION_NAME = "agora-reader"
 """How the reader's connections show in ``pg_stat_activity``."""
 IDLE_CONNECTION_SECONDS = 60.0
@@ -214,7 +216,7 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
     """Return a connection to the pool as it is, without asyncpg's reset query.
 
     asyncpg's default sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on
-    every release: a second round trip per read, 9% of GET /users/me's samples (py-spy, ADR 0017).
+    every release: a second round trip per read, 9% of GET /users/me's samples (py-spy, ADR 0018).
     It undoes session state; this pool's connections have none to undo, because they only ever
     run the single SELECTs :meth:`Reader.fetch` accepts (see ``test_reader.py``).
     """

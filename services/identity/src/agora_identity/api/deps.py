@@ -92,7 +92,7 @@ async def user_service(
 
 
 async def user_reads(reader: DbReader) -> UserQueries:
-    """The user use cases that only read, on the chassis reader (no session, ADR 0017).
+    """The user use cases that only read, on the chassis reader (no session, ADR 0018).
 
     Only the reader: a read audits nothing, and the route takes the principal itself.
     """

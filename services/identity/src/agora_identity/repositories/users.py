@@ -72,7 +72,7 @@ class UserProfiles:
     """Profiles (:data:`PROFILE_COLUMNS`) as plain rows, read without a transaction.
 
     For reads that show users and change nothing: one statement each on the chassis
-    :class:`~agora_chassis.reader.Reader` (no session, no entities; ADR 0017).
+    :class:`~agora_chassis.reader.Reader` (no session, no entities; ADR 0018).
     """
 
     def __init__(self, reader: Reader) -> None:

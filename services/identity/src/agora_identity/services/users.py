@@ -18,7 +18,7 @@ class UserQueries:
     """User use cases that only read: plain rows without a transaction, nothing audited.
 
     Kept apart from :class:`UserService` so a read builds only what it uses: rows of the columns
-    it shows, validated into ``UserRead``, rather than entities in a session (ADR 0017).
+    it shows, validated into ``UserRead``, rather than entities in a session (ADR 0018).
     """
 
     profiles: UserProfiles
