@@ -8,6 +8,8 @@ the same behaviour against real gRPC and HTTP servers is in ``test_service_clien
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -456,3 +458,14 @@ def test_client_metrics_breaker_gauge_exists_before_any_call(
     make_client()
 
     assert registry.get_sample_value("service_client_breaker_state", {"target": TARGET}) == 0
+
+
+def test_service_client_module_does_not_load_grpc() -> None:
+    # A service calling only over HTTP (payment) must not carry gRPC's 70 modules (ADR 0013).
+    script = "import sys, agora_chassis.service_client; print('grpc' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -73,11 +73,19 @@ class ClientMetrics:
             ["target", "state"],
             registry=registry,
         )
+        # ``labels()`` takes a lock and builds the label tuple each time: keep the children.
+        self._calls: dict[tuple[str, Outcome], Counter] = {}
+        self._durations: dict[str, Histogram] = {}
 
     def observe_call(self, target: str, outcome: Outcome, seconds: float) -> None:
         """Count one finished call and its duration."""
-        self.calls.labels(target, outcome).inc()
-        self.duration.labels(target).observe(seconds)
+        key = (target, outcome)
+        if (counter := self._calls.get(key)) is None:
+            counter = self._calls[key] = self.calls.labels(target, outcome)
+        if (histogram := self._durations.get(target)) is None:
+            histogram = self._durations[target] = self.duration.labels(target)
+        counter.inc()
+        histogram.observe(seconds)
 
     def observe_retry(self, target: str) -> None:
         """Count one retry."""
