@@ -59,6 +59,7 @@ def test_breaker_new_is_closed_and_lets_calls_through(clock: FakeClock) -> None:
     breaker = make_breaker(clock)
 
     assert breaker.state is BreakerState.CLOSED
+    assert breaker.cool_down_left() == 0
     assert breaker.acquire() == Permit(trial=False, generation=0)
 
 

@@ -252,6 +252,19 @@ def test_parse_retry_after_reads_delay_seconds(value: str | None, seconds: float
     assert parse_retry_after(value) == seconds
 
 
+def test_grpc_resource_exhausted_finds_retry_after_among_other_trailers() -> None:
+    trailers = [("x-debug", "1"), ("Retry-After", "4")]
+
+    assert grpc_failure("RESOURCE_EXHAUSTED", trailers, idempotent=True).retry_after == 4.0
+
+
+def test_parse_retry_after_reads_an_http_date_without_zone_as_utc() -> None:
+    now = 1_800_000_000.0
+    date = email.utils.formatdate(now + 60, usegmt=False).rsplit(" ", 1)[0] + " -0000"
+
+    assert parse_retry_after(date, now=now) == pytest.approx(60.0)
+
+
 def test_parse_retry_after_reads_an_http_date() -> None:
     now = 1_800_000_000.0
     date = email.utils.formatdate(now + 30, usegmt=True)

@@ -17,15 +17,22 @@ import grpc
 import httpx
 import pytest
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from agora_chassis.breaker import BreakerPolicy, BreakerState
 from agora_chassis.call_policy import CallPolicy
-from agora_chassis.client_metrics import ClientMetrics
+from agora_chassis.client_metrics import ClientMetrics, default_client_metrics
 from agora_chassis.errors import DependencyUnavailable, install_error_handlers
 from agora_chassis.grpc_errors import status_for
 from agora_chassis.health import ProbeFailedError, health_router
-from agora_chassis.service_client import ServiceClient, TargetUnavailable, breaker_check
+from agora_chassis.logging import correlation_id
+from agora_chassis.service_client import (
+    ServiceClient,
+    TargetUnavailable,
+    breaker_check,
+    outgoing_headers,
+)
+from agora_testing.grpc_tokens import FixedToken
 
 TARGET = "catalog"
 COOL_DOWN = 30.0
@@ -469,3 +476,24 @@ def test_service_client_module_does_not_load_grpc() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+async def test_outgoing_headers_without_tokens_send_no_authorization() -> None:
+    token = correlation_id.set("req-42")
+    try:
+        headers = await outgoing_headers(None)
+    finally:
+        correlation_id.reset(token)
+
+    assert headers == {"x-request-id": "req-42"}  # no span is current: no traceparent
+
+
+async def test_outgoing_headers_carry_the_service_token() -> None:
+    assert await outgoing_headers(FixedToken("t0k")) == {"authorization": "Bearer t0k"}
+
+
+def test_client_without_metrics_uses_the_process_wide_set() -> None:
+    first, second = ServiceClient("identity"), ServiceClient("notification")
+
+    assert first.metrics is second.metrics is default_client_metrics()
+    assert REGISTRY.get_sample_value("service_client_breaker_state", {"target": "identity"}) == 0
