@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from agora_chassis.breaker import DEFAULT_COOL_DOWN_SECONDS, DEFAULT_FAILURE_THRESHOLD
+from agora_chassis.call_policy import DEFAULT_DEADLINE_SECONDS, DEFAULT_MAX_ATTEMPTS
 from agora_chassis.client_address import parse_networks
 from agora_chassis.errors import DEPENDENCY_RETRY_AFTER_SECONDS
 
@@ -99,6 +101,11 @@ class ServiceSettings(BaseSettings):
             over gRPC (``None``: it calls none).
         service_client_secret: That client's secret (from the environment only).
         service_token_url: Identity's client-credentials endpoint.
+        call_deadline_seconds: Default time budget of one call to another service, every
+            retry included (``agora_chassis.service_client``).
+        call_max_attempts: Most attempts of one such call (1: no retry).
+        breaker_failure_threshold: Consecutive failed calls that open a target's breaker.
+        breaker_cool_down_seconds: How long an open breaker refuses calls before one trial.
     """
 
     model_config = SettingsConfigDict(
@@ -138,6 +145,10 @@ class ServiceSettings(BaseSettings):
     service_token_url: str = (
         "http://127.0.0.1:8080/api/v1/auth/service-token"  # noqa: S105  # nosec B105 - a URL
     )
+    call_deadline_seconds: float = Field(default=DEFAULT_DEADLINE_SECONDS, gt=0)
+    call_max_attempts: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1)
+    breaker_failure_threshold: int = Field(default=DEFAULT_FAILURE_THRESHOLD, ge=1)
+    breaker_cool_down_seconds: float = Field(default=DEFAULT_COOL_DOWN_SECONDS, gt=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
