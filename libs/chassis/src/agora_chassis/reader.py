@@ -84,7 +84,7 @@ class _Compiled:
 _compiled: weakref.WeakKeyDictionary[Select[Any], _Compiled] = weakref.WeakKeyDictionary()
 
 
-def compiled(statement: Select[Any]) -> _Compiled:
+def _compile(statement: Select[Any]) -> _Compiled:
     """The statement as asyncpg's SQL, compiled once per statement object.
 
     A statement built at import is compiled on first use only; one built per call (a filter
@@ -143,7 +143,7 @@ class Reader:
 
     async def fetch(self, statement: Select[Any], **params: Any) -> list[Row]:
         """Every row of ``statement``, with ``params`` for its named ``bindparam``\\ s."""
-        form = compiled(statement)
+        form = _compile(statement)
         return await self._run(form.sql, form.arguments(params))
 
     async def fetch_one(self, statement: Select[Any], **params: Any) -> Row | None:
