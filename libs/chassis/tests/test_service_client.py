@@ -125,6 +125,13 @@ def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return registry.get_sample_value(name, {"target": TARGET, **labels}) or 0.0
 
 
+async def trip_breaker(client: ServiceClient, time: FakeTime) -> None:
+    """Open ``client``'s breaker: three calls that fail with ``UNAVAILABLE``."""
+    for _ in range(3):
+        with pytest.raises(TargetUnavailable):
+            await client.call(ScriptedMethod(time, UNAVAILABLE), b"")  # type: ignore[arg-type]
+
+
 async def test_call_answered_at_once_returns_it_with_the_whole_deadline(
     make_client: Callable[..., ServiceClient], time: FakeTime, registry: CollectorRegistry
 ) -> None:
@@ -323,9 +330,7 @@ async def test_call_cancelled_trial_does_not_leave_the_breaker_stuck(
     make_client: Callable[..., ServiceClient], time: FakeTime
 ) -> None:
     client = make_client(max_attempts=1)
-    for _ in range(3):
-        with pytest.raises(TargetUnavailable):
-            await client.call(ScriptedMethod(time, UNAVAILABLE), b"")  # type: ignore[arg-type]
+    await trip_breaker(client, time)
     time.now += COOL_DOWN
     entered = asyncio.Event()
 
@@ -427,9 +432,7 @@ async def test_breaker_check_fails_while_open_and_readiness_says_degraded(
     client = make_client(max_attempts=1)
     check = breaker_check(client)
     await check.probe()  # closed: passes
-    for _ in range(3):
-        with pytest.raises(TargetUnavailable):
-            await client.call(ScriptedMethod(time, UNAVAILABLE), b"")  # type: ignore[arg-type]
+    await trip_breaker(client, time)
 
     with pytest.raises(ProbeFailedError, match="catalog circuit breaker open"):
         await check.probe()
@@ -450,9 +453,7 @@ async def test_breaker_check_half_open_still_fails(
     make_client: Callable[..., ServiceClient], time: FakeTime
 ) -> None:
     client = make_client(max_attempts=1)
-    for _ in range(3):
-        with pytest.raises(TargetUnavailable):
-            await client.call(ScriptedMethod(time, UNAVAILABLE), b"")  # type: ignore[arg-type]
+    await trip_breaker(client, time)
     time.now += COOL_DOWN
 
     with pytest.raises(ProbeFailedError, match="half-open"):
