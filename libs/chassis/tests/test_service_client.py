@@ -126,7 +126,6 @@ def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
 
 
 async def trip_breaker(client: ServiceClient, time: FakeTime) -> None:
-    """Open ``client``'s breaker: three calls that fail with ``UNAVAILABLE``."""
     for _ in range(3):
         with pytest.raises(TargetUnavailable):
             await client.call(ScriptedMethod(time, UNAVAILABLE), b"")  # type: ignore[arg-type]
