@@ -11,13 +11,16 @@ from pathlib import Path
 import pytest
 
 from agora_cli.config import Ports, StackConfig
+from agora_cli.infra.forkserver import ForkServer
 from agora_cli.infra.gateway import Gateway
 from agora_cli.infra.mailsink import EmbeddedMailSink
 from agora_cli.infra.ports import free_port
+from agora_cli.service_process import ServiceProcess
 from agora_cli.stack import (
     Component,
     StartError,
     build_components,
+    component_needs,
     component_ports,
     find_component,
     port_conflicts,
@@ -68,11 +71,34 @@ def test_build_components_order_is_infra_services_gateway(tmp_path: Path) -> Non
         "nats",
         "mail",
         "gateway-errors",
+        "forkserver",
         "identity",
         "notification",
         "catalog",
         "gateway",
     ]
+
+
+def test_services_are_forked_unless_turned_off_or_the_socket_path_is_too_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def forkservers(config: StackConfig) -> list[object]:
+        services = [c for c in build_components(config) if isinstance(c, ServiceProcess)]
+        return [service.forkserver for service in services]
+
+    forked = forkservers(StackConfig(tmp_path))
+    assert all(isinstance(server, ForkServer) for server in forked), forked
+    assert len({id(server) for server in forked}) == 1, "one fork server for every service"
+    assert forkservers(StackConfig(tmp_path / ("d" * 100))) == [None] * len(forked)
+    monkeypatch.setenv("AGORA_FORK_SERVICES", "0")
+    assert forkservers(StackConfig(tmp_path)) == [None] * len(forked)
+
+
+def test_services_need_the_fork_server(tmp_path: Path) -> None:
+    by_name = {c.name: c for c in build_components(StackConfig(tmp_path))}
+    assert "forkserver" in component_needs(by_name["identity"])
+    assert component_needs(by_name["forkserver"]) == ()
+    assert component_ports(by_name["forkserver"]) == []
 
 
 def test_build_components_infra_only_leaves_services_out(tmp_path: Path) -> None:

@@ -180,10 +180,11 @@ def test_a_need_cycle_is_refused_by_name_and_nothing_starts() -> None:
 
 def test_the_stack_graph_services_after_infrastructure_and_identity(tmp_path: Path) -> None:
     needs = {c.name: set(component_needs(c)) for c in build_components(StackConfig(tmp_path))}
-    assert needs["identity"] == {"postgres", "redis", "nats"}
+    infra = {"postgres", "redis", "nats", "forkserver"}
+    assert needs["identity"] == infra
     # They fetch identity's JWKS at start-up; started earlier they refuse tokens for 10 s.
-    assert needs["catalog"] == {"postgres", "redis", "nats", "identity"}
-    assert needs["notification"] == {"postgres", "redis", "nats", "identity"}
+    assert needs["catalog"] == {*infra, "identity"}
+    assert needs["notification"] == {*infra, "identity"}
     assert needs["gateway"] == {"gateway-errors"}
-    for independent in ("postgres", "redis", "nats", "mail", "gateway-errors"):
+    for independent in ("postgres", "redis", "nats", "mail", "gateway-errors", "forkserver"):
         assert needs[independent] == set(), f"{independent} should start at once"

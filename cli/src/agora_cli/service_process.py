@@ -8,6 +8,7 @@ from pathlib import Path
 
 from agora_cli.config import StackConfig, repo_root
 from agora_cli.env import grpc_port, service_env, service_port
+from agora_cli.infra.forkserver import ForkServer
 from agora_cli.infra.nats import http_ok
 from agora_cli.infra.ports import LOOPBACK, ensure_port_free
 from agora_cli.infra.postgres import EmbeddedPostgres
@@ -15,6 +16,7 @@ from agora_cli.infra.process import (
     PidFileTracked,
     child_environment,
     log_size,
+    spawn,
     spawn_and_await,
     stop_group,
     tail,
@@ -83,6 +85,7 @@ class ServiceProcess(PidFileTracked):
         config: StackConfig,
         postgres: EmbeddedPostgres,
         base_env: dict[str, str],
+        forkserver: ForkServer | None = None,
     ) -> None:
         """Describe the process; nothing starts until :meth:`start`.
 
@@ -91,8 +94,11 @@ class ServiceProcess(PidFileTracked):
             config: The stack configuration.
             postgres: The stack's PostgreSQL (must run when the service starts).
             base_env: The user's environment, passed through to the service.
+            forkserver: Fork the service from this when it runs (ADR 0020), else start a new
+                interpreter.
         """
         self.spec = spec
+        self.forkserver = forkserver
         self.name = spec.name
         self.config = config
         self.postgres = postgres
@@ -136,6 +142,7 @@ class ServiceProcess(PidFileTracked):
                 Path(directory).mkdir(parents=True, exist_ok=True, mode=0o700)
         self.migrate(env)
         argv = uvicorn_argv(sys.executable, self.spec, self.port)
+        forked = self.forkserver is not None and self.forkserver.is_running()
         failure = spawn_and_await(
             f"{self.name} ({self.url}/health/ready)",
             argv,
@@ -147,6 +154,7 @@ class ServiceProcess(PidFileTracked):
             timeout=READY_TIMEOUT_SECONDS,
             env=env,
             cwd=repo_root(),
+            spawner=self.forkserver.spawner if forked and self.forkserver else spawn,
         )
         if failure:
             raise ServiceError(failure)

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from agora_cli.config import StackConfig
 from agora_cli.env import service_port
+from agora_cli.infra.forkserver import ForkServer
 from agora_cli.infra.gateway import MAIL_UPSTREAM_RULE, Gateway, Upstream
 from agora_cli.infra.gateway_errors import GatewayErrors
 from agora_cli.infra.mailsink import EmbeddedMailSink
@@ -26,8 +27,12 @@ from agora_cli.services import SERVICES
 from agora_cli.ui import say, step, warn
 from agora_cli.usage import tree_cpu_seconds
 
-SERVICE_NEEDS = ("postgres", "redis", "nats")
+SERVICE_NEEDS = ("postgres", "redis", "nats", "forkserver")
 """What every service needs running before it starts (its registry entry may add more)."""
+FORK_SERVICES_VARIABLE = "AGORA_FORK_SERVICES"
+"""``0`` starts each service as a new interpreter instead of forking it (ADR 0020)."""
+# A Unix socket's path must fit in 108 bytes; a deeper data directory starts services unforked.
+SOCKET_PATH_MAX = 100
 # Once a process has exited the kernel frees its listening sockets at once; longer means some
 # other process (an escaped child) holds the port, and `down` says which.
 PORT_RELEASE_TIMEOUT_SECONDS = 5.0
@@ -75,9 +80,24 @@ def build_components(config: StackConfig, *, with_services: bool = True) -> list
     data, ports = config.data_dir, config.ports
     postgres = EmbeddedPostgres(data / "postgres", ports.postgres, config.log_file("postgres"))
     infra = [postgres, *_servers(config, mail_web=mail_web)]
-    services = [ServiceProcess(spec, config, postgres, dict(os.environ)) for spec in SERVICES]
+    forkserver = _forkserver(config) if with_services else None
+    env = dict(os.environ)
+    services = [ServiceProcess(spec, config, postgres, env, forkserver) for spec in SERVICES]
     gateway = _gateway(config, mail_web=mail_web)
-    return [*infra, *(services if with_services else []), gateway]
+    return [
+        *infra,
+        *([forkserver] if forkserver else []),
+        *(services if with_services else []),
+        gateway,
+    ]
+
+
+def _forkserver(config: StackConfig) -> ForkServer | None:
+    """The parent the services are forked from, unless turned off or its socket path is too long."""
+    socket_path = config.run_dir / "forkserver.sock"
+    if os.environ.get(FORK_SERVICES_VARIABLE) == "0" or len(str(socket_path)) > SOCKET_PATH_MAX:
+        return None
+    return ForkServer(socket_path, config.log_file("forkserver"), config.pid_file("forkserver"))
 
 
 def _servers(config: StackConfig, *, mail_web: bool) -> list[Component]:
@@ -139,7 +159,8 @@ def component_ports(component: Component) -> list[int]:
         ),
         None,
     )
-    return [component.port] + ([extra] if isinstance(extra, int) else [])
+    ports = [component.port] if component.port else []  # the fork server has a socket, no port
+    return ports + ([extra] if isinstance(extra, int) else [])
 
 
 def port_conflicts(components: Sequence[Component]) -> list[str]:

@@ -154,7 +154,10 @@ async def test_http_request_503_twice_then_200_is_retried_with_headers_each_time
         assert method == "GET"
         assert headers["authorization"] == f"Bearer {TOKEN}"
         assert headers["x-request-id"] == "req-pay-7"
-        assert headers["traceparent"] == TRACEPARENT
+        # Same trace; the span may be httpx's or grpc's own client span when they are instrumented.
+        assert headers["traceparent"].split("-")[1] == TRACEPARENT.split("-")[1], headers[
+            "traceparent"
+        ]
         assert headers["accept"] == "application/json"
     assert registry.get_sample_value("service_client_retries_total", {"target": "psp"}) == 2
 

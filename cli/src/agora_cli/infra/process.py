@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import psutil
 
@@ -59,6 +60,21 @@ def child_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
     child = dict(os.environ if env is None else env)
     child.pop(NO_BYTECODE_VARIABLE, None)
     return child
+
+
+class Spawner(Protocol):
+    """Starts a detached process and records its pid: :func:`spawn`, or a fork server's."""
+
+    def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        log_file: Path,
+        pid_file: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> int:
+        """Start ``argv``; return its pid."""
 
 
 def spawn(
@@ -322,6 +338,7 @@ def spawn_and_await(
     timeout: float,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    spawner: Spawner | None = None,
 ) -> str | None:
     """Spawn ``argv`` and wait for it: what every component's ``start`` does.
 
@@ -338,12 +355,13 @@ def spawn_and_await(
         timeout: Seconds to wait at most.
         env: Environment of the child; the current one when None.
         cwd: Working directory of the child.
+        spawner: How to start it (:func:`spawn` when None; a service may be forked instead).
 
     Returns:
         None when the process is ready, else the message saying why not (it was stopped).
     """
     since = log_size(log_file)
-    spawn(argv, log_file=log_file, pid_file=pid_file, env=env, cwd=cwd)
+    (spawner or spawn)(argv, log_file=log_file, pid_file=pid_file, env=env, cwd=cwd)
     outcome = await_start(ready, running, timeout)
     return start_failure(name, outcome, log_file=log_file, since=since, stop=stop, timeout=timeout)
 
