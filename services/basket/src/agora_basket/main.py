@@ -1,0 +1,78 @@
+"""The basket service's app factory (``agora_basket.main:create_app``, ``--factory``).
+
+Wires the basket REST API over Redis (``AGORA_REDIS_URL``), priced by catalog's gRPC
+``GetProducts`` (``AGORA_CATALOG_GRPC_TARGET``) through one chassis ``ServiceClient``, whose
+breaker shows in ``/health/ready`` (``catalog``: degraded while open) and ``/metrics``. Basket keeps
+no data in PostgreSQL, so readiness leaves the database out.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from agora_basket.api import basket, deps
+from agora_basket.services.catalog import CatalogProducts
+from agora_basket.services.guest_ids import GuestIds
+from agora_basket.settings import BasketSettings
+from agora_chassis.app import create_service_app
+from agora_chassis.call_policy import CallPolicy
+from agora_chassis.service_client import ServiceClient, breaker_check
+from agora_chassis.service_tokens import ServiceTokenSource, TokenProvider, service_channel
+from agora_chassis.state import attach_extras
+from agora_contracts.grpc.catalog.v1 import catalog_pb2_grpc
+
+CATALOG = "catalog"
+
+
+def create_app(
+    settings: BasketSettings | None = None, *, tokens: TokenProvider | None = None
+) -> FastAPI:
+    """Build the basket service.
+
+    Args:
+        settings: Settings to use; read from the environment when omitted.
+        tokens: Where the service token for catalog comes from; by default identity's
+            client-credentials endpoint, with ``AGORA_SERVICE_CLIENT_ID`` and ``_SECRET``.
+
+    Returns:
+        The application.
+
+    Raises:
+        ValueError: ``AGORA_REDIS_URL`` is not set, or no service client is configured.
+    """
+    settings = settings or BasketSettings()
+    if not settings.redis_url:
+        raise ValueError("AGORA_REDIS_URL is needed: basket keeps its baskets in Redis")
+    token_source = tokens or ServiceTokenSource.from_settings(settings)
+    catalog = ServiceClient(CATALOG, policy=CallPolicy.from_settings(settings))
+
+    async def open_catalog(app: FastAPI) -> None:
+        state = deps.basket_state(app)
+        state.channel = service_channel(settings.catalog_grpc_target, token_source)
+        stub = catalog_pb2_grpc.CatalogServiceStub(state.channel)
+        state.baskets = deps.build_basket_service(
+            settings, state.redis, CatalogProducts(catalog, stub)
+        )
+
+    async def close(app: FastAPI) -> None:
+        state = deps.basket_state(app)
+        if state.channel is not None:
+            await state.channel.close()
+        await state.redis.aclose()
+        if isinstance(token_source, ServiceTokenSource):
+            await token_source.aclose()
+
+    app = create_service_app(
+        settings,
+        title="Agora basket",
+        routers=[basket.router],
+        startup=[open_catalog],
+        shutdown=[close],
+        checks={CATALOG: breaker_check(catalog)},
+        database=False,
+    )
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    guest_ids = GuestIds(settings.guest_secret.get_secret_value().encode())
+    attach_extras(app, deps.BasketState(redis=redis, guest_ids=guest_ids))
+    return app
