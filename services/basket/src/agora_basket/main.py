@@ -23,6 +23,16 @@ from agora_chassis.state import attach_extras
 from agora_contracts.grpc.catalog.v1 import catalog_pb2_grpc
 
 CATALOG = "catalog"
+RECONNECT_BACKOFF_INITIAL_MS = 100
+RECONNECT_BACKOFF_MAX_MS = 1000
+"""gRPC's own reconnect backoff grows to 120 s: after a long outage the channel would keep
+failing the breaker's trial calls for up to two minutes after catalog is back. The breaker
+already spaces the tries out, so the channel reconnects within a second."""
+CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_INITIAL_MS),
+    ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_INITIAL_MS),
+    ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MAX_MS),
+)
 
 
 def create_app(
@@ -49,7 +59,9 @@ def create_app(
 
     async def open_catalog(app: FastAPI) -> None:
         state = deps.basket_state(app)
-        state.channel = service_channel(settings.catalog_grpc_target, token_source)
+        state.channel = service_channel(
+            settings.catalog_grpc_target, token_source, options=CHANNEL_OPTIONS
+        )
         stub = catalog_pb2_grpc.CatalogServiceStub(state.channel)
         state.baskets = deps.build_basket_service(
             settings, state.redis, CatalogProducts(catalog, stub)
