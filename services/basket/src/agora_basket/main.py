@@ -1,6 +1,7 @@
 """The basket service's app factory (``agora_basket.main:create_app``, ``--factory``).
 
-Wires the basket REST API over Redis (``AGORA_REDIS_URL``), priced by catalog's gRPC
+Wires the basket REST API (and, with ``AGORA_GRPC_PORT`` set, the internal gRPC
+``BasketService``) over Redis (``AGORA_REDIS_URL``), priced by catalog's gRPC
 ``GetProducts`` (``AGORA_CATALOG_GRPC_TARGET``) through one chassis ``ServiceClient``, whose
 breaker shows in ``/health/ready`` (``catalog``: degraded while open) and ``/metrics``. Basket keeps
 no data in PostgreSQL, so readiness leaves the database out.
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from agora_basket.api import basket, deps
+from agora_basket.grpc.server import serve as serve_grpc
 from agora_basket.services.catalog import CatalogProducts
 from agora_basket.services.guest_ids import GuestIds
 from agora_basket.settings import BasketSettings
@@ -19,7 +21,7 @@ from agora_chassis.app import create_service_app
 from agora_chassis.call_policy import CallPolicy
 from agora_chassis.service_client import ServiceClient, breaker_check
 from agora_chassis.service_tokens import ServiceTokenSource, TokenProvider, service_channel
-from agora_chassis.state import attach_extras
+from agora_chassis.state import attach_extras, service_state
 from agora_contracts.grpc.catalog.v1 import catalog_pb2_grpc
 
 CATALOG = "catalog"
@@ -67,8 +69,16 @@ def create_app(
             settings, state.redis, CatalogProducts(catalog, stub)
         )
 
+    async def start_grpc(app: FastAPI) -> None:
+        """Serve the internal gRPC API when ``AGORA_GRPC_PORT`` is set."""
+        state = deps.basket_state(app)
+        if settings.grpc_port is not None and state.baskets is not None:
+            state.grpc_server = await serve_grpc(state.baskets, service_state(app).keys, settings)
+
     async def close(app: FastAPI) -> None:
         state = deps.basket_state(app)
+        if state.grpc_server is not None:
+            await state.grpc_server.stop()  # running calls finish first, on the open channel
         if state.channel is not None:
             await state.channel.close()
         await state.redis.aclose()
@@ -79,7 +89,7 @@ def create_app(
         settings,
         title="Agora basket",
         routers=[basket.router],
-        startup=[open_catalog],
+        startup=[open_catalog, start_grpc],
         shutdown=[close],
         checks={CATALOG: breaker_check(catalog)},
         database=False,

@@ -24,6 +24,8 @@ class BasketSettings(ServiceSettings):
         max_lines: Most different products in a basket (at most 100: one catalog batch).
         guest_secret: Key of the HMAC that signs guest basket ids (from the environment only).
         guest_cookie_secure: Send the guest cookie over HTTPS only.
+        grpc_port: Port of the internal gRPC ``BasketService``; ``None`` serves no gRPC.
+        grpc_host: Address the gRPC server listens on (``0.0.0.0`` in a container).
     """
 
     service_name: str = "basket"
@@ -35,6 +37,8 @@ class BasketSettings(ServiceSettings):
     max_lines: int = Field(default=MAX_LINES, ge=1, le=MAX_LINES)
     guest_secret: SecretStr = SecretStr(DEFAULT_GUEST_SECRET)
     guest_cookie_secure: bool = False
+    grpc_port: int | None = None
+    grpc_host: str = "127.0.0.1"
 
     def insecure_defaults(self) -> list[str]:
         """The chassis's development-only values, and basket's guest id secret and cookie.

@@ -20,6 +20,7 @@ from agora_basket.services.catalog import CatalogProducts
 from agora_basket.services.guest_ids import GuestIds
 from agora_basket.settings import BasketSettings
 from agora_chassis.auth import get_principal
+from agora_chassis.grpc_server import GrpcServer
 from agora_chassis.state import ServiceStateError, service_extras, service_settings
 
 GUEST_HEADER = "X-Basket-Id"
@@ -37,12 +38,14 @@ class BasketState:
         guest_ids: Issues and verifies guest basket ids.
         channel: The gRPC channel to catalog, open while the app runs.
         baskets: The basket use cases, built at start-up with the channel.
+        grpc_server: The internal gRPC server while it runs (``AGORA_GRPC_PORT`` set).
     """
 
     redis: Redis
     guest_ids: GuestIds
     channel: grpc.aio.Channel | None = None
     baskets: BasketService | None = None
+    grpc_server: GrpcServer | None = None
 
 
 def basket_state(owner: Starlette | Request) -> BasketState:
