@@ -17,7 +17,7 @@ from agora_basket.grpc.server import serve as serve_grpc
 from agora_basket.services.catalog import CatalogProducts
 from agora_basket.services.guest_ids import GuestIds
 from agora_basket.settings import BasketSettings
-from agora_chassis.app import create_service_app
+from agora_chassis.app import Hook, create_service_app
 from agora_chassis.call_policy import CallPolicy
 from agora_chassis.service_client import ServiceClient, breaker_check
 from agora_chassis.service_tokens import ServiceTokenSource, TokenProvider, service_channel
@@ -35,6 +35,40 @@ CHANNEL_OPTIONS = (
     ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_INITIAL_MS),
     ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MAX_MS),
 )
+
+
+def _lifecycle(
+    settings: BasketSettings, catalog: ServiceClient, tokens: TokenProvider
+) -> tuple[list[Hook], list[Hook]]:
+    """Start-up and shutdown hooks: the catalog channel, the use cases and the gRPC server."""
+
+    async def open_catalog(app: FastAPI) -> None:
+        state = deps.basket_state(app)
+        state.channel = service_channel(
+            settings.catalog_grpc_target, tokens, options=CHANNEL_OPTIONS
+        )
+        stub = catalog_pb2_grpc.CatalogServiceStub(state.channel)
+        state.baskets = deps.build_basket_service(
+            settings, state.redis, CatalogProducts(catalog, stub)
+        )
+
+    async def start_grpc(app: FastAPI) -> None:
+        """Serve the internal gRPC API when ``AGORA_GRPC_PORT`` is set."""
+        state = deps.basket_state(app)
+        if settings.grpc_port is not None and state.baskets is not None:
+            state.grpc_server = await serve_grpc(state.baskets, service_state(app).keys, settings)
+
+    async def close(app: FastAPI) -> None:
+        state = deps.basket_state(app)
+        if state.grpc_server is not None:
+            await state.grpc_server.stop()  # running calls finish first, on the open channel
+        if state.channel is not None:
+            await state.channel.close()
+        await state.redis.aclose()
+        if isinstance(tokens, ServiceTokenSource):
+            await tokens.aclose()
+
+    return [open_catalog, start_grpc], [close]
 
 
 def create_app(
@@ -56,41 +90,16 @@ def create_app(
     settings = settings or BasketSettings()
     if not settings.redis_url:
         raise ValueError("AGORA_REDIS_URL is needed: basket keeps its baskets in Redis")
-    token_source = tokens or ServiceTokenSource.from_settings(settings)
     catalog = ServiceClient(CATALOG, policy=CallPolicy.from_settings(settings))
-
-    async def open_catalog(app: FastAPI) -> None:
-        state = deps.basket_state(app)
-        state.channel = service_channel(
-            settings.catalog_grpc_target, token_source, options=CHANNEL_OPTIONS
-        )
-        stub = catalog_pb2_grpc.CatalogServiceStub(state.channel)
-        state.baskets = deps.build_basket_service(
-            settings, state.redis, CatalogProducts(catalog, stub)
-        )
-
-    async def start_grpc(app: FastAPI) -> None:
-        """Serve the internal gRPC API when ``AGORA_GRPC_PORT`` is set."""
-        state = deps.basket_state(app)
-        if settings.grpc_port is not None and state.baskets is not None:
-            state.grpc_server = await serve_grpc(state.baskets, service_state(app).keys, settings)
-
-    async def close(app: FastAPI) -> None:
-        state = deps.basket_state(app)
-        if state.grpc_server is not None:
-            await state.grpc_server.stop()  # running calls finish first, on the open channel
-        if state.channel is not None:
-            await state.channel.close()
-        await state.redis.aclose()
-        if isinstance(token_source, ServiceTokenSource):
-            await token_source.aclose()
-
+    startup, shutdown = _lifecycle(
+        settings, catalog, tokens or ServiceTokenSource.from_settings(settings)
+    )
     app = create_service_app(
         settings,
         title="Agora basket",
         routers=[basket.router],
-        startup=[open_catalog, start_grpc],
-        shutdown=[close],
+        startup=startup,
+        shutdown=shutdown,
         checks={CATALOG: breaker_check(catalog)},
         database=False,
     )

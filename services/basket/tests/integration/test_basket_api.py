@@ -205,3 +205,16 @@ async def test_write_renews_ttl_and_keeps_product_index_in_step(
     await client.delete(f"{BASKET}/items/{mug}", headers=headers)
     assert await repository.baskets_holding(mug) == set()
     assert await repository.ttl(owner) == -2  # an empty basket is no key at all
+
+
+async def test_put_product_in_another_currency_422_names_it(
+    client: httpx.AsyncClient, catalog_server: CatalogServer
+) -> None:
+    headers = await guest_headers(client)
+    mug = catalog_server.add("Mug", "9.99")
+    dollars = catalog_server.add("Import", "5.00", currency="USD")
+    await client.put(f"{BASKET}/items/{mug}", json={"quantity": 1}, headers=headers)
+    response = await client.put(f"{BASKET}/items/{dollars}", json={"quantity": 1}, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["product_id"] == dollars
+    assert "USD" in response.json()["detail"]
