@@ -7,6 +7,7 @@ signed id (``X-Basket-Id`` header or ``basket_id`` cookie), issued with the firs
 from __future__ import annotations
 
 import uuid
+from http import HTTPStatus
 
 from fastapi import APIRouter, Request, Response
 
@@ -15,8 +16,14 @@ from agora_basket.schemas.basket import BasketRead, ItemQuantity
 from agora_basket.services.baskets import user_owner
 from agora_basket.services.errors import GuestIdRequired
 from agora_chassis.auth import CurrentPrincipal
+from agora_chassis.openapi import problem_responses
 
-router = APIRouter(prefix="/api/v1/basket", tags=["basket"])
+# Every route: a bearer token or guest id that does not verify (401), Redis down (503).
+router = APIRouter(
+    prefix="/api/v1/basket",
+    tags=["basket"],
+    responses=problem_responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.SERVICE_UNAVAILABLE),
+)
 
 
 @router.get("", response_model=BasketRead)
@@ -26,7 +33,11 @@ async def get_basket(baskets: Baskets, owner: Owner) -> BasketRead:
     return await baskets.view(owner)
 
 
-@router.put("/items/{product_id}", response_model=BasketRead)
+@router.put(
+    "/items/{product_id}",
+    response_model=BasketRead,
+    responses=problem_responses(HTTPStatus.NOT_FOUND, HTTPStatus.UNPROCESSABLE_ENTITY),
+)
 async def put_item(
     product_id: uuid.UUID, body: ItemQuantity, baskets: Baskets, owner: Owner
 ) -> BasketRead:
@@ -46,7 +57,11 @@ async def clear_basket(baskets: Baskets, owner: Owner) -> BasketRead:
     return await baskets.clear(owner)
 
 
-@router.post("/merge", response_model=BasketRead)
+@router.post(
+    "/merge",
+    response_model=BasketRead,
+    responses=problem_responses(HTTPStatus.UNPROCESSABLE_ENTITY),
+)
 async def merge_guest_basket(
     request: Request, response: Response, baskets: Baskets, principal: CurrentPrincipal
 ) -> BasketRead:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import grpc
-from fastapi import Depends, Request, Response
+from fastapi import Cookie, Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -82,6 +82,19 @@ def presented_guest_id(request: Request) -> str | None:
     return request.headers.get(GUEST_HEADER) or request.cookies.get(GUEST_COOKIE)
 
 
+GuestHeader = Annotated[
+    str | None,
+    Header(
+        alias=GUEST_HEADER,
+        description="A guest's basket id, as issued in the X-Basket-Id response header.",
+    ),
+]
+GuestCookie = Annotated[
+    str | None,
+    Cookie(alias=GUEST_COOKIE, description="The guest's basket id, as the cookie carries it."),
+]
+
+
 def issue_guest_id(request: Request, response: Response) -> str:
     """A new signed guest id, sent back as the ``X-Basket-Id`` header and ``basket_id`` cookie."""
     settings = basket_settings(request)
@@ -102,6 +115,8 @@ async def basket_owner(
     request: Request,
     response: Response,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: GuestHeader = None,
+    cookie: GuestCookie = None,
 ) -> str:
     """Whose basket a request is about: the signed-in user's, or the guest's.
 
@@ -114,7 +129,7 @@ async def basket_owner(
     if credentials is not None:
         principal = await get_principal(request, credentials)
         return user_owner(principal.subject)
-    signed = presented_guest_id(request) or issue_guest_id(request, response)
+    signed = header or cookie or issue_guest_id(request, response)
     return guest_owner(basket_state(request).guest_ids.verify(signed))
 
 
