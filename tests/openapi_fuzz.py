@@ -26,6 +26,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.specs.openapi.schemas import OpenApiSchema
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -121,7 +122,7 @@ def fuzz_openapi(
 
 
 def fuzz_schema(
-    schema: Any, headers: dict[str, str], *, minimum_operations: int, examples: int
+    schema: OpenApiSchema, headers: dict[str, str], *, minimum_operations: int, examples: int
 ) -> None:
     """Fuzz every operation of a loaded document (``from_asgi``, or ``from_url`` for a service
     served by uvicorn, whose resources must live on the server's own event loop).

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
 from agora_contracts.grpc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
 LOOPBACK = "127.0.0.1"
+Context = grpc.aio.ServicerContext[Any, Any]
 GRACE_SECONDS = 0.1
 
 
@@ -37,7 +39,7 @@ class _Servicer(catalog_pb2_grpc.CatalogServiceServicer):
         self._server = server
 
     async def GetProducts(  # noqa: N802 - the proto's name
-        self, request: catalog_pb2.GetProductsRequest, _context: grpc.aio.ServicerContext
+        self, request: catalog_pb2.GetProductsRequest, _context: Context
     ) -> catalog_pb2.GetProductsResponse:
         self._server.batches.append(list(request.product_ids))
         reply = catalog_pb2.GetProductsResponse()
@@ -58,6 +60,13 @@ class _Servicer(catalog_pb2_grpc.CatalogServiceServicer):
                 )
             )
         return reply
+
+    async def CheckAvailability(  # noqa: N802 - the proto's name
+        self, _request: catalog_pb2.CheckAvailabilityRequest, context: Context
+    ) -> catalog_pb2.CheckAvailabilityResponse:
+        """Not used by basket."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "basket never checks availability")
+        raise AssertionError("abort raises")
 
 
 class CatalogServer:
