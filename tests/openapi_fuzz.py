@@ -26,6 +26,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.specs.openapi.schemas import OpenApiSchema
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -112,7 +113,26 @@ def fuzz_openapi(
         minimum_operations: Operations the document must list (guards against losing routes).
         examples: Generated requests per operation and mode (positive, negative).
     """
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    fuzz_schema(
+        schemathesis.openapi.from_asgi("/openapi.json", app),
+        headers,
+        minimum_operations=minimum_operations,
+        examples=examples,
+    )
+
+
+def fuzz_schema(
+    schema: OpenApiSchema, headers: dict[str, str], *, minimum_operations: int, examples: int
+) -> None:
+    """Fuzz every operation of a loaded document (``from_asgi``, or ``from_url`` for a service
+    served by uvicorn, whose resources must live on the server's own event loop).
+
+    Args:
+        schema: The document as schemathesis loaded it.
+        headers: Sent with every request.
+        minimum_operations: Operations the document must list.
+        examples: Generated requests per operation and mode (positive, negative).
+    """
     # An operation whose schema cannot be loaded fails here (``Err`` has no ``ok``).
     results = schema.get_all_operations()
     operations: list[Operation] = [result.ok() for result in results]  # type: ignore[union-attr]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from agora_cli.config import Ports, StackConfig
 from agora_cli.env import DEV_ADMIN_PASSWORD, build_info, service_env, service_port
-from agora_cli.services import IDENTITY, SERVICES, find_service
+from agora_cli.services import BASKET, CATALOG, IDENTITY, SERVICES, find_service
 
 DB_URL = "postgresql+asyncpg://identity:pw@127.0.0.1:15432/identity"
 
@@ -96,3 +96,13 @@ def test_build_info_outside_checkout_is_empty(tmp_path: Path) -> None:
 def test_service_env_smtp_points_at_mail_sink(tmp_path: Path) -> None:
     env = service_env(StackConfig(tmp_path, Ports(smtp=12025)), IDENTITY, DB_URL, {})
     assert (env["AGORA_SMTP_HOST"], env["AGORA_SMTP_PORT"]) == ("127.0.0.1", "12025")
+
+
+def test_service_env_basket_gets_no_database_and_catalogs_grpc_target(tmp_path: Path) -> None:
+    config = StackConfig(tmp_path, Ports(grpc_base=19101))
+    env = service_env(config, BASKET, None, {})
+    assert "AGORA_DATABASE_URL" not in env
+    assert env["AGORA_CATALOG_GRPC_TARGET"] == f"127.0.0.1:{19101 + CATALOG.port_offset}"
+    assert env["AGORA_GRPC_PORT"] == str(19101 + BASKET.port_offset)
+    assert env["AGORA_SERVICE_CLIENT_ID"] == "basket"
+    assert env["AGORA_SERVICE_CLIENT_SECRET"]

@@ -37,6 +37,8 @@ def test_a_registered_service_loads_no_cut_module(spec: ServiceSpec) -> None:
     if not (spec.grpc or spec.service_scopes):
         unused = (*unused, "grpc")
     env = {"AGORA_BROKER_URL": "nats://127.0.0.1:4222", "AGORA_OTEL_EXPORTER": "none"}
+    if spec.service_scopes:  # as `agora up` sets them for a service that calls others
+        env |= {"AGORA_SERVICE_CLIENT_ID": spec.name, "AGORA_SERVICE_CLIENT_SECRET": "lean-test"}
     result = subprocess.run(
         [sys.executable, "-c", BUILD, spec.app, *unused],
         capture_output=True,

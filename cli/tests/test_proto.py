@@ -38,12 +38,18 @@ def test_generate_writes_modules_stubs_and_package_inits(generated: dict[Path, b
 
     assert relative == {
         proto.OUTPUT_DIR / "__init__.py",
-        proto.OUTPUT_DIR / "catalog" / "__init__.py",
-        STUBS / "__init__.py",
-        STUBS / "catalog_pb2.py",
-        STUBS / "catalog_pb2.pyi",
-        STUBS / "catalog_pb2_grpc.py",
-        STUBS / "catalog_pb2_grpc.pyi",
+        *(proto.OUTPUT_DIR / domain / "__init__.py" for domain in ("catalog", "basket")),
+        *(
+            proto.OUTPUT_DIR / domain / "v1" / name
+            for domain in ("catalog", "basket")
+            for name in (
+                "__init__.py",
+                f"{domain}_pb2.py",
+                f"{domain}_pb2.pyi",
+                f"{domain}_pb2_grpc.py",
+                f"{domain}_pb2_grpc.pyi",
+            )
+        ),
     }
 
 
@@ -148,7 +154,7 @@ def test_cmd_proto_writes_then_check_passes(
     checked = proto.cmd_proto(argparse.Namespace(check=True))
 
     assert (written, checked) == (0, 0)
-    assert "7 changed" in capsys.readouterr().out
+    assert "13 changed" in capsys.readouterr().out
 
 
 def test_cmd_proto_reports_generation_failure(

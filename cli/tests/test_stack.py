@@ -75,6 +75,7 @@ def test_build_components_order_is_infra_services_gateway(tmp_path: Path) -> Non
         "identity",
         "notification",
         "catalog",
+        "basket",
         "gateway",
     ]
 

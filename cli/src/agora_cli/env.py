@@ -11,7 +11,7 @@ from pathlib import Path
 from agora_cli.config import StackConfig
 from agora_cli.infra.ports import LOOPBACK
 from agora_cli.service_clients import client_env
-from agora_cli.services import IDENTITY, ServiceSpec
+from agora_cli.services import IDENTITY, ServiceSpec, find_service
 
 SOURCE_DIR = Path(__file__).resolve().parent
 DEV_ADMIN_EMAIL = "admin@agora.local"
@@ -58,7 +58,7 @@ GATEWAY_PROXIES = f"{LOOPBACK}/32"
 
 
 def service_env(
-    config: StackConfig, spec: ServiceSpec, database_url: str, base: Mapping[str, str]
+    config: StackConfig, spec: ServiceSpec, database_url: str | None, base: Mapping[str, str]
 ) -> dict[str, str]:
     """Build the environment of one service process.
 
@@ -70,7 +70,8 @@ def service_env(
     Args:
         config: The stack configuration.
         spec: The service.
-        database_url: URL from ``EmbeddedPostgres.ensure_database``.
+        database_url: URL from ``EmbeddedPostgres.ensure_database``; ``None`` for a service
+            without a database (no ``AGORA_DATABASE_URL`` is set).
         base: Environment to start from (usually ``os.environ``).
 
     Returns:
@@ -83,7 +84,6 @@ def service_env(
             "AGORA_SERVICE_NAME": spec.name,
             "AGORA_ENVIRONMENT": config.profile,
             "AGORA_PORT": str(service_port(config, spec)),
-            "AGORA_DATABASE_URL": database_url,
             "AGORA_REDIS_URL": f"redis://{LOOPBACK}:{config.ports.redis}/{spec.redis_db}",
             "AGORA_BROKER_URL": f"nats://{LOOPBACK}:{config.ports.nats}",
             "AGORA_JWKS_URL": f"http://{LOOPBACK}:{identity_port}/.well-known/jwks.json",
@@ -92,11 +92,14 @@ def service_env(
             "AGORA_SMTP_PORT": str(config.ports.smtp),
         }
     )
+    if database_url is not None:
+        env["AGORA_DATABASE_URL"] = database_url
     for name, value in build_info().items():
         env.setdefault(name, value)  # a release build sets its own
     _trust_the_gateway(env)
     if spec.grpc:
         env["AGORA_GRPC_PORT"] = str(grpc_port(config, spec))
+    env.update(grpc_target_env(config, spec))
     if spec.has_signing_keys:
         env["AGORA_JWT_KEYS_DIR"] = str(config.data_dir / "keys" / spec.name)
     env.update(client_env(config, spec))
@@ -104,6 +107,25 @@ def service_env(
         env.setdefault("AGORA_ADMIN_EMAIL", DEV_ADMIN_EMAIL)
         env.setdefault("AGORA_ADMIN_PASSWORD", DEV_ADMIN_PASSWORD)
     return env
+
+
+def grpc_target_env(config: StackConfig, spec: ServiceSpec) -> dict[str, str]:
+    """``AGORA_<NAME>_GRPC_TARGET`` for each service whose gRPC ``spec`` calls.
+
+    Args:
+        config: The stack configuration.
+        spec: The calling service.
+
+    Returns:
+        One variable per called service, ``127.0.0.1:<its gRPC port>``.
+    """
+    targets = {}
+    for name in spec.grpc_targets:
+        called = find_service(name)
+        if called is None or not called.grpc:
+            raise ValueError(f"{spec.name} calls {name}, which serves no gRPC")
+        targets[f"AGORA_{name.upper()}_GRPC_TARGET"] = f"{LOOPBACK}:{grpc_port(config, called)}"
+    return targets
 
 
 def _trust_the_gateway(env: dict[str, str]) -> None:

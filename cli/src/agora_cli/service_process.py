@@ -52,6 +52,8 @@ def uvicorn_argv(python: str, spec: ServiceSpec, port: int) -> list[str]:
 
 def alembic_argv(python: str, spec: ServiceSpec) -> list[str]:
     """The command line upgrading ``spec``'s database to the newest migration."""
+    if spec.alembic_ini is None:
+        raise ValueError(f"{spec.name} has no migrations")
     return [python, "-m", "alembic", "-c", spec.alembic_ini, "upgrade", "head"]
 
 
@@ -119,6 +121,8 @@ class ServiceProcess(PidFileTracked):
 
     def environment(self) -> dict[str, str]:
         """Create the service's database if needed and return its process environment."""
+        if self.spec.database is None:
+            return service_env(self.config, self.spec, None, self.base_env)
         password = get_or_create_secret(self.config.data_dir, f"postgres/{self.spec.database}")
         database_url = self.postgres.ensure_database(
             self.spec.database, self.spec.database, password, self.spec.extensions
@@ -161,6 +165,8 @@ class ServiceProcess(PidFileTracked):
 
     def applied_revisions(self) -> frozenset[str]:
         """The revisions the service's database is at (empty before the first migration)."""
+        if self.spec.database is None:
+            return frozenset()
         output = self.postgres.psql(APPLIED_REVISIONS_SQL, database=self.spec.database)
         return frozenset(output.split())
 
@@ -171,6 +177,8 @@ class ServiceProcess(PidFileTracked):
         with nothing to do cost a Python start, the service's models and a connection: about
         1.5 s of CPU per service at every boot.
         """
+        if self.spec.alembic_ini is None:
+            return False
         return self.applied_revisions() != migration_heads(repo_root() / self.spec.alembic_ini)
 
     def migrate(self, env: dict[str, str]) -> None:

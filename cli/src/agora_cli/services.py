@@ -14,9 +14,10 @@ class ServiceSpec:
         package: Import package of the service.
         app: ``module:factory`` of the ASGI app factory run by uvicorn ``--factory``.
         port_offset: Added to the service base port (identity = base + 0 = 8101).
-        database: Database (and owning role) created for the service.
+        database: Database (and owning role) created for the service; ``None`` for a service
+            that keeps nothing in PostgreSQL (basket: Redis only), which gets no database URL.
         extensions: PostgreSQL extensions the migrations expect.
-        alembic_ini: Alembic config, relative to the repository root.
+        alembic_ini: Alembic config, relative to the repository root; ``None``: no migrations.
         gateway_rule: Traefik rule for its public API; paths are passed on unchanged.
         redis_db: Valkey database index, so services never share keys by accident.
         has_signing_keys: Gets ``AGORA_JWT_KEYS_DIR`` (it issues tokens).
@@ -26,6 +27,8 @@ class ServiceSpec:
         service_scopes: Scopes it needs to call other services over gRPC; non-empty makes it a
             client of identity (``AGORA_SERVICE_CLIENT_ID``, ``AGORA_SERVICE_CLIENT_SECRET``,
             ``AGORA_SERVICE_TOKEN_URL``).
+        grpc_targets: Services whose internal gRPC it calls; each gets
+            ``AGORA_<NAME>_GRPC_TARGET`` (``127.0.0.1:<that service's gRPC port>``).
         seed: Module run as ``python -m <module> [--count N]`` by ``agora seed`` to load demo
             data (idempotent).
         channels: ``module:attribute`` of its ``ServiceChannels`` (what it publishes and
@@ -40,9 +43,9 @@ class ServiceSpec:
     package: str
     app: str
     port_offset: int
-    database: str
+    database: str | None
     extensions: tuple[str, ...]
-    alembic_ini: str
+    alembic_ini: str | None
     gateway_rule: str
     redis_db: int
     has_signing_keys: bool = False
@@ -50,6 +53,7 @@ class ServiceSpec:
     consumes_events: bool = False
     grpc: bool = False
     service_scopes: tuple[str, ...] = ()
+    grpc_targets: tuple[str, ...] = ()
     seed: str | None = None
     channels: str | None = None
     start_after: tuple[str, ...] = ()
@@ -108,7 +112,23 @@ CATALOG = ServiceSpec(
     start_after=("identity",),
 )
 
-SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION, CATALOG)
+BASKET = ServiceSpec(
+    name="basket",
+    package="agora_basket",
+    app="agora_basket.main:create_app",
+    port_offset=3,
+    database=None,
+    extensions=(),
+    alembic_ini=None,
+    gateway_rule="PathPrefix(`/api/v1/basket`)",
+    redis_db=3,
+    grpc=True,
+    service_scopes=("catalog:read",),
+    grpc_targets=("catalog",),
+    start_after=("identity", "catalog"),
+)
+
+SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION, CATALOG, BASKET)
 
 
 def find_service(name: str) -> ServiceSpec | None:

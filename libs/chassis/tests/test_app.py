@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from agora_chassis.app import create_service_app
 from agora_chassis.auth import CurrentPrincipal
+from agora_chassis.health import Check, ProbeFailedError
 from agora_chassis.settings import ServiceSettings
 from libs.chassis.tests.jwks_server import serving_keys
 
@@ -57,6 +58,28 @@ async def test_app_readiness_without_database_is_503() -> None:
     async with await _client(app) as client:
         response = await client.get("/health/ready")
     assert response.status_code == 503
+
+
+async def test_app_without_database_leaves_it_out_and_adds_service_checks() -> None:
+    url = "postgresql+asyncpg://nobody:x@127.0.0.1:1/none"  # never connected to
+
+    async def breaker_open() -> None:
+        raise ProbeFailedError("catalog circuit breaker open")
+
+    app = create_service_app(
+        _settings(url),
+        title="demo",
+        routers=[router],
+        database=False,
+        checks={"catalog": Check(breaker_open, critical=False)},
+    )
+    async with await _client(app) as client:
+        response = await client.get("/health/ready")
+    body = response.json()
+    assert response.status_code == 200
+    assert body["status"] == "degraded"
+    assert "database" not in body["checks"]
+    assert body["checks"]["catalog"]["error"].endswith("catalog circuit breaker open")
 
 
 async def test_app_runs_startup_hooks_in_order(database_url: str) -> None:

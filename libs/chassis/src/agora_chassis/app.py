@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -70,9 +70,11 @@ def _lifespan(
     return lifespan
 
 
-def _readiness(app: FastAPI, settings: ServiceSettings) -> dict[str, Check]:
+def _readiness(
+    app: FastAPI, settings: ServiceSettings, *, database: bool, extra: Mapping[str, Check]
+) -> dict[str, Check]:
     state = service_state(app)
-    checks = {"database": Check(database_probe(state.engine))}
+    checks = {"database": Check(database_probe(state.engine))} if database else {}
     if settings.redis_url:
         # Without Redis, rate limits are counted per process: degraded, not down.
         checks["cache"] = Check(redis_probe(settings.redis_url), critical=False)
@@ -85,7 +87,7 @@ def _readiness(app: FastAPI, settings: ServiceSettings) -> dict[str, Check]:
         if state.messaging.outbox_model is not None:
             # A stopped relay or a stale backlog: events are late, requests still work.
             checks["outbox"] = Check(outbox_probe(app), critical=False)
-    return checks
+    return checks | dict(extra)
 
 
 def build_service_state(
@@ -124,12 +126,14 @@ def build_service_state(
     )
 
 
-def _install_cross_cutting(app: FastAPI, settings: ServiceSettings) -> None:
+def _install_cross_cutting(
+    app: FastAPI, settings: ServiceSettings, *, database: bool, checks: Mapping[str, Check]
+) -> None:
     """Health, HTTP hardening, metrics and tracing, in the order the middleware stack needs."""
     state = service_state(app)
     app.include_router(
         health_router(
-            _readiness(app, settings),
+            _readiness(app, settings, database=database, extra=checks),
             version=settings.version,
             build_time=settings.build_time,
             commit=settings.commit,
@@ -180,6 +184,8 @@ def create_service_app(
     shutdown: Sequence[Hook] = (),
     keys: KeySource | None = None,
     outbox: type[OutboxMixin] | None = None,
+    checks: Mapping[str, Check] | None = None,
+    database: bool = True,
 ) -> FastAPI:
     """Build a service's FastAPI app with the whole chassis wired in.
 
@@ -196,6 +202,11 @@ def create_service_app(
         shutdown: Coroutines run at shutdown, after messaging stopped (e.g. closing a cache).
         keys: Where verification keys come from; defaults to ``settings.jwks_url``.
         outbox: The service's outbox model; its rows are relayed to ``settings.broker_url``.
+        checks: The service's own readiness checks by name (a called service's breaker:
+            ``{"catalog": breaker_check(client)}``), beside the chassis's.
+        database: Whether the service keeps data in PostgreSQL; ``False`` (basket, which keeps
+            everything in Redis) leaves the database out of readiness. The engine is still
+            built, and stays idle: nothing connects until it is used.
 
     Returns:
         The application, ready for uvicorn.
@@ -213,7 +224,7 @@ def create_service_app(
         app.include_router(router)
     install_openapi(app, unlimited=UNLIMITED_PATHS)  # errors documented as Problem Details
     _install_api_budget(app, state)
-    _install_cross_cutting(app, settings)
+    _install_cross_cutting(app, settings, database=database, checks=checks or {})
     return app
 
 

@@ -1,0 +1,1 @@
+"""Generated gRPC stubs (``./agora proto``); do not edit."""

@@ -1,0 +1,1 @@
+"""The internal gRPC API of the basket service."""
