@@ -125,3 +125,13 @@ def test_no_server_is_an_error_that_names_the_socket(tmp_path: Path) -> None:
     with pytest.raises(ForkServerError, match=r"nothing\.sock"):
         ask(tmp_path / "nothing.sock", {"ping": True})
     assert not ForkServer(tmp_path / "nothing.sock", tmp_path / "l", tmp_path / "p").healthy()
+
+
+def test_a_bad_request_is_refused_and_the_server_keeps_serving(server: ForkServer) -> None:
+    answer = ask(server.socket_path, {"args": [], "env": {}, "cwd": "/", "log_file": None})
+    assert "error" in answer, f"a request without a log file was taken: {answer}"
+    scratch, not_text = server.socket_path.parent, {"A": 1}
+    files = {"log_file": scratch / "bad.log", "pid_file": scratch / "bad.pid"}
+    with pytest.raises(ForkServerError, match="refused"):
+        server.spawner(["python", "-m", "uvicorn", "probe_app:app"], env=not_text, **files)  # type: ignore[arg-type]
+    assert server.healthy(), "the server stopped after a bad request"

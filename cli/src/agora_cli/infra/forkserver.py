@@ -9,10 +9,10 @@ and PSS counts them once across the stack instead of once per service.
 
 The protocol, on a Unix socket only this user can open (the socket grants what a shell would):
 one JSON line in, one out. ``{"args": [...], "env": {...}, "cwd": ..., "log_file": ...}`` forks a
-service (``args`` are uvicorn's) and answers ``{"pid": N}``; ``{"ping": true}`` answers
-``{"pong": true}``. The service is forked twice (the middle process exits at once), so it is
-nobody's child here: it runs in its own session like a spawned one, ``agora down`` signals its
-group, and the memory of this process's tree is its own.
+service (``args`` are uvicorn's) and answers ``{"pid": N}`` (``{"error": ...}`` for a malformed
+request); ``{"ping": true}`` answers ``{"pong": true}``. The service is forked twice (the middle
+process exits at once), so it is nobody's child here: it runs in its own session like a spawned
+one, ``agora down`` signals its group, and the memory of this process's tree is its own.
 """
 
 from __future__ import annotations
@@ -152,7 +152,10 @@ class ForkServer(PidFileTracked):
             "cwd": str(cwd or Path.cwd()),
             "log_file": str(log_file),
         }
-        pid = ask(self.socket_path, request).get("pid")
+        answer = ask(self.socket_path, request)
+        if "error" in answer:
+            raise ForkServerError(f"the fork server refused {argv[3:4]}: {answer['error']}")
+        pid = answer.get("pid")
         if not isinstance(pid, int) or pid <= 0:
             raise ForkServerError(f"the fork server gave no pid for {argv[3:4]}: {pid!r}")
         write_pid_file(pid_file, pid)
@@ -180,13 +183,19 @@ def serve(socket_path: Path) -> NoReturn:
         while True:
             connection, _ = listener.accept()
             with connection:
-                _answer(connection, listener)
+                try:
+                    _answer(connection, listener)
+                except Exception:  # noqa: BLE001 - one bad request must not stop the server
+                    traceback.print_exc()
 
 
 def _answer(connection: socket.socket, listener: socket.socket) -> None:
     request = json.loads(connection.makefile("rb").readline() or b"{}")
     if request.get("ping"):
         connection.sendall(b'{"pong": true}\n')
+        return
+    if problem := _invalid(request):
+        connection.sendall(json.dumps({"error": problem}).encode() + b"\n")
         return
     read_end, write_end = os.pipe()
     if os.fork() == 0:  # the middle process
@@ -196,6 +205,22 @@ def _answer(connection: socket.socket, listener: socket.socket) -> None:
     with os.fdopen(read_end, "rb") as pipe:
         pid = int(pipe.read() or b"0")
     connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+
+
+def _invalid(request: dict[str, Any]) -> str | None:
+    """Why ``request`` cannot start a service, or None."""
+    args = request.get("args")
+    texts = [
+        request.get("cwd"),
+        request.get("log_file"),
+        *(args if isinstance(args, list) else [0]),
+    ]
+    env = request.get("env")
+    if not all(isinstance(text, str) for text in texts) or not isinstance(env, dict):
+        return "a request needs args, env, cwd and log_file (strings, and env a mapping)"
+    if not all(isinstance(value, str) for value in env.values()):
+        return "every environment value must be a string"
+    return None
 
 
 def _fork_service(
@@ -228,6 +253,8 @@ def _run_uvicorn(request: dict[str, Any]) -> NoReturn:
     os.dup2(null, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
