@@ -59,9 +59,11 @@ def test_cli_up_status_stop_start_logs_down(
         "nats": "up",
         "mail": "up",
         "gateway-errors": "up",
+        "forkserver": "down",
         "identity": "down",
         "notification": "down",
         "catalog": "down",
+        "basket": "down",
         "gateway": "up",
     }
     assert stop[1].startswith("stopping redis ... ok")
