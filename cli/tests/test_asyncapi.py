@@ -85,6 +85,7 @@ def test_generate_one_document_per_service_with_channels_under_docs(
     root, documents = generated
 
     assert sorted(path.relative_to(root).as_posix() for path in documents) == [
+        "docs/asyncapi/basket.yaml",
         "docs/asyncapi/catalog.yaml",
         "docs/asyncapi/identity.yaml",
         "docs/asyncapi/notification.yaml",
@@ -143,6 +144,7 @@ def test_write_documents_rewrites_stale_and_removes_orphans(
 
     assert sorted(path.name for path in (root / "docs/asyncapi").iterdir()) == [
         "README.md",
+        "basket.yaml",
         "catalog.yaml",
         "identity.yaml",
         "notification.yaml",

@@ -17,13 +17,17 @@ from agora_cli.main import build_parser, main
 
 
 def test_consuming_services_default_is_every_consumer() -> None:
-    assert [spec.name for spec in dlq.consuming_services(None)] == ["notification", "catalog"]
+    assert [spec.name for spec in dlq.consuming_services(None)] == [
+        "notification",
+        "catalog",
+        "basket",
+    ]
     assert [spec.name for spec in dlq.consuming_services("notification")] == ["notification"]
 
 
 @pytest.mark.parametrize("name", ["identity", "nosuch"])
 def test_consuming_services_refuses_non_consumers(name: str) -> None:
-    with pytest.raises(dlq.DlqError, match="choose one of: notification, catalog"):
+    with pytest.raises(dlq.DlqError, match="choose one of: notification, catalog, basket"):
         dlq.consuming_services(name)
 
 

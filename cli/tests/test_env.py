@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from agora_cli.config import Ports, StackConfig
@@ -98,10 +99,16 @@ def test_service_env_smtp_points_at_mail_sink(tmp_path: Path) -> None:
     assert (env["AGORA_SMTP_HOST"], env["AGORA_SMTP_PORT"]) == ("127.0.0.1", "12025")
 
 
-def test_service_env_basket_gets_no_database_and_catalogs_grpc_target(tmp_path: Path) -> None:
-    config = StackConfig(tmp_path, Ports(grpc_base=19101))
-    env = service_env(config, BASKET, None, {})
+def test_service_env_without_a_database_sets_no_database_url(tmp_path: Path) -> None:
+    no_database = dataclasses.replace(BASKET, database=None, alembic_ini=None)
+    env = service_env(StackConfig(tmp_path, Ports()), no_database, None, {})
     assert "AGORA_DATABASE_URL" not in env
+
+
+def test_service_env_basket_gets_its_database_and_catalogs_grpc_target(tmp_path: Path) -> None:
+    config = StackConfig(tmp_path, Ports(grpc_base=19101))
+    env = service_env(config, BASKET, DB_URL, {})
+    assert env["AGORA_DATABASE_URL"] == DB_URL
     assert env["AGORA_CATALOG_GRPC_TARGET"] == f"127.0.0.1:{19101 + CATALOG.port_offset}"
     assert env["AGORA_GRPC_PORT"] == str(19101 + BASKET.port_offset)
     assert env["AGORA_SERVICE_CLIENT_ID"] == "basket"

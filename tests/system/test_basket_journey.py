@@ -1,8 +1,9 @@
 """System test: the basket in the booted stack, through the gateway, with catalog stopped.
 
 A guest fills a basket, logs in and merges it, an admin changes a price and the basket flags it;
-then ``agora stop catalog``: the basket still reads (last known prices, stale) and refuses a new
-product with 503 and ``Retry-After``; ``agora start catalog``: the breaker closes and fresh
+then ``agora stop catalog``: the basket still reads (last known prices, stale: the changed one
+as the ``product.price_changed`` event brought it over NATS) and refuses a new product with 503
+and ``Retry-After``; ``agora start catalog``: the breaker closes and fresh
 prices return. Only the whole stack shows this: basket's service token from identity (scope
 ``catalog:read``), catalog's gRPC port of ``agora up``, and the gateway's route to basket.
 """
@@ -57,6 +58,23 @@ def _fresh_basket(api: httpx.Client, headers: dict[str, str]) -> dict[str, Any]:
     raise AssertionError("the basket kept serving stale prices after catalog came back")
 
 
+def _stale_basket_with_price(
+    api: httpx.Client, headers: dict[str, str], product_id: str, price: str
+) -> dict[str, Any]:
+    """The stale basket once the price event reached basket's consumer (relay, NATS, inbox)."""
+    deadline = time.monotonic() + RECOVERY_SECONDS
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = api.get(BASKET, headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        prices = {line["product_id"]: line["unit_price"] for line in body["lines"]}
+        if prices.get(product_id) == price:
+            return body
+        time.sleep(POLL_SECONDS)
+    raise AssertionError(f"the stale basket never showed the event's price {price}: {body}")
+
+
 def test_basket_guest_merge_price_flag_and_catalog_outage(agora: AgoraRun) -> None:
     up = agora("up", "--detach")
     assert up.returncode == 0, up.stdout + up.stderr
@@ -78,7 +96,7 @@ def test_basket_guest_merge_price_flag_and_catalog_outage(agora: AgoraRun) -> No
         flagged = api.get(BASKET, headers=admin).json()
 
         assert agora("stop", "catalog").returncode == 0
-        stale = api.get(BASKET, headers=admin)
+        stale = _stale_basket_with_price(api, admin, mug, "1.23")
         refused = api.put(f"{BASKET}/items/{jam}", json={"quantity": 1}, headers=admin)
         assert agora("start", "catalog").returncode == 0
         fresh = _fresh_basket(api, admin)
@@ -91,8 +109,10 @@ def test_basket_guest_merge_price_flag_and_catalog_outage(agora: AgoraRun) -> No
     line = next(line for line in flagged["lines"] if line["product_id"] == mug)
     assert (line["price_changed"], line["unit_price"]) == (True, "1.23")
     assert line["previous_unit_price"] != "1.23"
-    assert stale.status_code == 200, stale.text
-    assert stale.json()["stale"] is True
+    assert stale["stale"] is True
+    stale_mug = next(line for line in stale["lines"] if line["product_id"] == mug)
+    assert (stale_mug["price_changed"], stale_mug["stale"]) == (True, True)
+    assert stale_mug["previous_unit_price"] == line["previous_unit_price"]
     assert refused.status_code == 503, refused.text
     assert int(refused.headers["Retry-After"]) >= 1
     assert all(not line["stale"] for line in fresh["lines"])

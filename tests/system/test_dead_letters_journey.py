@@ -134,6 +134,9 @@ def test_dlq_refuses_a_service_without_dead_letters_and_a_stopped_stack(
     stopped = dlq("list")
 
     assert not_consumer[0] == 1
-    assert "'identity' has no dead letters; choose one of: notification, catalog" in not_consumer[2]
+    assert (
+        "'identity' has no dead letters; choose one of: notification, catalog, basket"
+        in not_consumer[2]
+    )
     assert stopped[0] == 1
     assert "identity is not reachable" in stopped[2]

@@ -15,7 +15,7 @@ class ServiceSpec:
         app: ``module:factory`` of the ASGI app factory run by uvicorn ``--factory``.
         port_offset: Added to the service base port (identity = base + 0 = 8101).
         database: Database (and owning role) created for the service; ``None`` for a service
-            that keeps nothing in PostgreSQL (basket: Redis only), which gets no database URL.
+            that keeps nothing in PostgreSQL, which gets no database URL.
         extensions: PostgreSQL extensions the migrations expect.
         alembic_ini: Alembic config, relative to the repository root; ``None``: no migrations.
         gateway_rule: Traefik rule for its public API; paths are passed on unchanged.
@@ -117,14 +117,16 @@ BASKET = ServiceSpec(
     package="agora_basket",
     app="agora_basket.main:create_app",
     port_offset=3,
-    database=None,
+    database="basket",
     extensions=(),
-    alembic_ini=None,
+    alembic_ini="services/basket/alembic.ini",
     gateway_rule="PathPrefix(`/api/v1/basket`)",
     redis_db=3,
+    consumes_events=True,
     grpc=True,
     service_scopes=("catalog:read",),
     grpc_targets=("catalog",),
+    channels="agora_basket.events.subscriber:CHANNELS",
     start_after=("identity", "catalog"),
 )
 

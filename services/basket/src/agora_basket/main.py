@@ -3,8 +3,12 @@
 Wires the basket REST API (and, with ``AGORA_GRPC_PORT`` set, the internal gRPC
 ``BasketService``) over Redis (``AGORA_REDIS_URL``), priced by catalog's gRPC
 ``GetProducts`` (``AGORA_CATALOG_GRPC_TARGET``) through one chassis ``ServiceClient``, whose
-breaker shows in ``/health/ready`` (``catalog``: degraded while open) and ``/metrics``. Basket keeps
-no data in PostgreSQL, so readiness leaves the database out.
+breaker shows in ``/health/ready`` (``catalog``: degraded while open) and ``/metrics``.
+
+Baskets live in Redis. PostgreSQL (``AGORA_DATABASE_URL``) holds only what the chassis's event
+consumer needs (inbox, dead letters) and the audit log of dead-letter replays and purges. With
+``AGORA_BROKER_URL`` set the consumer subscribes to ``order.placed`` and
+``product.price_changed`` (:mod:`agora_basket.events.subscriber`).
 """
 
 from __future__ import annotations
@@ -13,12 +17,16 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from agora_basket.api import basket, deps
+from agora_basket.events.subscriber import build_consumer
 from agora_basket.grpc.server import serve as serve_grpc
 from agora_basket.services.catalog import CatalogProducts
 from agora_basket.services.guest_ids import GuestIds
 from agora_basket.settings import BasketSettings
 from agora_chassis.app import Hook, create_service_app
+from agora_chassis.audit_api import audit_router
 from agora_chassis.call_policy import CallPolicy
+from agora_chassis.messaging import RetryPolicy
+from agora_chassis.messaging import admin as dead_letters
 from agora_chassis.service_client import ServiceClient, breaker_check
 from agora_chassis.service_tokens import ServiceTokenSource, TokenProvider, service_channel
 from agora_chassis.state import attach_extras, service_state
@@ -97,13 +105,19 @@ def create_app(
     app = create_service_app(
         settings,
         title="Agora basket",
-        routers=[basket.router],
+        routers=[basket.router, dead_letters.router, audit_router(deps.auditor)],
         startup=startup,
         shutdown=shutdown,
         checks={CATALOG: breaker_check(catalog)},
-        database=False,
     )
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     guest_ids = GuestIds(settings.guest_secret.get_secret_value().encode())
     attach_extras(app, deps.BasketState(redis=redis, guest_ids=guest_ids))
+    state = service_state(app)
+    state.consumer = build_consumer(
+        state.messaging.broker,
+        state.sessionmaker,
+        deps.build_basket_events(settings, redis),
+        retry=RetryPolicy.from_settings(settings),
+    )
     return app

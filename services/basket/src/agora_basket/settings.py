@@ -43,16 +43,10 @@ class BasketSettings(ServiceSettings):
     def insecure_defaults(self) -> list[str]:
         """The chassis's development-only values, and basket's guest id secret and cookie.
 
-        The database URL is left out: basket keeps nothing in PostgreSQL and never connects.
-
         Returns:
             Setting names, empty when the configuration is fit for production.
         """
-        problems = [
-            problem
-            for problem in super().insecure_defaults()
-            if not problem.startswith("AGORA_DATABASE_URL")
-        ]
+        problems = super().insecure_defaults()
         if self.guest_secret.get_secret_value() == DEFAULT_GUEST_SECRET:
             problems.append("AGORA_GUEST_SECRET (default)")
         if not self.guest_cookie_secure:

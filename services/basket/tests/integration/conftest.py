@@ -1,14 +1,17 @@
-"""Basket against a real Redis-protocol server and a real catalog gRPC server.
+"""Basket against a real Redis-protocol server, a real catalog gRPC server and PostgreSQL.
 
 Redis comes from the shared fixtures (``AGORA_TEST_REDIS_URL``, or an embedded Valkey); every
 test gets its own key prefix, so tests never see each other's baskets and nothing is flushed.
 Catalog is :class:`CatalogServer`, a real ``grpc.aio`` server on a free loopback port.
+PostgreSQL (one database per session, migrated by basket's Alembic) holds the consumer's inbox
+and dead letters; event ids are fresh per test, so tests never meet each other's rows.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,12 +27,14 @@ from agora_basket.settings import BasketSettings
 from agora_chassis.auth import TokenVerifier
 from agora_chassis.state import service_state
 from agora_cli.infra.ports import free_port
+from agora_testing.fixtures import alembic_upgrade
 from agora_testing.grpc_tokens import FixedToken
 from agora_testing.tokens import StaticKeys, forge_access_token
 from services.basket.tests.integration.catalog_server import CatalogServer
 
 pytestmark = pytest.mark.integration
 
+SERVICE_DIR = Path(__file__).resolve().parents[2]
 BASKET_REDIS_DB = "6"
 COOL_DOWN_SECONDS = 0.3
 
@@ -41,6 +46,14 @@ def basket_redis_url(redis_url: str) -> str:
     """The test Redis, database 6 (keys under a per-test prefix)."""
     base = redis_url.rsplit("/", 1)[0] if redis_url.count("/") > 2 else redis_url
     return f"{base}/{BASKET_REDIS_DB}"
+
+
+@pytest.fixture(scope="session")
+def basket_database_url(make_database: Callable[[str], str]) -> str:
+    """A fresh database at head, migrated by basket's own Alembic."""
+    url = make_database("basket")
+    alembic_upgrade(url, SERVICE_DIR / "alembic.ini")
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -64,10 +77,14 @@ def key_prefix() -> str:
 
 @pytest.fixture
 def settings(
-    basket_redis_url: str, catalog_server: CatalogServer, key_prefix: str
+    basket_redis_url: str,
+    basket_database_url: str,
+    catalog_server: CatalogServer,
+    key_prefix: str,
 ) -> BasketSettings:
     return BasketSettings(
         environment="test",
+        database_url=basket_database_url,
         redis_url=basket_redis_url,
         basket_key_prefix=key_prefix,
         catalog_grpc_target=catalog_server.target,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 import uuid
 from decimal import Decimal
 
 from agora_basket.schemas.basket import BasketRead
-from agora_basket.schemas.lines import CatalogProduct, StoredLine
+from agora_basket.schemas.lines import CatalogProduct, PriceNotice, StoredLine
 from agora_basket.services.pricing import line_total, price_basket
 
 
@@ -87,6 +89,40 @@ def test_price_basket_catalog_unknown_last_known_prices_marked_stale() -> None:
     assert basket.lines[0].unit_price == Decimal("7.25")
     assert basket.total == Decimal("14.50")
     assert basket.lines[0].available is None
+
+
+def test_price_basket_catalog_unknown_shows_price_from_latest_event_flagged() -> None:
+    line = dataclasses.replace(
+        _line(2, "7.25"), known_price=Decimal("6.00"), known_currency="EUR", known_at="x"
+    )
+    basket = price_basket({line.product_id: line}, None)
+    priced = basket.lines[0]
+    assert (priced.stale, priced.price_changed) == (True, True)
+    assert (priced.unit_price, priced.previous_unit_price) == (Decimal("6.00"), Decimal("7.25"))
+    assert basket.total == Decimal("12.00")
+
+
+def test_price_basket_live_catalog_price_wins_over_event_price() -> None:
+    line = dataclasses.replace(_line(1, "7.25"), known_price=Decimal("6.00"), known_at="x")
+    basket = price_basket({line.product_id: line}, {line.product_id: _product(line, price="5.50")})
+    assert basket.lines[0].unit_price == Decimal("5.50")
+    assert basket.lines[0].previous_unit_price == Decimal("7.25")
+
+
+def test_stored_line_reads_the_event_price_a_script_added() -> None:
+    line = _line(1, "7.25")
+    raw = json.loads(line.encode()) | {"k": "6.00", "kc": "EUR", "kt": "2026-12-07T10:00:00Z"}
+    decoded = StoredLine.decode(line.product_id, json.dumps(raw))
+    assert (decoded.known_price, decoded.known_currency) == (Decimal("6.00"), "EUR")
+    assert decoded.known_at == "2026-12-07T10:00:00Z"
+
+
+def test_price_notice_stamps_compare_in_time_order_across_offsets() -> None:
+    early = dt.datetime(2026, 12, 7, 10, 0, 0, 999999, tzinfo=dt.UTC)
+    later = dt.datetime(2026, 12, 7, 12, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    stamps = [PriceNotice.of("p", Decimal(1), "EUR", when).changed_at for when in (early, later)]
+    assert stamps[0] < stamps[1]
+    assert stamps[1] == "2026-12-07T10:00:01.000000+00:00"
 
 
 def test_price_basket_withdrawn_or_missing_product_unavailable_and_not_totalled() -> None:

@@ -24,9 +24,20 @@ def test_settings_production_with_default_guest_secret_refused() -> None:
         BasketSettings(environment="production")
 
 
-def test_settings_production_ready_once_secret_and_cookie_set_database_unused() -> None:
+def test_settings_production_with_default_database_password_refused() -> None:
+    with pytest.raises(ValidationError, match="AGORA_DATABASE_URL"):
+        BasketSettings(
+            environment="production",
+            guest_secret=SecretStr("s3cret-from-env"),
+            guest_cookie_secure=True,
+            jwks_url="https://identity.example/.well-known/jwks.json",
+        )
+
+
+def test_settings_production_ready_once_secrets_and_cookie_set() -> None:
     settings = BasketSettings(
         environment="production",
+        database_url="postgresql+asyncpg://basket:from-env@db.internal/basket",
         guest_secret=SecretStr("s3cret-from-env"),
         guest_cookie_secure=True,
         jwks_url="https://identity.example/.well-known/jwks.json",

@@ -14,12 +14,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
+from agora_basket.models import AuditEntry
 from agora_basket.repositories.baskets import BasketRepository
 from agora_basket.services.baskets import BasketLimits, BasketService, guest_owner, user_owner
 from agora_basket.services.catalog import CatalogProducts
+from agora_basket.services.events import BasketEvents
 from agora_basket.services.guest_ids import GuestIds
 from agora_basket.settings import BasketSettings
-from agora_chassis.auth import get_principal
+from agora_chassis.audit import Actor, Auditor, AuditRepository
+from agora_chassis.auth import CurrentPrincipal, get_principal
+from agora_chassis.client_address import client_ip
+from agora_chassis.db import DbSession
 from agora_chassis.grpc_server import GrpcServer
 from agora_chassis.state import ServiceStateError, service_extras, service_settings
 
@@ -58,15 +63,28 @@ def basket_settings(owner: Starlette | Request) -> BasketSettings:
     return service_settings(owner, BasketSettings)
 
 
+def _repository(settings: BasketSettings, redis: Redis) -> BasketRepository:
+    return BasketRepository(
+        redis, prefix=settings.basket_key_prefix, ttl_seconds=settings.basket_ttl_seconds
+    )
+
+
 def build_basket_service(
     settings: BasketSettings, redis: Redis, catalog: CatalogProducts
 ) -> BasketService:
     """The basket use cases over ``redis`` and ``catalog`` (built once, at start-up)."""
-    repository = BasketRepository(
-        redis, prefix=settings.basket_key_prefix, ttl_seconds=settings.basket_ttl_seconds
-    )
     limits = BasketLimits(max_quantity=settings.max_quantity, max_lines=settings.max_lines)
-    return BasketService(repository, catalog, limits)
+    return BasketService(_repository(settings, redis), catalog, limits)
+
+
+def build_basket_events(settings: BasketSettings, redis: Redis) -> BasketEvents:
+    """What the event consumer's handlers call (built once, with the app)."""
+    return BasketEvents(_repository(settings, redis))
+
+
+async def auditor(request: Request, session: DbSession, principal: CurrentPrincipal) -> Auditor:
+    """Basket's audit log for this request, recording what the caller does."""
+    return Auditor(AuditRepository(session, AuditEntry), Actor.of(principal, client_ip(request)))
 
 
 def basket_service(request: Request) -> BasketService:

@@ -4,6 +4,7 @@ Keys (``prefix`` is ``AGORA_BASKET_KEY_PREFIX``, ``basket`` by default)::
 
     {prefix}:{owner}                hash   product id -> StoredLine JSON   (TTL renewed on write)
     {prefix}:product:{product id}   set    owners whose basket holds it     (TTL renewed on write)
+    {prefix}:applied:{event id}     string an event already applied to a basket (TTL: a basket's)
 
 An owner is ``user:<id>`` or ``guest:<id>``. Every change is one Lua script, so Redis runs it
 alone: two tabs setting different products never lose a line (each writes its own field), the
@@ -21,9 +22,12 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from agora_basket.schemas.lines import StoredLine
+from agora_basket.schemas.lines import PriceNotice, StoredLine
 
 ScriptArgs = list[str | int]
+PRICE_BATCH = 200
+"""Baskets marked per script call: a popular product's set is walked in slices, so one event
+never holds Redis for long."""
 
 _PUT_LINE = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0
@@ -49,6 +53,32 @@ local fields = redis.call('HKEYS', KEYS[1])
 for _, field in ipairs(fields) do redis.call('SREM', ARGV[1] .. field, ARGV[2]) end
 redis.call('DEL', KEYS[1])
 return #fields
+"""
+
+_CLEAR_ONCE = """
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return -1 end
+local fields = redis.call('HKEYS', KEYS[1])
+for _, field in ipairs(fields) do redis.call('SREM', ARGV[1] .. field, ARGV[2]) end
+redis.call('DEL', KEYS[1])
+return #fields
+"""
+
+_NOTE_PRICE = """
+local marked = 0
+for i = 2, #KEYS do
+  local raw = redis.call('HGET', KEYS[i], ARGV[1])
+  if not raw then
+    redis.call('SREM', KEYS[1], ARGV[3 + i])
+  else
+    local line = cjson.decode(raw)
+    if not line.kt or line.kt < ARGV[4] then
+      line.k, line.kc, line.kt = ARGV[2], ARGV[3], ARGV[4]
+      redis.call('HSET', KEYS[i], ARGV[1], cjson.encode(line))
+      marked = marked + 1
+    end
+  end
+end
+return marked
 """
 
 _MERGE = """
@@ -109,6 +139,8 @@ class BasketRepository:
         self._remove = redis.register_script(_REMOVE_LINE)
         self._clear = redis.register_script(_CLEAR)
         self._merge = redis.register_script(_MERGE)
+        self._clear_once = redis.register_script(_CLEAR_ONCE)
+        self._note_price = redis.register_script(_NOTE_PRICE)
 
     def basket_key(self, owner: str) -> str:
         """The key of ``owner``'s basket hash."""
@@ -149,6 +181,60 @@ class BasketRepository:
         """Delete the owner's basket; returns how many lines it held."""
         keys = [self.basket_key(owner)]
         return int(await self._clear(keys=keys, args=[self.index_key(""), owner]))
+
+    async def clear_once(self, owner: str, event_id: str) -> int | None:
+        """Delete the owner's basket for an event, unless that event cleared it already.
+
+        The event id is recorded in the same script as the change, so a redelivery of the event
+        (even one the consumer's inbox let through, after a failed commit) changes nothing.
+
+        Args:
+            owner: The basket's owner.
+            event_id: The id of the event asking for it.
+
+        Returns:
+            How many lines the basket held, or ``None`` when the event was applied before.
+        """
+        keys = [self.basket_key(owner), f"{self._prefix}:applied:{event_id}"]
+        cleared = int(
+            await self._clear_once(keys=keys, args=[self.index_key(""), owner, self._ttl])
+        )
+        return None if cleared < 0 else cleared
+
+    async def note_price(self, price: PriceNotice) -> int:
+        """Record catalog's new price of a product on every basket line holding it.
+
+        Walks the product's index in slices (``SSCAN``); drops index members whose basket no
+        longer holds the product. A line keeps the latest notice: an older one arriving late
+        changes nothing. The basket's time to live is left alone (the shopper did not write).
+
+        Args:
+            price: The product, its new price and when it changed.
+
+        Returns:
+            How many lines were marked.
+        """
+        index = self.index_key(price.product_id)
+        marked, owners = 0, []
+        async for owner in self._redis.sscan_iter(index, count=PRICE_BATCH):
+            owners.append(str(owner))
+            if len(owners) == PRICE_BATCH:
+                marked += await self._note_batch(index, price, owners)
+                owners = []
+        if owners:
+            marked += await self._note_batch(index, price, owners)
+        return marked
+
+    async def _note_batch(self, index: str, price: PriceNotice, owners: list[str]) -> int:
+        keys = [index, *(self.basket_key(owner) for owner in owners)]
+        args: ScriptArgs = [
+            price.product_id,
+            str(price.unit_price),
+            price.currency,
+            price.changed_at,
+            *owners,
+        ]
+        return int(await self._note_price(keys=keys, args=args))
 
     async def merge(
         self, guest: str, user: str, *, max_quantity: int, max_lines: int

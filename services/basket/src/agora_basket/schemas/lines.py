@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +19,10 @@ class StoredLine:
         currency: That price's currency.
         name: The product's name then (shown when catalog cannot be asked).
         sku: Its stock keeping unit (names its image).
+        known_price: Catalog's price from the latest ``product.price_changed`` since the shopper
+            set the line (``None``: none came); a stale read shows it.
+        known_currency: That price's currency.
+        known_at: When that price was set (a :class:`PriceNotice` timestamp).
     """
 
     product_id: str
@@ -26,9 +31,15 @@ class StoredLine:
     currency: str
     name: str
     sku: str
+    known_price: Decimal | None = None
+    known_currency: str | None = None
+    known_at: str | None = None
 
     def encode(self) -> str:
-        """The line as the JSON value of its Redis hash field (the product id is the field)."""
+        """The line as the JSON value of its Redis hash field (the product id is the field).
+
+        A line the shopper sets carries no known price: they have just seen the current one.
+        """
         return json.dumps(
             {
                 "q": self.quantity,
@@ -59,7 +70,36 @@ class StoredLine:
             currency=str(value["c"]),
             name=str(value["n"]),
             sku=str(value["s"]),
+            known_price=Decimal(value["k"]) if "k" in value else None,
+            known_currency=value.get("kc"),
+            known_at=value.get("kt"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PriceNotice:
+    """Catalog's word that a product's price changed (from ``product.price_changed``).
+
+    Attributes:
+        product_id: The product (a UUID string).
+        unit_price: The new price.
+        currency: Its currency.
+        changed_at: When, as a UTC ISO 8601 string with microseconds: a fixed width, so that
+            the Lua script compares two notices as strings and keeps the later one.
+    """
+
+    product_id: str
+    unit_price: Decimal
+    currency: str
+    changed_at: str
+
+    @classmethod
+    def of(
+        cls, product_id: str, unit_price: Decimal, currency: str, changed_at: dt.datetime
+    ) -> PriceNotice:
+        """A notice with ``changed_at`` written in the comparable form."""
+        stamp = changed_at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+        return cls(product_id, unit_price, currency, stamp)
 
 
 @dataclass(frozen=True, slots=True)

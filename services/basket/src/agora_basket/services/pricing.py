@@ -70,16 +70,25 @@ def price_line(line: StoredLine, product: CatalogProduct | None) -> BasketLineRe
 
 
 def stale_line(line: StoredLine) -> BasketLineRead:
-    """One line with the last known price, for when catalog cannot be asked."""
+    """One line with the last known price, for when catalog cannot be asked.
+
+    The last known price is the one a ``product.price_changed`` event brought, if any came
+    since the shopper set the line (flagged as a change), else the one the shopper saw.
+    """
+    price = line.known_price if line.known_price is not None else line.unit_price
+    currency = line.known_currency or line.currency
+    changed = price != line.unit_price or currency != line.currency
     return BasketLineRead(
         product_id=uuid.UUID(line.product_id),
         sku=line.sku,
         name=line.name,
         image_url=image_url(line.sku),
         quantity=line.quantity,
-        unit_price=line.unit_price,
-        currency=line.currency,
-        line_total=line_total(line.unit_price, line.quantity),
+        unit_price=price,
+        currency=currency,
+        line_total=line_total(price, line.quantity),
+        price_changed=changed,
+        previous_unit_price=line.unit_price if changed else None,
         stale=True,
     )
 

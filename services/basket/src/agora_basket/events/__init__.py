@@ -1,0 +1,1 @@
+"""Basket's event consumer."""
