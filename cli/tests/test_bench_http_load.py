@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -59,12 +60,14 @@ CLOSING = {"/close", "/once", "/cut", "/garbage", "/drop"}
 
 
 class Scripted:
-    """A server answering each path as scripted; counts connections, keeps each request head."""
+    """A server answering each path as scripted; counts connections, keeps each request head (and
+    body, when it has one)."""
 
     def __init__(self) -> None:
         self.url = ""
         self.connections = 0
         self.requests: list[bytes] = []
+        self.bodies: list[bytes] = []
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -77,6 +80,9 @@ class Scripted:
         """Answer one request; False when the connection is to be closed."""
         head = await reader.readuntil(b"\r\n\r\n")
         self.requests.append(head)
+        length = re.search(rb"\r\nContent-Length: (\d+)\r\n", head)
+        if length:
+            self.bodies.append(await reader.readexactly(int(length[1])))
         path = head.split(b" ")[1].decode()
         if path == "/slow":
             await reader.read()  # until the client gives up
@@ -112,7 +118,7 @@ async def test_responses_of_every_framing_are_read_to_the_end_on_one_connection(
 ) -> None:
     connection = one(server)
     paths = ["/length", "/chunked", "/split", "/large", "/not-modified", "/length"]
-    statuses = [await connection.get(path) for path in paths]
+    statuses = [await connection.send(path) for path in paths]
     await connection.aclose()
     assert statuses == [200, 200, 200, 200, 304, 200]
     assert (server.connections, connection.opened) == (1, 1)
@@ -124,6 +130,26 @@ async def test_responses_of_every_framing_are_read_to_the_end_on_one_connection(
             f"GET /length HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept-Encoding: gzip\r\n\r\n"
         ).encode()
     )
+
+
+async def test_a_connection_sends_its_method_and_body_with_every_request(
+    server: Scripted,
+) -> None:
+    port = int(server.url.rsplit(":", 1)[1])
+    headers = {"Content-Type": "application/json"}
+    connection = Connection("127.0.0.1", port, headers=headers, method="PUT", body=b'{"q": 2}')
+    assert [await connection.send(path) for path in ("/length", "/chunked")] == [200, 200]
+    await connection.aclose()
+    assert server.paths() == ["/length", "/chunked"]
+    assert (
+        server.requests[1]
+        == (
+            f"PUT /chunked HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept-Encoding: gzip\r\n"
+            "Content-Type: application/json\r\nContent-Length: 8\r\n\r\n"
+        ).encode()
+    )
+    assert server.bodies == [b'{"q": 2}'] * 2
+    assert server.connections == 1, "each body read to its end: the connection stays usable"
 
 
 async def test_errors_are_counted_and_the_load_goes_on(server: Scripted) -> None:
@@ -146,7 +172,7 @@ async def test_connection_close_makes_the_next_request_open_a_new_connection(
     connection = one(server)
     statuses, kept = [], []
     for path in ("/close", "/length", "/close"):
-        statuses.append(await connection.get(path))
+        statuses.append(await connection.send(path))
         kept.append(connection.is_open)
     assert statuses == [200, 200, 200]
     assert kept == [False, True, False]  # not reused: the next request opens a new connection
@@ -160,9 +186,9 @@ async def test_broken_responses_fail_and_the_next_request_reconnects(
 ) -> None:
     connection = one(server)
     with pytest.raises(RequestFailed, match=f"GET {path} on 127.0.0.1"):
-        await connection.get(path)
+        await connection.send(path)
     assert not connection.is_open
-    assert await connection.get("/length") == 200
+    assert await connection.send("/length") == 200
     assert (server.connections, connection.opened) == (2, 2)
     await connection.aclose()
 
@@ -170,21 +196,21 @@ async def test_broken_responses_fail_and_the_next_request_reconnects(
 async def test_a_response_that_never_comes_times_out(server: Scripted) -> None:
     connection = one(server, seconds=0.2)
     with pytest.raises(RequestFailed, match="TimeoutError"):
-        await connection.get("/slow")
-    assert await connection.get("/length") == 200
+        await connection.send("/slow")
+    assert await connection.send("/length") == 200
     assert connection.opened == 2
     await connection.aclose()
 
 
 async def test_a_kept_connection_the_server_closed_is_opened_again(server: Scripted) -> None:
     connection = one(server)
-    assert await connection.get("/once") == 200
+    assert await connection.send("/once") == 200
     await asyncio.sleep(0.05)  # the server's close has arrived: seen before sending
-    assert await connection.get("/once") == 200
+    assert await connection.send("/once") == 200
     assert connection._streams is not None
     connection._streams[0].at_eof = lambda: False  # type: ignore[method-assign]
     await asyncio.sleep(0.05)  # ... and now seen only when the response does not come
-    assert await connection.get("/length") == 200
+    assert await connection.send("/length") == 200
     assert server.paths() == ["/once", "/once", "/length"]
     assert (server.connections, connection.opened) == (3, 3)
     await connection.aclose()
@@ -192,9 +218,9 @@ async def test_a_kept_connection_the_server_closed_is_opened_again(server: Scrip
 
 async def test_a_kept_connection_is_retried_once_only(server: Scripted) -> None:
     connection = one(server)
-    assert await connection.get("/length") == 200
+    assert await connection.send("/length") == 200
     with pytest.raises(RequestFailed, match="closed before the response"):
-        await connection.get("/drop")
+        await connection.send("/drop")
     assert server.paths() == ["/length", "/drop", "/drop"]
     await connection.aclose()
 
@@ -202,7 +228,7 @@ async def test_a_kept_connection_is_retried_once_only(server: Scripted) -> None:
 async def test_a_base_url_path_prefixes_every_request(server: Scripted) -> None:
     async with open_clients(server.url + "/api/", 1) as (connection,):
         with pytest.raises(RequestFailed):  # the script knows no /api/length: it hangs up
-            await connection.get("/length")
+            await connection.send("/length")
     assert server.paths() == ["/api/length"]
 
 

@@ -17,7 +17,7 @@ from agora_cli.bench import identity as bench
 from agora_cli.bench.catalog_report import Row
 from agora_cli.bench.cpu import CpuUsage
 from agora_cli.bench.http_load import LoadResult
-from agora_cli.bench.identity_report import IdentityReport, summarize
+from agora_cli.bench.identity_report import SharesReport, summarize
 from agora_cli.main import main
 
 PATHS = {
@@ -65,7 +65,7 @@ def test_shares_are_of_the_matching_hello_world_and_medians_over_rounds() -> Non
 
 def test_the_report_prints_the_medians_and_the_verdict() -> None:
     facts = {"generator": "wrk", **summarize([a_round(500.0)])}
-    report = IdentityReport("identity", "Identity reads", {"cpu": "Z80"}, [], facts, [])
+    report = SharesReport("identity", "Identity reads", {"cpu": "Z80"}, [], facts, [])
     text = report.as_text()
     assert re.search(r"GET /users/me\s+gateway\s+500\s+5\.0\s+20\.0\s+-\s+0\s+25%", text), text
     assert re.search(r"FastAPI hello-world\s+uvicorn\s+4,000\s+5\.0\s+20\.0\s+100\s+0\s+-", text)

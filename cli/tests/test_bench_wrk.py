@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -60,8 +61,15 @@ def test_the_command_line_names_the_script_and_its_files(tmp_path: Path) -> None
     assert argv[1:] == [
         *("-t", str(wrk.threads_for(32)), "-c", "32", "-d", "7s", "--timeout", "10s"),
         *("-s", str(tmp_path / "s.lua"), "http://h:1/", "--", str(tmp_path / "p")),
-        str(tmp_path / "h"),
+        *(str(tmp_path / "h"), "GET"),
     ]
+    put = wrk.argv("http://h:1/", tmp_path / "s", tmp_path / "p", tmp_path / "h", 2, 1, "PUT")
+    assert put[-3:] == [str(tmp_path / "p"), str(tmp_path / "h"), "PUT"]
+    body = tmp_path / "b"
+    sent = wrk.argv(
+        "http://h:1/", tmp_path / "s", tmp_path / "p", tmp_path / "h", 2, 1, "PUT", body
+    )
+    assert sent[-3:] == [str(tmp_path / "h"), "PUT", str(body)]
 
 
 def test_the_report_says_which_generator_ran() -> None:
@@ -74,15 +82,18 @@ def test_the_report_says_which_generator_ran() -> None:
 
 @dataclass
 class Recorder:
-    """A server keeping every request head; /error answers 500, /same 304, the rest 200."""
+    """A server keeping every request head and body; /error answers 500, /same 304, the rest 200."""
 
     heads: list[bytes] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
     errors: int = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while head := await reader.readuntil(b"\r\n\r\n"):
                 self.heads.append(head)
+                length = re.search(rb"\r\nContent-Length: (\d+)\r\n", head)
+                self.bodies.append(await reader.readexactly(int(length[1])) if length else b"")
                 path = head.split(b" ")[1]
                 if path.endswith(b"/error"):
                     self.errors += 1
@@ -124,6 +135,26 @@ async def test_wrk_sends_the_paths_in_turn_with_the_headers_and_counts_errors() 
 
 @needs_wrk
 @pytest.mark.integration
+async def test_wrk_sends_the_method_and_the_body_it_is_given() -> None:
+    body = b'{"quantity": 2}'
+    headers = {"Content-Type": "application/json"}
+    async with recorder() as (server, url):
+        result = await wrk.run(url, ["/items/a"], 2, 1, headers, "PUT", body)
+    assert result.requests > 0
+    assert result.errors == 0, "each body read as such, not as the next request"
+    assert {head.split(b" ")[0] for head in server.heads} == {b"PUT"}
+    assert set(server.bodies) == {body}
+    assert all(b"\r\nContent-Length: 15\r\n" in head for head in server.heads)
+    assert all(b"\r\nContent-Type: application/json\r\n" in head for head in server.heads)
+    async with recorder() as (server, url):
+        await wrk.run(url, ["/a"], 1, 1)
+    assert {head.split(b" ")[0] for head in server.heads} == {b"GET"}
+    assert set(server.bodies) == {b""}
+    assert not any(b"Content-Length" in head for head in server.heads)
+
+
+@needs_wrk
+@pytest.mark.integration
 async def test_an_endpoint_times_with_wrk_and_fills_with_python() -> None:
     async with recorder() as (server, url), open_endpoint(f"{url}/api", 2, "wrk", 1) as endpoint:
         fixed = await endpoint.fixed(["/x"], 3)
@@ -132,6 +163,21 @@ async def test_an_endpoint_times_with_wrk_and_fills_with_python() -> None:
     assert timed.generator == "wrk"
     assert timed.requests > 3, "wrk runs for its duration, not a count"
     assert server.paths() == {"/api/x", "/api/y"}, "a base URL's path prefixes every path"
+
+
+@needs_wrk
+@pytest.mark.integration
+async def test_an_endpoint_sends_its_method_and_body_with_either_generator() -> None:
+    async with (
+        recorder() as (server, url),
+        open_endpoint(url, 1, "wrk", 1, {"X-A": "1"}, "PUT", b"{}") as endpoint,
+    ):
+        await endpoint.fixed(["/x"], 2)
+        await endpoint.timed(["/y"], 2)
+    assert server.paths() == {"/x", "/y"}
+    assert {head.split(b" ")[0] for head in server.heads} == {b"PUT"}
+    assert set(server.bodies) == {b"{}"}
+    assert all(b"\r\nX-A: 1\r\n" in head for head in server.heads)
 
 
 @needs_wrk

@@ -36,9 +36,10 @@ class Options:
     """What to measure, and against which servers (None: start embedded ones).
 
     ``concurrency`` None lets each benchmark pick its own (:meth:`concurrency_or`). ``requests``
-    to ``redis_url`` are the HTTP benchmarks' (catalog, identity); their URLs name a running stack,
-    else they boot one. ``generator`` drives their timed runs (``auto``: wrk when installed, else
-    the Python one); wrk runs ``duration`` seconds, the Python generator ``requests`` requests.
+    to ``redis_url`` are the HTTP benchmarks' (catalog, identity, basket); their URLs name a
+    running stack, else they boot one. ``generator`` drives their timed runs (``auto``: wrk when
+    installed, else the Python one); wrk runs ``duration`` seconds, the Python generator
+    ``requests`` requests.
     """
 
     events: int = DEFAULT_EVENTS
@@ -161,6 +162,12 @@ def _run_identity(options: Options) -> Report:
     return identity.run(options)
 
 
+def _run_basket(options: Options) -> Report:
+    from agora_cli.bench import basket
+
+    return basket.run(options)
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     benchmark.name: benchmark
     for benchmark in (
@@ -178,6 +185,12 @@ BENCHMARKS: dict[str, Benchmark] = {
             "authenticated database-backed reads (GET /users/me, an admin list page) via the "
             "gateway and direct, next to a FastAPI hello-world (requests/s, p50/p99, ratios)",
             _run_identity,
+        ),
+        Benchmark(
+            "basket",
+            "GET and PUT of a 3-line basket (priced by catalog) via the gateway and direct, next "
+            "to a FastAPI hello-world (requests/s, p50/p99, shares)",
+            _run_basket,
         ),
     )
 }
@@ -246,11 +259,16 @@ def _add_catalog_arguments(bench: argparse.ArgumentParser) -> None:
         default=DEFAULT_COLD_PASSES,
         help="catalog: cache flushes, each followed by one pass over the keys",
     )
-    bench.add_argument("--products", type=_positive, help="catalog: seeded (default: 1200)")
     bench.add_argument(
-        "--gateway-url", help="catalog, identity: a running stack's gateway (else their own)"
+        "--products", type=_positive, help="catalog, basket: products seeded (default: 1200)"
     )
-    bench.add_argument("--direct-url", help="catalog, identity: that stack's service itself")
+    bench.add_argument(
+        "--gateway-url",
+        help="catalog, identity, basket: a running stack's gateway (else their own)",
+    )
+    bench.add_argument(
+        "--direct-url", help="catalog, identity, basket: that stack's service itself"
+    )
     bench.add_argument("--redis-url", help="catalog: its Redis db to flush (else no cold runs)")
 
 
@@ -276,7 +294,14 @@ def options_from(args: argparse.Namespace) -> Options:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Run the named benchmark, or every one, and print the reports."""
+    """Run the named benchmark, or every one, and print the reports.
+
+    A stack that cannot be booted, seeded or set up, or a load generator that cannot run, ends
+    the command with ``agora: <why>`` (exit status 1), not a traceback.
+    """
+    from agora_cli.bench.stacks import BenchmarkError
+    from agora_cli.bench.wrk import WrkError
+
     if args.list:
         sys.stdout.write(format_table(["name", "measures"], _listing()) + "\n")
         return 0
@@ -287,6 +312,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # the benchmark has stopped what it started
         sys.stderr.write("agora: interrupted\n")
         return EXIT_INTERRUPTED
+    except (BenchmarkError, WrkError) as error:
+        sys.stderr.write(f"agora: {error}\n")
+        return 1
     if args.json:
         import json
 

@@ -1,6 +1,7 @@
 """An HTTP load generator for the benchmarks, and the bare FastAPI hello-world they compare with.
 
-:func:`run_load` sends a fixed number of GETs over a set of paths with a fixed number in flight:
+:func:`run_load` sends a fixed number of requests (GETs, or each connection's method and body)
+over a set of paths with a fixed number in flight:
 one worker per :class:`Connection` of :func:`open_clients`, each a keep-alive HTTP/1.1 connection
 on asyncio streams, taking the next request from a shared counter, so exactly ``requests`` are
 sent. Every request's latency is kept; a response other than 2xx or 304, a transport error, a
@@ -165,10 +166,11 @@ class _Response:
 class Connection:
     """One worker's keep-alive HTTP/1.1 connection: opened on first use and after a failure.
 
-    Each request is ``GET <path> HTTP/1.1`` with ``Host`` and ``Accept-Encoding: gzip`` (browsers
-    send it, and the servers compress what they would compress for them). The response is read to
-    its end and its body dropped; one that ends with the connection (no length, not chunked)
-    counts as cut short: neither uvicorn nor Traefik sends one.
+    Each request is ``<method> <path> HTTP/1.1`` (``GET`` unless told otherwise) with ``Host`` and
+    ``Accept-Encoding: gzip`` (browsers send it, and the servers compress what they would compress
+    for them), and ``Content-Length`` and the body when there is one. The response is read to its
+    end and its body dropped; one that ends with the connection (no length, not chunked) counts as
+    cut short: neither uvicorn nor Traefik sends one.
     """
 
     def __init__(
@@ -178,6 +180,8 @@ class Connection:
         prefix: str = "",
         timeout: float = REQUEST_TIMEOUT_SECONDS,
         headers: Mapping[str, str] | None = None,
+        method: str = "GET",
+        body: bytes = b"",
     ) -> None:
         """Describe the connection; nothing is opened before the first request.
 
@@ -186,13 +190,17 @@ class Connection:
             port: Its port.
             prefix: A path put before every requested path (a base URL's path).
             timeout: Seconds a request may take, connecting included.
-            headers: Sent with every request too (``Authorization``...).
+            headers: Sent with every request too (``Authorization``, ``Content-Type``...).
+            method: The method of every request.
+            body: The body of every request (none when empty).
         """
         self.host, self.port, self.prefix, self.timeout = host, port, prefix, timeout
+        self.method = method
         authority = host if port == HTTP_PORT else f"{host}:{port}"
-        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        sent = {**(headers or {}), **({"Content-Length": str(len(body))} if body else {})}
+        extra = "".join(f"{name}: {value}\r\n" for name, value in sent.items())
         head = f"Host: {authority}\r\nAccept-Encoding: gzip\r\n{extra}\r\n"
-        self._headers = head.encode("ascii")
+        self._headers = head.encode("ascii") + body
         self._requests: dict[str, bytes] = {}
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._response = _Response()
@@ -206,12 +214,12 @@ class Connection:
     def _request(self, path: str) -> bytes:
         encoded = self._requests.get(path)
         if encoded is None:
-            line = f"GET {self.prefix}{path} HTTP/1.1\r\n".encode("ascii")
+            line = f"{self.method} {self.prefix}{path} HTTP/1.1\r\n".encode("ascii")
             encoded = self._requests[path] = line + self._headers
         return encoded
 
-    async def get(self, path: str) -> int:
-        """GET ``path`` and read the whole response.
+    async def send(self, path: str) -> int:
+        """Send the connection's request for ``path`` and read the whole response.
 
         Returns:
             The response's status code.
@@ -224,7 +232,9 @@ class Connection:
                 return await self._exchange(self._request(path))
         except (OSError, httptools.HttpParserError) as error:  # TimeoutError is an OSError
             self.close()
-            raise RequestFailed(f"GET {path} on {self.host}:{self.port}: {error!r}") from error
+            raise RequestFailed(
+                f"{self.method} {path} on {self.host}:{self.port}: {error!r}"
+            ) from error
 
     async def _exchange(self, request: bytes) -> int:
         """Send ``request`` and read its response, once more when a kept connection was stale."""
@@ -286,7 +296,11 @@ class Connection:
 
 @asynccontextmanager
 async def open_clients(
-    base_url: str, concurrency: int, headers: Mapping[str, str] | None = None
+    base_url: str,
+    concurrency: int,
+    headers: Mapping[str, str] | None = None,
+    method: str = "GET",
+    body: bytes = b"",
 ) -> AsyncIterator[list[Connection]]:
     """``concurrency`` keep-alive connections to ``base_url``, closed after the block.
 
@@ -294,6 +308,8 @@ async def open_clients(
         base_url: ``http://host[:port][/prefix]``; the connections open on their first request.
         concurrency: How many.
         headers: Sent with every request too.
+        method: The method of every request.
+        body: The body of every request (none when empty).
 
     Raises:
         ValueError: When ``base_url`` is not a plain ``http://`` URL (the stacks serve no TLS).
@@ -303,7 +319,8 @@ async def open_clients(
         raise ValueError(f"the load generator speaks plain http://, not {base_url!r}")
     port, prefix = parts.port or HTTP_PORT, parts.path.rstrip("/")
     connections = [
-        Connection(parts.hostname, port, prefix, headers=headers) for _ in range(concurrency)
+        Connection(parts.hostname, port, prefix, headers=headers, method=method, body=body)
+        for _ in range(concurrency)
     ]
     try:
         yield connections
@@ -319,7 +336,7 @@ def succeeded(status_code: int) -> bool:
 async def run_load(
     clients: Sequence[Connection], paths: Sequence[str], requests: int
 ) -> LoadResult:
-    """GET ``paths`` in turn, ``requests`` times in all, one request in flight per connection.
+    """Request ``paths`` in turn, ``requests`` times in all, one in flight per connection.
 
     Args:
         clients: One per worker (from :func:`open_clients`); fewer work when ``requests`` is
@@ -339,7 +356,7 @@ async def run_load(
         for turn in turns:
             started = time.perf_counter()
             try:
-                served = succeeded(await connection.get(paths[turn % len(paths)]))
+                served = succeeded(await connection.send(paths[turn % len(paths)]))
             except RequestFailed:
                 served = False
             latencies.append(time.perf_counter() - started)

@@ -1,10 +1,11 @@
 """A stack for the HTTP benchmarks: booted privately for the run, or given by URL.
 
-Without ``--gateway-url``/``--direct-url`` a benchmark boots a private stack (``agora up
---detach`` in a scratch data directory on free ports, the API rate limit raised), seeds it with
-``agora seed`` when the measured service has demo data, and always runs ``agora down`` and
-deletes the directory afterwards; the pid files of its data directory name the processes whose
-CPU time is read. A stack given by URL is measured without CPU times: its processes are unknown.
+Without ``--gateway-url``/``--direct-url`` a benchmark boots a private stack (``agora up --detach``
+in a scratch data directory on free ports, the API rate limit raised), seeds it with ``agora seed``
+when the measured service (or the one whose data it reads: catalog's for basket) has demo data, and
+always runs ``agora down`` and deletes the directory afterwards; the pid files of its data
+directory name the processes whose CPU time is read. A stack given by URL is measured without CPU
+times: its processes are unknown.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ class BenchmarkError(RuntimeError):
 class Target:
     """The stack under measurement: gateway, the measured service's own port, its Redis db.
 
-    ``pids`` are its serving processes by role (the service's name, ``gateway``), when known.
+    ``pids`` are its serving processes by role (the services' names, ``gateway``), when known.
     """
 
     gateway_url: str
@@ -91,11 +92,13 @@ def stack_target(
     )
 
 
-def stack_pids(data_dir: Path, service: ServiceSpec = CATALOG) -> dict[str, int]:
-    """The live processes of ``service`` and the gateway of the stack in ``data_dir``.
+def stack_pids(
+    data_dir: Path, service: ServiceSpec = CATALOG, others: Sequence[ServiceSpec] = ()
+) -> dict[str, int]:
+    """The live processes of ``service``, ``others`` and the gateway of the stack in ``data_dir``.
 
     Returns:
-        Their pids by role (the service's name, ``gateway``), from the pid files ``agora up``
+        Their pids by role (the services' names, ``gateway``), from the pid files ``agora up``
         wrote; a process that is not running is left out.
     """
     from agora_cli.config import StackConfig
@@ -103,7 +106,8 @@ def stack_pids(data_dir: Path, service: ServiceSpec = CATALOG) -> dict[str, int]
     from agora_cli.infra.process import read_process
 
     config = StackConfig(data_dir=data_dir)
-    processes = {role: read_process(config.pid_file(role)) for role in (service.name, Gateway.name)}
+    roles = (service.name, *(other.name for other in others), Gateway.name)
+    processes = {role: read_process(config.pid_file(role)) for role in roles}
     return {role: process.pid for role, process in processes.items() if process is not None}
 
 
@@ -139,9 +143,14 @@ def _on_signals(handler: Any) -> dict[int, Any]:
 
 
 @contextmanager
-def private_stack(products: int | None, service: ServiceSpec = CATALOG) -> Iterator[Target]:
+def private_stack(
+    products: int | None, service: ServiceSpec = CATALOG, data_from: ServiceSpec | None = None
+) -> Iterator[Target]:
     """Boot a stack of its own for the block, ``service``'s demo data seeded when it has some
     (``products`` of them); ``agora down`` and cleanup always run.
+
+    ``data_from`` names another service whose demo data ``service`` reads (basket: catalog's
+    products): that one is seeded instead, and its process is read too (:func:`stack_pids`).
 
     Ctrl-C and SIGTERM end the block through its cleanup, also when the benchmark was started in
     the background (where SIGINT comes ignored); a second one cannot interrupt ``agora down``.
@@ -149,15 +158,17 @@ def private_stack(products: int | None, service: ServiceSpec = CATALOG) -> Itera
     data_dir = Path(tempfile.mkdtemp(prefix="agora-bench-stack-"))
     data_dir.chmod(SCRATCH_MODE)
     env = stack_env(os.environ)
-    seed = ["--service", service.name, *(["--count", str(products)] if products else [])]
+    source = data_from or service
+    others = [source] if source != service else []
+    seed = ["--service", source.name, *(["--count", str(products)] if products else [])]
     previous = _on_signals(signal.default_int_handler)  # asyncio.run cancels its task on it
     try:
         with stage(f"booting a private stack in {data_dir} (agora up --detach)"):
             agora(data_dir, env, "up", "--detach")
-        if service.seed:
+        if source.seed:
             with stage(f"seeding it (agora seed {' '.join(seed)})"):
                 agora(data_dir, env, "seed", *seed)
-        yield stack_target(env, stack_pids(data_dir, service), service)
+        yield stack_target(env, stack_pids(data_dir, service, others), service)
     finally:
         _on_signals(signal.SIG_IGN)
         try:

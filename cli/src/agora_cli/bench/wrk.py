@@ -8,10 +8,11 @@ When ``wrk`` is on the ``PATH`` the timed runs use it; otherwise, or with ``--ge
 the Python one runs, and the report says which did.
 
 wrk runs for a duration, not a number of requests. :data:`SCRIPT` (Lua, run by each wrk thread)
-sends the given paths in turn with the given headers, each thread starting at a different path,
-and prints one line, ``AGORA-WRK {json}``, with the counts and the latency percentiles in
-microseconds, which :func:`parse` reads. Errors are wrk's: connect, read, write and timeout
-errors, and answers with a status above 399 (304 is a success, as for the Python generator).
+sends the given paths in turn with the given headers, method and body (``GET`` without a body
+unless told otherwise), each thread starting at a different path, and prints one line,
+``AGORA-WRK {json}``, with the counts and the latency percentiles in microseconds, which
+:func:`parse` reads. Errors are wrk's: connect, read, write and timeout errors, and answers with
+a status above 399 (304 is a success, as for the Python generator).
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ TIMEOUT_SECONDS = 10  # wrk's per-request timeout; a slower answer counts as an 
 EXTRA_SECONDS = 30.0  # beyond the run's duration before the process is given up on
 FILE_MODE = 0o600  # the headers file may hold a bearer token
 
-# Each thread reads the paths and headers files named after "--", builds every request once
-# (request() is on wrk's hot path) and starts at its own offset into the paths.
+# Each thread reads the paths and headers files named after "--", then the method and the body's
+# file when given, builds every request once (request() is on wrk's hot path; wrk.format adds
+# Content-Length for a body) and starts at its own offset into the paths.
 SCRIPT = r"""
 local counter = 1
 
@@ -53,9 +55,15 @@ function init(args)
     local name, value = line:match("^([^:]+):%s*(.*)$")
     if name then headers[name] = value end
   end
+  local method, body = args[3] or "GET", nil
+  if args[4] then
+    local file = assert(io.open(args[4], "rb"))
+    body = file:read("*a")
+    file:close()
+  end
   requests = {}
   for path in io.lines(args[1]) do
-    requests[#requests + 1] = wrk.format("GET", path, headers)
+    requests[#requests + 1] = wrk.format(method, path, headers, body)
   end
   index = (id or 1) - 1
 end
@@ -124,15 +132,27 @@ def threads_for(concurrency: int, cpus: int | None = None) -> int:
 
 
 def argv(
-    url: str, script: Path, paths_file: Path, headers_file: Path, concurrency: int, seconds: int
+    url: str,
+    script: Path,
+    paths_file: Path,
+    headers_file: Path,
+    concurrency: int,
+    seconds: int,
+    method: str = "GET",
+    body_file: Path | None = None,
 ) -> list[str]:
-    """The wrk command line for ``concurrency`` connections to ``url`` for ``seconds``."""
+    """The wrk command line for ``concurrency`` connections to ``url`` for ``seconds``.
+
+    The script's arguments (after ``--``): the paths and headers files, the method, and the
+    body's file when there is a body.
+    """
     return [
         wrk_path() or WRK,
         *("-t", str(threads_for(concurrency)), "-c", str(concurrency)),
         *("-d", f"{seconds}s", "--timeout", f"{TIMEOUT_SECONDS}s", "-s", str(script)),
         url,
-        *("--", str(paths_file), str(headers_file)),
+        *("--", str(paths_file), str(headers_file), method),
+        *([str(body_file)] if body_file is not None else []),
     ]
 
 
@@ -160,8 +180,11 @@ def parse(output: str) -> LoadResult:
 
 
 def _write(directory: Path, name: str, lines: Sequence[str]) -> Path:
-    path = directory / name
-    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    return _write_bytes(directory / name, "".join(f"{line}\n" for line in lines).encode())
+
+
+def _write_bytes(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
     path.chmod(FILE_MODE)
     return path
 
@@ -172,11 +195,14 @@ async def run(
     concurrency: int,
     seconds: int,
     headers: Mapping[str, str] | None = None,
+    method: str = "GET",
+    body: bytes = b"",
 ) -> LoadResult:
-    """GET ``paths`` in turn on ``base_url`` with ``concurrency`` connections for ``seconds``.
+    """Request ``paths`` in turn on ``base_url`` with ``concurrency`` connections for ``seconds``.
 
-    Every request also sends ``Accept-Encoding: gzip`` (as the Python generator and browsers do)
-    and ``headers``. A base URL's path prefixes every path.
+    Every request is ``method`` with ``body`` (none when empty), and also sends ``Accept-Encoding:
+    gzip`` (as the Python generator and browsers do) and ``headers``. A base URL's path prefixes
+    every path.
 
     Raises:
         WrkError: When wrk fails or prints no result.
@@ -190,7 +216,10 @@ async def run(
         script = _write(directory, "paths.lua", [SCRIPT])
         paths_file = _write(directory, "paths.txt", [prefix + path for path in paths])
         headers_file = _write(directory, "headers.txt", [f"{k}: {v}" for k, v in sent.items()])
-        command = argv(origin, script, paths_file, headers_file, concurrency, seconds)
+        body_file = _write_bytes(directory / "body", body) if body else None
+        command = argv(
+            origin, script, paths_file, headers_file, concurrency, seconds, method, body_file
+        )
         process = await asyncio.create_subprocess_exec(
             *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
