@@ -34,7 +34,9 @@ async def _start_grpc(app: FastAPI) -> None:
     catalog = deps.catalog_state(app)
     catalog.grpc_server = None
     if settings.grpc_port is not None:
-        catalog.grpc_server = await serve_grpc(state.sessionmaker, state.keys, settings)
+        catalog.grpc_server = await serve_grpc(
+            state.sessionmaker, state.reader, state.keys, settings
+        )
 
 
 async def _stop_grpc(app: FastAPI) -> None:

@@ -1,8 +1,9 @@
 """The internal ``agora.catalog.v1.CatalogService`` (``proto/agora/catalog/v1/catalog.proto``).
 
-Each call gets its own session and read transaction, and runs the same ``services/`` code as the
-REST API. The servicer only translates: protobuf in, validated schemas to the service, protobuf
-out. Invalid input (an id that is not a UUID, a quantity below 1, more than ``MAX_BATCH`` ids)
+``GetProducts`` reads one SELECT on the chassis reader (basket asks on every request; ADR 0018);
+``CheckAvailability`` gets its own session and read transaction. Both run ``services/`` code;
+the servicer only translates: protobuf in, validated schemas to the service, protobuf out.
+Invalid input (an id that is not a UUID, a quantity below 1, more than ``MAX_BATCH`` ids)
 raises a ``ValidationError``; the chassis interceptor answers it, and any domain error, with the
 status code of the chassis table, and stops the call when its deadline passes.
 
@@ -16,7 +17,6 @@ from typing import Any
 
 import grpc
 
-from agora_catalog.models import Product
 from agora_catalog.schemas.lookup import (
     AvailabilityQuery,
     LineAvailability,
@@ -24,11 +24,12 @@ from agora_catalog.schemas.lookup import (
     ProductBatch,
 )
 from agora_catalog.settings import CatalogSettings
-from agora_catalog.wiring import product_lookup
+from agora_catalog.wiring import product_batches, product_lookup
 from agora_chassis.auth import SERVICE_TOKEN_USE, KeySource, TokenVerifier
 from agora_chassis.db import SessionFactory
 from agora_chassis.grpc_auth import GrpcAuth, method_scopes
 from agora_chassis.grpc_server import GrpcServer, start_grpc_server
+from agora_chassis.reader import Reader, Row
 from agora_contracts.grpc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
 SERVICE_NAME = catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
@@ -45,16 +46,16 @@ LINE_STATUS = {
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def product_message(product: Product) -> catalog_pb2.Product:
-    """A product as the wire sees it: the price as a decimal string, never a float."""
+def product_message(product: Row) -> catalog_pb2.Product:
+    """A product row as the wire sees it: the price as a decimal string, never a float."""
     return catalog_pb2.Product(
-        id=str(product.id),
-        sku=product.sku,
-        name=product.name,
-        price=f"{product.price:.2f}",
-        currency=product.currency,
-        available=product.available,
-        active=product.active,
+        id=str(product["id"]),
+        sku=product["sku"],
+        name=product["name"],
+        price=f"{product['price']:.2f}",
+        currency=product["currency"],
+        available=product["available"],
+        active=product["active"],
     )
 
 
@@ -72,9 +73,10 @@ def line_message(line: LineAvailability) -> catalog_pb2.LineAvailability:
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     """``CatalogService`` over the catalog's database."""
 
-    def __init__(self, sessionmaker: SessionFactory) -> None:
-        """Open one session (and read transaction) per call from ``sessionmaker``."""
+    def __init__(self, sessionmaker: SessionFactory, reader: Reader) -> None:
+        """Read with ``reader``, or in a session (and read transaction) from ``sessionmaker``."""
         self.sessionmaker = sessionmaker
+        self.reader = reader
 
     async def GetProducts(  # noqa: N802 - the method name is the RPC's
         self,
@@ -83,11 +85,10 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     ) -> catalog_pb2.GetProductsResponse:
         """The products with the requested ids, and the ids naming none."""
         batch = ProductBatch.model_validate({"product_ids": list(request.product_ids)})
-        async with self.sessionmaker.begin() as session:
-            products, missing = await product_lookup(session).get_products(batch)
-            found = [product_message(product) for product in products]
+        products, missing = await product_batches(self.reader).get_products(batch)
         return catalog_pb2.GetProductsResponse(
-            products=found, missing_ids=[str(product_id) for product_id in missing]
+            products=[product_message(product) for product in products],
+            missing_ids=[str(product_id) for product_id in missing],
         )
 
     async def CheckAvailability(  # noqa: N802 - the method name is the RPC's
@@ -108,12 +109,13 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
 
 
 async def serve(
-    sessionmaker: SessionFactory, keys: KeySource, settings: CatalogSettings
+    sessionmaker: SessionFactory, reader: Reader, keys: KeySource, settings: CatalogSettings
 ) -> GrpcServer:
     """Start the catalog's gRPC server (service tokens, health checking, reflection off production).
 
     Args:
         sessionmaker: Where each call's session comes from.
+        reader: Runs the single-statement reads (``GetProducts``).
         keys: Identity's public keys (the JWKS), to verify callers' service tokens.
         settings: Address and port (``grpc_host``, ``grpc_port``; no port: any free one), the
             longest one call may run (``request_timeout_seconds``), issuer, audience, profile.
@@ -121,7 +123,7 @@ async def serve(
     Returns:
         The running server.
     """
-    servicer = CatalogServicer(sessionmaker)
+    servicer = CatalogServicer(sessionmaker, reader)
     verifier = TokenVerifier(
         keys,
         issuer=settings.jwt_issuer,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy import ColumnElement, Select, any_, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agora_catalog.models import Category, OutboxMessage, Product, Stock
@@ -14,6 +14,7 @@ from agora_catalog.schemas.query import ProductQuery
 from agora_catalog.schemas.search import SearchPlan
 from agora_chassis.db import AfterCommitHook, after_commit
 from agora_chassis.outbox import add_event
+from agora_chassis.reader import Reader, Row
 from agora_contracts.envelope import CloudEvent
 
 
@@ -127,3 +128,36 @@ class ProductRepository:
             .execution_options(populate_existing=True)
         )
         return {stock.product_id: stock for stock in rows}
+
+
+_products, _stock = Product.__table__.c, Stock.__table__.c
+SNAPSHOTS_BY_IDS = (
+    select(
+        _products.id,
+        _products.sku,
+        _products.name,
+        _products.price,
+        _products.currency,
+        _products.active,
+        (_stock.on_hand - _stock.reserved).label("available"),
+    )
+    .join_from(Product.__table__, Stock.__table__, _stock.product_id == _products.id)
+    .where(_products.id == any_(bindparam("ids")))
+)
+"""What another service sees of a product (``catalog.v1.Product``), for a list of ids."""
+
+
+class ProductSnapshots:
+    """Products and their stock as plain rows, read without a transaction.
+
+    For batch look-ups that change nothing: one statement on the chassis
+    :class:`~agora_chassis.reader.Reader` (no session, no entities; ADR 0018). One statement
+    sees one committed snapshot, so a price and its stock always belong together.
+    """
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    async def many(self, product_ids: list[uuid.UUID]) -> list[Row]:
+        """The rows (:data:`SNAPSHOTS_BY_IDS`) of the products among ``product_ids`` that exist."""
+        return await self.reader.fetch(SNAPSHOTS_BY_IDS, ids=product_ids)

@@ -1,7 +1,9 @@
 """Batch lookups for other services: products by id, and whether an order's lines are in stock.
 
 Read straight from the database, never from the cache: ordering takes its prices from here, so a
-price must be the committed one, not one cached before a change.
+price must be the committed one, not one cached before a change. Products by id are read on the
+chassis ``Reader`` (one SELECT, no session: basket asks on every request); availability in a
+session, as reservations will.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import uuid
 from collections import Counter
 
 from agora_catalog.models import Product
-from agora_catalog.repositories.products import ProductRepository
+from agora_catalog.repositories.products import ProductRepository, ProductSnapshots
 from agora_catalog.schemas.lookup import (
     Availability,
     AvailabilityQuery,
@@ -18,6 +20,7 @@ from agora_catalog.schemas.lookup import (
     LineStatus,
     ProductBatch,
 )
+from agora_chassis.reader import Row
 
 
 def _line_status(product: Product | None, wanted: int) -> LineStatus:
@@ -29,24 +32,11 @@ def _line_status(product: Product | None, wanted: int) -> LineStatus:
 
 
 class ProductLookup:
-    """Batch reads of products and stock, for one transaction."""
+    """Availability checks of products and stock, for one transaction."""
 
     def __init__(self, products: ProductRepository) -> None:
         """Read through ``products``."""
         self.products = products
-
-    async def get_products(self, batch: ProductBatch) -> tuple[list[Product], list[uuid.UUID]]:
-        """The products named in ``batch`` (withdrawn ones too) and the ids naming none.
-
-        Both lists keep the order of the ids' first appearance; duplicates are answered once.
-        """
-        wanted = list(dict.fromkeys(batch.product_ids))
-        if not wanted:
-            return [], []
-        found = {product.id: product for product in await self.products.get_many(wanted)}
-        products = [found[product_id] for product_id in wanted if product_id in found]
-        missing = [product_id for product_id in wanted if product_id not in found]
-        return products, missing
 
     async def check_availability(self, query: AvailabilityQuery) -> Availability:
         """Whether each line can be served now; reserves nothing.
@@ -72,3 +62,25 @@ class ProductLookup:
                 )
             )
         return Availability(lines=answers)
+
+
+class ProductBatches:
+    """Products by id for other services, without a transaction."""
+
+    def __init__(self, snapshots: ProductSnapshots) -> None:
+        """Read through ``snapshots``."""
+        self.snapshots = snapshots
+
+    async def get_products(self, batch: ProductBatch) -> tuple[list[Row], list[uuid.UUID]]:
+        """The products named in ``batch`` (withdrawn ones too) and the ids naming none.
+
+        Both lists keep the order of the ids' first appearance; duplicates are answered once.
+        Each product is a row of ``SNAPSHOTS_BY_IDS`` (``available`` is on hand less reserved).
+        """
+        wanted = list(dict.fromkeys(batch.product_ids))
+        if not wanted:
+            return [], []
+        found = {row["id"]: row for row in await self.snapshots.many(wanted)}
+        products = [found[product_id] for product_id in wanted if product_id in found]
+        missing = [product_id for product_id in wanted if product_id not in found]
+        return products, missing

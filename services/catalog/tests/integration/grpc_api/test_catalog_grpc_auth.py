@@ -67,7 +67,8 @@ async def test_production_server_has_no_reflection_and_still_serves(
     settings = CatalogSettings(
         environment="production", database_url=PRODUCTION_DATABASE_URL, grpc_host=LOOPBACK
     )
-    server = await serve(service_state(grpc_app).sessionmaker, OneKey(KEY_FOR_TESTS), settings)
+    state = service_state(grpc_app)
+    server = await serve(state.sessionmaker, state.reader, OneKey(KEY_FOR_TESTS), settings)
     tokens = FixedToken(service_token(KEY_FOR_TESTS, scope="catalog:read"))
     try:
         async with service_channel(f"{LOOPBACK}:{server.port}", tokens) as channel:
