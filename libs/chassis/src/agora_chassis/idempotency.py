@@ -241,8 +241,8 @@ async def prune_expired(
 ) -> int:
     """Delete the expired records (they are ignored anyway; this keeps the table small).
 
-    Call it now and then in a transaction of its own, e.g. at start-up (catalog does) or from a
-    periodic job.
+    Call it now and then in a transaction of its own, from a periodic job (a Kubernetes CronJob,
+    a timer): ``async with sessionmaker.begin() as session: await prune_expired(session, M)``.
 
     Args:
         session: The transaction to delete in.
