@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import String, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,7 +24,7 @@ from agora_chassis.db import (
     make_metadata,
 )
 from agora_chassis.errors import Conflict, install_error_handlers
-from agora_chassis.idempotency import IdempotencyRecordMixin, prune_expired
+from agora_chassis.idempotency import IdempotencyRecordMixin, fingerprint, prune_expired
 from agora_chassis.idempotency_api import IdempotencyKey, IdempotentRoute
 from agora_testing.state import attach_test_state
 
@@ -358,6 +359,7 @@ def test_idempotent_route_documents_the_header_and_its_answers(app: FastAPI) -> 
     assert "428" in required["responses"]
 
 
+@pytest.mark.usefixtures("app")  # empty tables
 async def test_idempotency_guard_without_the_route_class_fails_loudly(engine: AsyncEngine) -> None:
     app = FastAPI()
     attach_test_state(app, sessionmaker=create_sessionmaker(engine))
@@ -371,6 +373,53 @@ async def test_idempotency_guard_without_the_route_class_fails_loudly(engine: As
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.post("/plain", headers=ALICE)
+
+    assert response.status_code == 500
+    assert await _count(engine, IdempotencyRecord) == 0
+
+
+async def test_idempotency_record_committed_without_answer_is_409(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    stuck = IdempotencyRecord(
+        caller="alice",
+        route="POST /api/v1/notes",
+        key=KEY,
+        request_hash="",
+        created_at=now,
+        expires_at=now + dt.timedelta(hours=1),
+    )
+    async with create_sessionmaker(engine).begin() as session:
+        session.add(stuck)
+    wanted = await client.post("/api/v1/notes", json={"text": "x"}, headers=ALICE)
+    async with create_sessionmaker(engine).begin() as session:
+        stuck.request_hash = fingerprint("/api/v1/notes", "", b'{"text":"x"}')
+        await session.merge(stuck)
+
+    response = await client.post("/api/v1/notes", content=b'{"text":"x"}', headers=ALICE)
+
+    assert wanted.status_code == 422  # another fingerprint
+    assert response.status_code == 409
+    assert await _count(engine, Note) == 0
+
+
+@pytest.mark.usefixtures("app")  # empty tables
+async def test_idempotency_streamed_answer_cannot_be_stored(engine: AsyncEngine) -> None:
+    app = FastAPI()
+    attach_test_state(app, sessionmaker=create_sessionmaker(engine))
+    install_error_handlers(app)
+    app.dependency_overrides[get_principal] = caller_from_header
+    router = APIRouter(route_class=IdempotentRoute)
+
+    @router.post("/stream", dependencies=[Depends(IdempotencyKey(IdempotencyRecord))])
+    async def stream() -> StreamingResponse:
+        return StreamingResponse(iter([b"chunk"]))
+
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.post("/stream", headers=ALICE)
 
     assert response.status_code == 500
     assert await _count(engine, IdempotencyRecord) == 0
