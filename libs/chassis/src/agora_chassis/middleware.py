@@ -51,7 +51,15 @@ CORS_REQUEST_HEADERS = (
     "If-None-Match",
     REQUEST_ID_HEADER,
 )
-CORS_EXPOSED_HEADERS = (REQUEST_ID_HEADER, "ETag", "Location", "Retry-After", "Deprecation", "Link")
+CORS_EXPOSED_HEADERS = (
+    REQUEST_ID_HEADER,
+    "ETag",
+    "Location",
+    "Retry-After",
+    "Deprecation",
+    "Link",
+    "Idempotent-Replayed",
+)
 
 STRICT_CSP = "default-src 'none'; frame-ancestors 'none'"
 # Swagger UI and ReDoc load scripts, styles and fonts from CDNs and run inline bootstrap code.

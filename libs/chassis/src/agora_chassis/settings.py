@@ -25,6 +25,8 @@ DEFAULT_RETRY_BASE_SECONDS = 30.0
 """A consumer's first wait; growing fourfold, 3 tries span at least two minutes (ADR 0008)."""
 DEFAULT_RELAY_MAX_IN_FLIGHT = 64
 """The relay's publishes awaiting confirmation at once, one per aggregate (ADR 0014)."""
+DEFAULT_IDEMPOTENCY_TTL_HOURS = 24
+"""How long a stored answer to an ``Idempotency-Key`` is replayed (ADR 0021)."""
 DEFAULT_DATABASE_PASSWORD = "agora"  # noqa: S105 - the development default, refused in production
 
 Environment = Literal["development", "test", "production"]
@@ -106,6 +108,8 @@ class ServiceSettings(BaseSettings):
         call_max_attempts: Most attempts of one such call (1: no retry).
         breaker_failure_threshold: Consecutive failed calls that open a target's breaker.
         breaker_cool_down_seconds: How long an open breaker refuses calls before one trial.
+        idempotency_ttl_hours: How long the answer to a request with an ``Idempotency-Key``
+            is kept and replayed; an older record is ignored and overwritten (ADR 0021).
     """
 
     model_config = SettingsConfigDict(
@@ -149,6 +153,7 @@ class ServiceSettings(BaseSettings):
     call_max_attempts: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1)
     breaker_failure_threshold: int = Field(default=DEFAULT_FAILURE_THRESHOLD, ge=1)
     breaker_cool_down_seconds: float = Field(default=DEFAULT_COOL_DOWN_SECONDS, gt=0)
+    idempotency_ttl_hours: float = Field(default=DEFAULT_IDEMPOTENCY_TTL_HOURS, gt=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

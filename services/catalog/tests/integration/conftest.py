@@ -34,7 +34,7 @@ pytestmark = pytest.mark.integration
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 TABLES = (
     "stock, products, categories, reservations, outbox, inbox, dead_letters, audit_log,"
-    " search_terms"
+    " search_terms, idempotency_records"
 )
 
 

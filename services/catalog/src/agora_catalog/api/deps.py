@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.applications import Starlette
 
-from agora_catalog.models import AuditEntry
+from agora_catalog.models import AuditEntry, IdempotencyRecord
 from agora_catalog.repositories.categories import CategoryRepository
 from agora_catalog.repositories.products import ProductRepository
 from agora_catalog.repositories.search_terms import SearchTermRepository
@@ -26,6 +26,7 @@ from agora_chassis.auth import CurrentPrincipal, Principal
 from agora_chassis.client_address import client_ip
 from agora_chassis.db import DbSession
 from agora_chassis.grpc_server import GrpcServer
+from agora_chassis.idempotency_api import IdempotencyKey
 from agora_chassis.state import service_extras, service_settings, service_state
 
 
@@ -112,6 +113,10 @@ async def image_service(session: DbSession) -> ImageService:
     """The image use cases for this request."""
     return ImageService(ProductRepository(session), CategoryRepository(session))
 
+
+# Optional on the existing admin creations: clients written before it keep working unchanged.
+idempotency_key = IdempotencyKey(IdempotencyRecord)
+"""Guards an admin creation with ``Idempotency-Key`` (put it after the route's auth; ADR 0021)."""
 
 Products = Annotated[ProductService, Depends(product_service)]
 Categories = Annotated[CategoryService, Depends(category_service)]

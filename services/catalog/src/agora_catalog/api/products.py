@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from agora_catalog.api.deps import Products, catalog_settings, product_reads
+from agora_catalog.api.deps import Products, catalog_settings, idempotency_key, product_reads
 from agora_catalog.schemas.product import (
     ProductCreate,
     ProductRead,
@@ -27,6 +27,7 @@ from agora_catalog.services.products import fingerprint
 from agora_catalog.services.reads import render
 from agora_chassis.auth import require_roles, require_scopes
 from agora_chassis.errors import ValidationFailed
+from agora_chassis.idempotency_api import IdempotentRoute
 from agora_chassis.openapi import not_modified, problem_responses
 from agora_chassis.pagination import Page, Pagination
 
@@ -42,6 +43,7 @@ router = APIRouter(
     prefix="/api/v1/products",
     tags=["products"],
     responses=problem_responses(status.HTTP_503_SERVICE_UNAVAILABLE),
+    route_class=IdempotentRoute,  # stores the answers of creations sent with an Idempotency-Key
 )
 admin_only = [Depends(require_roles(ADMIN_ROLE))]
 # Writes need the scope as well as the role: an admin token narrowed at login cannot change data.
@@ -116,14 +118,14 @@ async def get_product(request: Request, product_id: uuid.UUID) -> Response:
     "",
     response_model=ProductRead,
     status_code=status.HTTP_201_CREATED,
-    dependencies=admin_writes,
+    dependencies=[*admin_writes, Depends(idempotency_key)],
     responses={
         **problem_responses(status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN),
         **problem_responses(status.HTTP_409_CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY),
     },
 )
 async def create_product(data: ProductCreate, products: Products, response: Response) -> object:
-    """Add a product and its starting stock (admin)."""
+    """Add a product and its starting stock (admin); a retry under its Idempotency-Key replays."""
     product = await products.create(data)
     response.headers["Location"] = f"{router.prefix}/{product.id}"
     response.headers["ETag"] = fingerprint(render(product))

@@ -1,6 +1,13 @@
 """Catalog's tables."""
 
-from agora_catalog.models.base import AuditEntry, Base, DeadLetter, Inbox, OutboxMessage
+from agora_catalog.models.base import (
+    AuditEntry,
+    Base,
+    DeadLetter,
+    IdempotencyRecord,
+    Inbox,
+    OutboxMessage,
+)
 from agora_catalog.models.category import Category
 from agora_catalog.models.product import Product, Stock
 from agora_catalog.models.reservation import Reservation, ReservationState
@@ -11,6 +18,7 @@ __all__ = [
     "Base",
     "Category",
     "DeadLetter",
+    "IdempotencyRecord",
     "Inbox",
     "OutboxMessage",
     "Product",

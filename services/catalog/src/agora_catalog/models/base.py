@@ -1,4 +1,4 @@
-"""The declarative base of catalog's tables, and its outbox, inbox, dead letters and audit log."""
+"""Catalog's declarative base; its outbox, inbox, dead letters, audit log and idempotency keys."""
 
 from typing import Any, ClassVar
 
@@ -6,6 +6,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from agora_chassis.audit import AuditMixin
 from agora_chassis.db import TYPE_ANNOTATION_MAP, make_metadata
+from agora_chassis.idempotency import IdempotencyRecordMixin
 from agora_chassis.messaging import DeadLetterMixin, InboxMixin
 from agora_chassis.outbox import OutboxMixin
 
@@ -39,3 +40,9 @@ class AuditEntry(AuditMixin, Base):
     """Who did what: admin changes and dead-letter replays and purges, with the acting user."""
 
     __tablename__ = "audit_log"
+
+
+class IdempotencyRecord(IdempotencyRecordMixin, Base):
+    """The stored answers of admin creations sent with an ``Idempotency-Key`` (ADR 0021)."""
+
+    __tablename__ = "idempotency_records"
