@@ -51,13 +51,14 @@ def test_cli_up_status_stop_start_logs_down(
 
     assert up[0] == 0
     assert "postgres ready in" in up[1]
-    assert "all 6 components ready in" in up[1]
+    assert "all 7 components ready in" in up[1]
     assert "redis (valkey)" in up[1]
     assert states(status[1]) == {
         "postgres": "up",
         "redis": "up",
         "nats": "up",
         "mail": "up",
+        "paysim": "up",
         "gateway-errors": "up",
         "forkserver": "down",
         "identity": "down",
@@ -74,7 +75,11 @@ def test_cli_up_status_stop_start_logs_down(
     assert "starting nats" in restart[1]
     assert len(logs[1].splitlines()) == 1
     assert down[0] == 0
-    assert down[1].strip().endswith("stopped: gateway, gateway-errors, mail, nats, redis, postgres")
+    assert (
+        down[1]
+        .strip()
+        .endswith("stopped: gateway, gateway-errors, paysim, mail, nats, redis, postgres")
+    )
     assert not port_accepts(int(os.environ["AGORA_REDIS_PORT"]))
 
 

@@ -109,3 +109,10 @@ def test_ports_from_env_mail_defaults_below_ephemeral_and_not_standard_mail() ->
 def test_ports_from_env_mail_overrides_returns_given_ports() -> None:
     ports = ports_from_env({"AGORA_SMTP_PORT": "12025", "AGORA_MAIL_HTTP_PORT": "19025"})
     assert (ports.smtp, ports.mail_http) == (12025, 19025)
+
+
+def test_ports_from_env_paysim_default_and_override() -> None:
+    assert ports_from_env({}).paysim == 18090
+    assert ports_from_env({"AGORA_PAYSIM_PORT": "19090"}).paysim == 19090
+    with pytest.raises(ValueError, match="must all differ"):
+        ports_from_env({"AGORA_PAYSIM_PORT": "18025"})

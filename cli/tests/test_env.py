@@ -113,3 +113,8 @@ def test_service_env_basket_gets_its_database_and_catalogs_grpc_target(tmp_path:
     assert env["AGORA_GRPC_PORT"] == str(19101 + BASKET.port_offset)
     assert env["AGORA_SERVICE_CLIENT_ID"] == "basket"
     assert env["AGORA_SERVICE_CLIENT_SECRET"]
+
+
+def test_service_env_paysim_url_points_at_the_simulator(tmp_path: Path) -> None:
+    env = service_env(StackConfig(tmp_path, Ports(paysim=23090)), IDENTITY, DB_URL, {})
+    assert env["AGORA_PAYSIM_URL"] == "http://127.0.0.1:23090"

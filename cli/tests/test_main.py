@@ -101,3 +101,16 @@ def test_url_rows_production_has_no_mail_page(tmp_path: Path) -> None:
     rows = dict(url_rows(StackConfig(tmp_path, profile="production"), {}))
     assert "mail" not in rows
     assert "smtp" in rows
+
+
+def test_url_rows_payment_simulator_ledger_only_in_development(tmp_path: Path) -> None:
+    ports = Ports(paysim=23090, gateway=9090)
+    development = dict(url_rows(StackConfig(tmp_path, ports), {}))
+    production = dict(url_rows(StackConfig(tmp_path, ports, profile="production"), {}))
+
+    assert development["payment simulator"] == (
+        "http://127.0.0.1:23090/v1 (tokens also at http://127.0.0.1:9090/v1/tokens)"
+    )
+    assert development["payment ledger"] == "http://127.0.0.1:23090/admin"
+    assert "payment ledger" not in production
+    assert production["payment simulator"] == development["payment simulator"]

@@ -14,6 +14,7 @@ from agora_cli.config import Ports, StackConfig
 from agora_cli.infra.forkserver import ForkServer
 from agora_cli.infra.gateway import Gateway
 from agora_cli.infra.mailsink import EmbeddedMailSink
+from agora_cli.infra.paysim import EmbeddedPaySim
 from agora_cli.infra.ports import free_port
 from agora_cli.service_process import ServiceProcess
 from agora_cli.stack import (
@@ -70,6 +71,7 @@ def test_build_components_order_is_infra_services_gateway(tmp_path: Path) -> Non
         "redis",
         "nats",
         "mail",
+        "paysim",
         "gateway-errors",
         "forkserver",
         "identity",
@@ -104,7 +106,7 @@ def test_services_need_the_fork_server(tmp_path: Path) -> None:
 
 def test_build_components_infra_only_leaves_services_out(tmp_path: Path) -> None:
     names = [c.name for c in build_components(StackConfig(tmp_path), with_services=False)]
-    assert names == ["postgres", "redis", "nats", "mail", "gateway-errors", "gateway"]
+    assert names == ["postgres", "redis", "nats", "mail", "paysim", "gateway-errors", "gateway"]
 
 
 def test_component_ports_lists_second_ports(tmp_path: Path) -> None:
@@ -115,6 +117,7 @@ def test_component_ports_lists_second_ports(tmp_path: Path) -> None:
     assert component_ports(by_name["postgres"]) == [15432]
     assert component_ports(by_name["mail"]) == [11025, 18025]
     assert component_ports(by_name["gateway-errors"]) == [18081]
+    assert component_ports(by_name["paysim"]) == [18090]
 
 
 def test_build_components_production_routes_no_mail_and_starts_no_mail_web(
@@ -127,6 +130,13 @@ def test_build_components_production_routes_no_mail_and_starts_no_mail_web(
         assert isinstance(mail, EmbeddedMailSink)
         assert ("mail" in {u.name for u in gateway.upstreams}) is has_mail_web
         assert mail.web is has_mail_web
+        paysim = by_name["paysim"]
+        assert isinstance(paysim, EmbeddedPaySim)
+        assert paysim.admin is has_mail_web
+        tokens = [u for u in gateway.upstreams if u.name == "paysim"]
+        assert [(u.rule, u.public, u.ops) for u in tokens] == [
+            ("Path(`/v1/tokens`)", True, False)
+        ], "the browser tokenises through the public entrypoint, in both profiles"
         assert gateway.errors_port == 18081
 
 

@@ -31,7 +31,7 @@ def test_up_infra_only_status_down_leaves_no_process(agora: AgoraRun) -> None:
     assert again.returncode == 0
     assert "already running" in again.stdout
     assert gateway_ping.status_code == 200
-    for name in ("postgres", "redis", "nats", "mail", "gateway-errors", "gateway"):
+    for name in ("postgres", "redis", "nats", "mail", "paysim", "gateway-errors", "gateway"):
         assert any(
             line.split()[:2] == [name, "up"] and line.split()[4] == "ok" and line.endswith("MiB")
             for line in status.stdout.splitlines()
@@ -39,9 +39,10 @@ def test_up_infra_only_status_down_leaves_no_process(agora: AgoraRun) -> None:
     assert any(
         line.split()[0] == "total" and line.endswith("MiB") for line in status.stdout.splitlines()
     ), status.stdout
-    assert len(processes) >= 6  # postmaster + its workers, valkey, nats, mail sink, traefik
+    # postmaster + its workers, valkey, nats, mail sink, payment simulator, error pages, traefik
+    assert len(processes) >= 7
     assert down.returncode == 0
-    assert "stopped: gateway, gateway-errors, mail, nats, redis, postgres" in down.stdout
+    assert "stopped: gateway, gateway-errors, paysim, mail, nats, redis, postgres" in down.stdout
     assert alive(processes) == []
 
 

@@ -29,6 +29,8 @@ PORT_VARIABLES: dict[str, tuple[str, int]] = {
     "AGORA_NATS_MONITOR_PORT": ("nats_monitor", 18222),
     "AGORA_SMTP_PORT": ("smtp", 11025),
     "AGORA_MAIL_HTTP_PORT": ("mail_http", 18025),
+    # The payment provider simulator (ADR 0022): its /v1 API, /health and (development) /admin.
+    "AGORA_PAYSIM_PORT": ("paysim", 18090),
     "AGORA_SERVICE_PORT_BASE": ("service_base", 8101),
     "AGORA_GRPC_PORT_BASE": ("grpc_base", 9101),
 }
@@ -49,6 +51,7 @@ class Ports:
     nats_monitor: int = 18222
     smtp: int = 11025
     mail_http: int = 18025
+    paysim: int = 18090
     service_base: int = 8101
     grpc_base: int = 9101
 
@@ -61,7 +64,8 @@ class StackConfig:
         data_dir: Root of everything the stack writes (data, logs, pid files, secrets).
         ports: The loopback ports.
         profile: ``development`` or ``production``.
-        infra_only: Boot PostgreSQL, Valkey, NATS, the mail sink and the gateway but no service.
+        infra_only: Boot PostgreSQL, Valkey, NATS, the mail sink, the payment simulator and the
+            gateway but no service.
     """
 
     data_dir: Path

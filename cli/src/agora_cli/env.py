@@ -90,6 +90,7 @@ def service_env(
             "AGORA_LOG_DIR": str(config.log_dir / spec.name),
             "AGORA_SMTP_HOST": LOOPBACK,
             "AGORA_SMTP_PORT": str(config.ports.smtp),
+            "AGORA_PAYSIM_URL": f"http://{LOOPBACK}:{config.ports.paysim}",
         }
     )
     if database_url is not None:

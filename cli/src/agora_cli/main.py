@@ -36,13 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("down", "stop everything"), ("status", "show every process")):
         _add_data_dir(commands.add_parser(name, help=text))
     logs = commands.add_parser("logs", help="print a component's log")
-    logs.add_argument("name", help="postgres, redis, nats, mail, gateway or a service")
+    logs.add_argument("name", help="postgres, redis, nats, mail, paysim, gateway or a service")
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("-n", "--tail", type=int, default=None, help="only the last N lines")
     _add_data_dir(logs)
     for name in ("start", "stop", "restart"):
         sub = commands.add_parser(name, help=f"{name} one component")
-        sub.add_argument("name", help="postgres, redis, nats, mail, gateway or a service")
+        sub.add_argument("name", help="postgres, redis, nats, mail, paysim, gateway or a service")
         _add_data_dir(sub)
     commands.add_parser("test", help="run the quality gates (arguments are passed on)")
     dlq.add_parser(commands, _add_data_dir)

@@ -14,10 +14,16 @@ from typing import Protocol
 from agora_cli.config import StackConfig
 from agora_cli.env import service_port
 from agora_cli.infra.forkserver import ForkServer
-from agora_cli.infra.gateway import MAIL_UPSTREAM_RULE, Gateway, Upstream
+from agora_cli.infra.gateway import (
+    MAIL_UPSTREAM_RULE,
+    PAYSIM_UPSTREAM_RULE,
+    Gateway,
+    Upstream,
+)
 from agora_cli.infra.gateway_errors import GatewayErrors
 from agora_cli.infra.mailsink import EmbeddedMailSink
 from agora_cli.infra.nats import EmbeddedNats
+from agora_cli.infra.paysim import EmbeddedPaySim
 from agora_cli.infra.ports import port_is_free, wait_ports_released
 from agora_cli.infra.postgres import EmbeddedPostgres
 from agora_cli.infra.process import STARTS_CANCELLED
@@ -122,6 +128,14 @@ def _servers(config: StackConfig, *, mail_web: bool) -> list[Component]:
             config.pid_file("mail"),
             web=mail_web,
         ),
+        # Its ledger and fault settings are a development tool, like the mail sink's web view.
+        EmbeddedPaySim(
+            data / "paysim",
+            ports.paysim,
+            config.log_file("paysim"),
+            config.pid_file("paysim"),
+            admin=mail_web,
+        ),
         GatewayErrors(
             ports.gateway_errors,
             config.log_file("gateway-errors"),
@@ -131,9 +145,12 @@ def _servers(config: StackConfig, *, mail_web: bool) -> list[Component]:
 
 
 def _gateway(config: StackConfig, *, mail_web: bool) -> Gateway:
-    """Traefik in front of every service, and of the mail sink's web view when it has one."""
+    """Traefik in front of every service, of the payment simulator's tokenisation path (the
+    browser sends card numbers there, never to a service), and of the mail sink's web view when it
+    has one."""
     ports = config.ports
     upstreams = [Upstream(s.name, service_port(config, s), s.gateway_rule) for s in SERVICES]
+    upstreams.append(Upstream("paysim", ports.paysim, PAYSIM_UPSTREAM_RULE, ops=False))
     if mail_web:
         upstreams.append(
             Upstream("mail", ports.mail_http, MAIL_UPSTREAM_RULE, ops=False, public=False)
@@ -177,7 +194,8 @@ def port_conflicts(components: Sequence[Component]) -> list[str]:
 def component_needs(component: Component) -> tuple[str, ...]:
     """The components that must be ready before ``component`` starts.
 
-    PostgreSQL, Valkey, NATS, the mail sink and the error pages need nothing. A service needs the
+    PostgreSQL, Valkey, NATS, the mail sink, the payment simulator and the error pages need
+    nothing. A service needs the
     first three, plus what its registry entry names (identity, for the JWKS its tokens are checked
     with: fetched at start-up, retried only 10 s later). The gateway needs only its error pages:
     it may answer before the services do, ``agora up`` reports ready once everything is.

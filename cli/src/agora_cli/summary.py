@@ -42,6 +42,10 @@ def url_rows(config: StackConfig, env: Mapping[str, str]) -> list[tuple[str, str
     ]
     if config.profile == "development":  # production has no mail web view (ADR 0009)
         rows.append(("mail", f"{operator}/mail"))
+    paysim = f"http://{LOOPBACK}:{ports.paysim}"
+    rows.append(("payment simulator", f"{paysim}/v1 (tokens also at {gateway}/v1/tokens)"))
+    if config.profile == "development":
+        rows.append(("payment ledger", f"{paysim}/admin"))
     rows += [
         ("smtp", f"smtp://{LOOPBACK}:{ports.smtp}"),
         ("data dir", str(config.data_dir)),

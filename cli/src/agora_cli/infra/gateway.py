@@ -49,6 +49,9 @@ DASHBOARD_RULE = "PathPrefix(`/api`) || PathPrefix(`/dashboard`)"
 CATCH_ALL_PRIORITY = 1
 # The mail sink serves under /mail itself, so its path is passed on unchanged.
 MAIL_UPSTREAM_RULE = "Path(`/mail`) || PathPrefix(`/mail/`)"
+# Only the payment simulator's tokenisation is public: a browser posts the card there and hands
+# the shop the token. Charges, refunds and its admin view are reached on its own loopback port.
+PAYSIM_UPSTREAM_RULE = "Path(`/v1/tokens`)"
 
 
 class GatewayError(RuntimeError):

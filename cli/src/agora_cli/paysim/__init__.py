@@ -1,0 +1,1 @@
+"""The payment provider simulator: a small card processor (tokens, charges, refunds) with faults."""
