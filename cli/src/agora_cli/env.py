@@ -78,21 +78,7 @@ def service_env(
         The complete environment.
     """
     env = dict(base)
-    identity_port = service_port(config, IDENTITY)
-    env.update(
-        {
-            "AGORA_SERVICE_NAME": spec.name,
-            "AGORA_ENVIRONMENT": config.profile,
-            "AGORA_PORT": str(service_port(config, spec)),
-            "AGORA_REDIS_URL": f"redis://{LOOPBACK}:{config.ports.redis}/{spec.redis_db}",
-            "AGORA_BROKER_URL": f"nats://{LOOPBACK}:{config.ports.nats}",
-            "AGORA_JWKS_URL": f"http://{LOOPBACK}:{identity_port}/.well-known/jwks.json",
-            "AGORA_LOG_DIR": str(config.log_dir / spec.name),
-            "AGORA_SMTP_HOST": LOOPBACK,
-            "AGORA_SMTP_PORT": str(config.ports.smtp),
-            "AGORA_PAYSIM_URL": f"http://{LOOPBACK}:{config.ports.paysim}",
-        }
-    )
+    env.update(_stack_wiring(config, spec))
     if database_url is not None:
         env["AGORA_DATABASE_URL"] = database_url
     for name, value in build_info().items():
@@ -108,6 +94,23 @@ def service_env(
         env.setdefault("AGORA_ADMIN_EMAIL", DEV_ADMIN_EMAIL)
         env.setdefault("AGORA_ADMIN_PASSWORD", DEV_ADMIN_PASSWORD)
     return env
+
+
+def _stack_wiring(config: StackConfig, spec: ServiceSpec) -> dict[str, str]:
+    """Where the service listens and logs, and where the stack's servers are."""
+    identity_port = service_port(config, IDENTITY)
+    return {
+        "AGORA_SERVICE_NAME": spec.name,
+        "AGORA_ENVIRONMENT": config.profile,
+        "AGORA_PORT": str(service_port(config, spec)),
+        "AGORA_REDIS_URL": f"redis://{LOOPBACK}:{config.ports.redis}/{spec.redis_db}",
+        "AGORA_BROKER_URL": f"nats://{LOOPBACK}:{config.ports.nats}",
+        "AGORA_JWKS_URL": f"http://{LOOPBACK}:{identity_port}/.well-known/jwks.json",
+        "AGORA_LOG_DIR": str(config.log_dir / spec.name),
+        "AGORA_SMTP_HOST": LOOPBACK,
+        "AGORA_SMTP_PORT": str(config.ports.smtp),
+        "AGORA_PAYSIM_URL": f"http://{LOOPBACK}:{config.ports.paysim}",
+    }
 
 
 def grpc_target_env(config: StackConfig, spec: ServiceSpec) -> dict[str, str]:
