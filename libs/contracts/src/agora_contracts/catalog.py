@@ -10,9 +10,8 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from agora_contracts.envelope import EventPayload
+from agora_contracts.money import CURRENCY_LENGTH
 from agora_contracts.ordering import MAX_LINES, OrderLine
-
-CURRENCY_LENGTH = 3
 
 _ORDER_ID = "01936d3c-9a10-7d2e-8f00-1a2b3c4d5e6f"
 _PRODUCT_ID = "01936d3c-7b00-7a11-9c22-334455667788"
