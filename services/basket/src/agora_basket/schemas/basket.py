@@ -58,7 +58,7 @@ class BasketRead(BaseModel):
     """A whole basket, as every read and write answers it.
 
     Attributes:
-        lines: The lines, in the order they were first added.
+        lines: The lines, ordered by product name (then id).
         total_quantity: Units over all lines.
         total: Sum of the line totals.
         currency: The basket's currency (``None`` while it is empty).
