@@ -8,6 +8,7 @@ same port; basket's breaker opens after two failed calls and lets a trial throug
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx
@@ -46,6 +47,27 @@ async def test_catalog_down_get_serves_last_known_prices_marked_stale(
     assert (line["product_id"], line["name"], line["unit_price"]) == (mug, "Mug", "9.99")
     assert line["stale"] is True
     assert body["total"] == "19.98"
+
+
+async def test_catalog_down_stale_reads_log_the_breaker_once_not_every_read(
+    client: httpx.AsyncClient, catalog_server: CatalogServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers, _ = await _basket_with_a_mug(client, catalog_server)
+    await catalog_server.stop()
+    caplog.clear()
+
+    with caplog.at_level(logging.INFO):
+        for _ in range(6):
+            assert (await client.get(BASKET, headers=headers)).json()["stale"] is True
+
+    notable = [
+        (record.name, record.getMessage())
+        for record in caplog.records
+        if record.levelno >= logging.INFO and not record.name.startswith("httpx")
+    ]
+    assert notable == [
+        ("agora_chassis.service_client", "circuit breaker of catalog: closed -> open")
+    ], notable
 
 
 async def test_catalog_down_put_of_new_product_503_with_retry_after(

@@ -140,7 +140,8 @@ class BasketService:
         try:
             return await self._catalog.fetch(lines)
         except TargetUnavailable as error:
-            logger.info("serving last known prices: %s", error.detail)
+            # DEBUG: the breaker logs its opening once; a line per read would flood the log.
+            logger.debug("serving last known prices: %s", error.detail)
             return None
 
 
