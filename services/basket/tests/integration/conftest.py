@@ -25,6 +25,7 @@ from agora_basket.main import create_app
 from agora_basket.repositories.baskets import BasketRepository
 from agora_basket.settings import BasketSettings
 from agora_chassis.auth import TokenVerifier
+from agora_chassis.messaging import EventConsumer
 from agora_chassis.state import service_state
 from agora_cli.infra.ports import free_port
 from agora_testing.fixtures import alembic_upgrade
@@ -104,6 +105,14 @@ async def app(settings: BasketSettings, signing_key: Ed25519PrivateKey) -> Async
     )
     async with LifespanManager(app):
         yield app
+
+
+@pytest.fixture
+def consumer(app: FastAPI) -> EventConsumer:
+    """The app's own event consumer (no broker in these tests: ``deliver`` hands it each body)."""
+    consumer = service_state(app).consumer
+    assert consumer is not None, "basket builds its consumer with the app"
+    return consumer
 
 
 @pytest.fixture

@@ -10,13 +10,11 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from agora_basket.repositories.baskets import PRICE_BATCH, BasketRepository
 from agora_basket.schemas.lines import StoredLine
 from agora_chassis.messaging import EventConsumer
-from agora_chassis.state import service_state
 from agora_contracts.catalog import ProductPriceChangedV1
 from agora_contracts.ordering import OrderLine, OrderPlacedV1
 from agora_testing.events import structured_event
@@ -27,14 +25,6 @@ pytestmark = pytest.mark.integration
 
 BASKET = "/api/v1/basket"
 Headers = Callable[..., dict[str, str]]
-
-
-@pytest.fixture
-def consumer(app: FastAPI) -> EventConsumer:
-    """The app's own consumer (no broker in these tests: ``deliver`` hands it each body)."""
-    consumer = service_state(app).consumer
-    assert consumer is not None, "basket builds its consumer with the app"
-    return consumer
 
 
 def order_placed(buyer: uuid.UUID, product_id: str) -> OrderPlacedV1:

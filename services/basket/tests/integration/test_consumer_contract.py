@@ -6,21 +6,12 @@ from __future__ import annotations
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import FastAPI
 
 from agora_chassis.messaging import EventConsumer
-from agora_chassis.state import service_state
 from agora_testing.events import structured_event
 from agora_testing.tokens import forge_access_token
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def consumer(app: FastAPI) -> EventConsumer:
-    consumer = service_state(app).consumer
-    assert consumer is not None, "basket builds its consumer with the app"
-    return consumer
 
 
 def test_consumer_subscribes_to_what_basket_consumes(consumer: EventConsumer) -> None:

@@ -92,9 +92,7 @@ def test_price_basket_catalog_unknown_last_known_prices_marked_stale() -> None:
 
 
 def test_price_basket_catalog_unknown_shows_price_from_latest_event_flagged() -> None:
-    line = dataclasses.replace(
-        _line(2, "7.25"), known_price=Decimal("6.00"), known_currency="EUR", known_at="x"
-    )
+    line = dataclasses.replace(_line(2, "7.25"), known_price=Decimal("6.00"), known_currency="EUR")
     basket = price_basket({line.product_id: line}, None)
     priced = basket.lines[0]
     assert (priced.stale, priced.price_changed) == (True, True)
@@ -103,7 +101,7 @@ def test_price_basket_catalog_unknown_shows_price_from_latest_event_flagged() ->
 
 
 def test_price_basket_live_catalog_price_wins_over_event_price() -> None:
-    line = dataclasses.replace(_line(1, "7.25"), known_price=Decimal("6.00"), known_at="x")
+    line = dataclasses.replace(_line(1, "7.25"), known_price=Decimal("6.00"))
     basket = price_basket({line.product_id: line}, {line.product_id: _product(line, price="5.50")})
     assert basket.lines[0].unit_price == Decimal("5.50")
     assert basket.lines[0].previous_unit_price == Decimal("7.25")
@@ -114,7 +112,6 @@ def test_stored_line_reads_the_event_price_a_script_added() -> None:
     raw = json.loads(line.encode()) | {"k": "6.00", "kc": "EUR", "kt": "2026-12-07T10:00:00Z"}
     decoded = StoredLine.decode(line.product_id, json.dumps(raw))
     assert (decoded.known_price, decoded.known_currency) == (Decimal("6.00"), "EUR")
-    assert decoded.known_at == "2026-12-07T10:00:00Z"
 
 
 def test_price_notice_stamps_compare_in_time_order_across_offsets() -> None:

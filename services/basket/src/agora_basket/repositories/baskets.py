@@ -55,13 +55,10 @@ redis.call('DEL', KEYS[1])
 return #fields
 """
 
-_CLEAR_ONCE = """
-if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return -1 end
-local fields = redis.call('HKEYS', KEYS[1])
-for _, field in ipairs(fields) do redis.call('SREM', ARGV[1] .. field, ARGV[2]) end
-redis.call('DEL', KEYS[1])
-return #fields
-"""
+_CLEAR_ONCE = (
+    "if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return -1 end\n" + _CLEAR
+)
+"""``_CLEAR``, unless the event id (``KEYS[2]``) was recorded before; it is recorded now."""
 
 _NOTE_PRICE = """
 local marked = 0

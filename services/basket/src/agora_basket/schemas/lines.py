@@ -21,8 +21,8 @@ class StoredLine:
         sku: Its stock keeping unit (names its image).
         known_price: Catalog's price from the latest ``product.price_changed`` since the shopper
             set the line (``None``: none came); a stale read shows it.
-        known_currency: That price's currency.
-        known_at: When that price was set (a :class:`PriceNotice` timestamp).
+        known_currency: That price's currency (the script also keeps the notice's time, which
+            only it compares).
     """
 
     product_id: str
@@ -33,7 +33,6 @@ class StoredLine:
     sku: str
     known_price: Decimal | None = None
     known_currency: str | None = None
-    known_at: str | None = None
 
     def encode(self) -> str:
         """The line as the JSON value of its Redis hash field (the product id is the field).
@@ -72,7 +71,6 @@ class StoredLine:
             sku=str(value["s"]),
             known_price=Decimal(value["k"]) if "k" in value else None,
             known_currency=value.get("kc"),
-            known_at=value.get("kt"),
         )
 
 

@@ -76,7 +76,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     def __init__(self, sessionmaker: SessionFactory, reader: Reader) -> None:
         """Read with ``reader``, or in a session (and read transaction) from ``sessionmaker``."""
         self.sessionmaker = sessionmaker
-        self.reader = reader
+        self.batches = product_batches(reader)  # no per-call state: built once
 
     async def GetProducts(  # noqa: N802 - the method name is the RPC's
         self,
@@ -85,7 +85,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     ) -> catalog_pb2.GetProductsResponse:
         """The products with the requested ids, and the ids naming none."""
         batch = ProductBatch.model_validate({"product_ids": list(request.product_ids)})
-        products, missing = await product_batches(self.reader).get_products(batch)
+        products, missing = await self.batches.get_products(batch)
         return catalog_pb2.GetProductsResponse(
             products=[product_message(product) for product in products],
             missing_ids=[str(product_id) for product_id in missing],
