@@ -125,3 +125,33 @@ def test_order_refund_requested_unknown_reason_is_refused() -> None:
     example = _example(OrderRefundRequestedV1) | {"reason": "goodwill"}
     with pytest.raises(ValidationError, match="reason"):
         OrderRefundRequestedV1.model_validate(example)
+
+
+def _receipt_example(payload_class: type[EventPayload]) -> dict[str, Any]:
+    examples: list[dict[str, Any]] = payload_class.model_json_schema()["examples"]
+    return next(example for example in examples if "receipt" in example)
+
+
+@pytest.mark.parametrize("payload_class", [OrderPaidV1, OrderCancelledV1])
+def test_final_events_carry_a_receipt_or_none(payload_class: type[EventPayload]) -> None:
+    with_receipt = payload_class.model_validate(_receipt_example(payload_class))
+    assert with_receipt.receipt is not None  # type: ignore[attr-defined]
+    assert with_receipt.receipt.total == Decimal("49.98")  # type: ignore[attr-defined]
+    without = _example(payload_class)
+    assert "receipt" not in without
+    assert payload_class.model_validate(without).receipt is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("country", ["de", "DEU", "D1", ""])
+def test_a_receipt_refuses_a_country_that_is_not_alpha_2(country: str) -> None:
+    example = _receipt_example(OrderPaidV1)
+    example["receipt"]["ship_to"]["country"] = country
+    with pytest.raises(ValidationError, match="country"):
+        OrderPaidV1.model_validate(example)
+
+
+def test_a_receipt_refuses_a_line_without_a_name() -> None:
+    example = _receipt_example(OrderPaidV1)
+    example["receipt"]["lines"][0]["name"] = ""
+    with pytest.raises(ValidationError, match="name"):
+        OrderPaidV1.model_validate(example)

@@ -59,6 +59,97 @@ class OrderLine(BaseModel):
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
 
 
+NAME_MAX = 200
+ADDRESS_LINE_MAX = 200
+POSTAL_CODE_MAX = 20
+COUNTRY_LENGTH = 2
+
+
+class ShippingAddress(BaseModel):
+    """Where an order goes (validated by ordering when the order is placed).
+
+    Attributes:
+        name: The recipient's name.
+        street: Street and number (one line).
+        postal_code: The postal code, as written in that country.
+        city: The city.
+        country: ISO 3166-1 alpha-2 code, upper case (``DE``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    street: str = Field(min_length=1, max_length=ADDRESS_LINE_MAX)
+    postal_code: str = Field(min_length=1, max_length=POSTAL_CODE_MAX)
+    city: str = Field(min_length=1, max_length=ADDRESS_LINE_MAX)
+    country: str = Field(
+        min_length=COUNTRY_LENGTH, max_length=COUNTRY_LENGTH, pattern="^[A-Z]{2}$"
+    )
+
+
+class ReceiptLine(BaseModel):
+    """One line of a receipt, as the customer's e-mail shows it.
+
+    Attributes:
+        product_id: The catalog product.
+        name: Its name when the order was placed.
+        quantity: Units ordered.
+        unit_price: Catalog's price per unit when the order was placed.
+        subtotal: Quantity times unit price.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    product_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    unit_price: Amount
+    subtotal: Amount
+
+
+class OrderReceipt(BaseModel):
+    """What an order holds, carried by its final event so notification needs no call back.
+
+    Attributes:
+        buyer_id: Who placed it (notification finds the address it writes to by this id).
+        lines: What was ordered.
+        total: What it costs.
+        currency: ISO 4217 code of every amount.
+        ship_to: Where it goes.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    buyer_id: uuid.UUID
+    lines: list[ReceiptLine] = Field(min_length=1, max_length=MAX_LINES)
+    total: Amount
+    currency: Currency
+    ship_to: ShippingAddress
+
+
+_RECEIPT_EXAMPLE = {
+    "buyer_id": _BUYER_ID,
+    "lines": [
+        {
+            "product_id": _PRODUCT_ID,
+            "name": "Trail running shoe",
+            "quantity": 2,
+            "unit_price": "24.99",
+            "subtotal": "49.98",
+        }
+    ],
+    "total": "49.98",
+    "currency": "EUR",
+    "ship_to": {
+        "name": "Ada Lovelace",
+        "street": "12 Analytical Row",
+        "postal_code": "10115",
+        "city": "Berlin",
+        "country": "DE",
+    },
+}
+
+
 class OrderPlacedV1(EventPayload):
     """A buyer placed an order; catalog reserves its stock (all lines or none).
 
@@ -99,6 +190,8 @@ class OrderCancelledV1(EventPayload):
         reason: Why, for people (``payment declined``, ``out of stock``...).
         cancelled_at: When (UTC).
         reason_code: Why, for machines; added compatibly (optional), absent from older events.
+        receipt: The order, for the customer's cancellation e-mail; optional like
+            ``reason_code``.
     """
 
     event_type: ClassVar[str] = "order.cancelled"
@@ -108,6 +201,7 @@ class OrderCancelledV1(EventPayload):
     reason: str = Field(max_length=REASON_MAX)
     cancelled_at: dt.datetime
     reason_code: CancellationReason | None = None
+    receipt: OrderReceipt | None = None
 
     model_config = EventPayload.model_config | {
         "json_schema_extra": {
@@ -122,6 +216,7 @@ class OrderCancelledV1(EventPayload):
                     "reason": "no payment within 15 minutes",
                     "cancelled_at": "2026-11-23T09:45:00Z",
                     "reason_code": "timed_out",
+                    "receipt": _RECEIPT_EXAMPLE,
                 },
             ]
         }
@@ -134,6 +229,8 @@ class OrderPaidV1(EventPayload):
     Attributes:
         order_id: The order.
         paid_at: When (UTC).
+        receipt: The order, for the customer's confirmation e-mail; added compatibly
+            (optional), absent from older events.
     """
 
     event_type: ClassVar[str] = "order.paid"
@@ -141,10 +238,18 @@ class OrderPaidV1(EventPayload):
 
     order_id: uuid.UUID
     paid_at: dt.datetime
+    receipt: OrderReceipt | None = None
 
     model_config = EventPayload.model_config | {
         "json_schema_extra": {
-            "examples": [{"order_id": _ORDER_ID, "paid_at": "2026-11-23T09:32:00Z"}]
+            "examples": [
+                {"order_id": _ORDER_ID, "paid_at": "2026-11-23T09:32:00Z"},
+                {
+                    "order_id": _ORDER_ID,
+                    "paid_at": "2026-11-23T09:32:00Z",
+                    "receipt": _RECEIPT_EXAMPLE,
+                },
+            ]
         }
     }
 
