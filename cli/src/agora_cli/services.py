@@ -130,7 +130,24 @@ BASKET = ServiceSpec(
     start_after=("identity", "catalog"),
 )
 
-SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION, CATALOG, BASKET)
+ORDERING = ServiceSpec(
+    name="ordering",
+    package="agora_ordering",
+    app="agora_ordering.main:create_app",
+    port_offset=4,
+    database="ordering",
+    extensions=(),
+    alembic_ini="services/ordering/alembic.ini",
+    gateway_rule="PathPrefix(`/api/v1/orders`) || PathPrefix(`/api/v1/admin/orders`)",
+    redis_db=4,
+    consumes_events=True,
+    service_scopes=("catalog:read", "basket:read"),
+    grpc_targets=("catalog", "basket"),
+    channels="agora_ordering.events.subscriber:CHANNELS",
+    start_after=("identity", "catalog", "basket"),
+)
+
+SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION, CATALOG, BASKET, ORDERING)
 
 
 def find_service(name: str) -> ServiceSpec | None:

@@ -82,9 +82,7 @@ class ShippingAddress(BaseModel):
     street: str = Field(min_length=1, max_length=ADDRESS_LINE_MAX)
     postal_code: str = Field(min_length=1, max_length=POSTAL_CODE_MAX)
     city: str = Field(min_length=1, max_length=ADDRESS_LINE_MAX)
-    country: str = Field(
-        min_length=COUNTRY_LENGTH, max_length=COUNTRY_LENGTH, pattern="^[A-Z]{2}$"
-    )
+    country: str = Field(min_length=COUNTRY_LENGTH, max_length=COUNTRY_LENGTH, pattern="^[A-Z]{2}$")
 
 
 class ReceiptLine(BaseModel):

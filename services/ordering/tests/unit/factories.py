@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 
 from agora_contracts.catalog import ShortLine, StockRejectedV1, StockReservedV1
-from agora_contracts.ordering import OrderLine
+from agora_contracts.ordering import OrderLine, ShippingAddress
 from agora_contracts.payment import (
     PaymentFailedV1,
     PaymentFailureReason,
@@ -19,6 +19,13 @@ from agora_ordering.domain import Line, Order, SagaTimeouts, on_stock_reserved
 T0 = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
 TIMEOUTS = SagaTimeouts()
 PRICE = Decimal("24.99")
+SHIP_TO = ShippingAddress(
+    name="Ada Lovelace",
+    street="12 Analytical Row",
+    postal_code="10115",
+    city="Berlin",
+    country="DE",
+)
 
 
 def place(order_id: uuid.UUID | None = None, now: dt.datetime = T0) -> Order:
@@ -26,9 +33,10 @@ def place(order_id: uuid.UUID | None = None, now: dt.datetime = T0) -> Order:
     order, _ = Order.place(
         order_id=order_id or uuid.uuid4(),
         buyer_id=uuid.uuid4(),
-        lines=[Line(uuid.uuid4(), 2, PRICE)],
+        lines=[Line(uuid.uuid4(), 2, PRICE, "Trail shoe")],
         currency="EUR",
         payment_token="tok_test",
+        ship_to=SHIP_TO,
         now=now,
         stock_timeout=TIMEOUTS.stock,
     )

@@ -28,7 +28,7 @@ from agora_ordering.domain import (
     TimelineEntry,
     TransitionNotAllowed,
 )
-from services.ordering.tests.unit.factories import PRICE, T0, TIMEOUTS, place
+from services.ordering.tests.unit.factories import PRICE, SHIP_TO, T0, TIMEOUTS, place
 
 LATER = T0 + dt.timedelta(seconds=5)
 
@@ -53,9 +53,10 @@ def test_order_place_is_pending_with_a_stock_deadline_and_emits_order_placed() -
     order, events = Order.place(
         order_id=order_id,
         buyer_id=buyer_id,
-        lines=[Line(product_id, 3, Decimal("1.10"))],
+        lines=[Line(product_id, 3, Decimal("1.10"), "Trail shoe")],
         currency="EUR",
         payment_token="tok_x",
+        ship_to=SHIP_TO,
         now=T0,
         stock_timeout=dt.timedelta(seconds=30),
     )
@@ -74,9 +75,15 @@ def test_order_place_is_pending_with_a_stock_deadline_and_emits_order_placed() -
     ("lines", "message"),
     [
         ([], "at least one line"),
-        ([Line(uuid.UUID(int=1), 1, PRICE), Line(uuid.UUID(int=1), 2, PRICE)], "one line only"),
-        ([Line(uuid.uuid4(), 1, Decimal("0.00"))], "positive"),
-        ([Line(uuid.uuid4(), 0, PRICE)], "positive"),
+        (
+            [
+                Line(uuid.UUID(int=1), 1, PRICE, "Trail shoe"),
+                Line(uuid.UUID(int=1), 2, PRICE, "Trail shoe"),
+            ],
+            "one line only",
+        ),
+        ([Line(uuid.uuid4(), 1, Decimal("0.00"), "Trail shoe")], "positive"),
+        ([Line(uuid.uuid4(), 0, PRICE, "Trail shoe")], "positive"),
     ],
 )
 def test_order_place_invalid_lines_are_refused(lines: list[Line], message: str) -> None:
@@ -87,6 +94,7 @@ def test_order_place_invalid_lines_are_refused(lines: list[Line], message: str) 
             lines=lines,
             currency="EUR",
             payment_token="tok_x",
+            ship_to=SHIP_TO,
             now=T0,
             stock_timeout=TIMEOUTS.stock,
         )
@@ -94,7 +102,7 @@ def test_order_place_invalid_lines_are_refused(lines: list[Line], message: str) 
 
 def test_order_total_sums_lines_to_cents() -> None:
     order = place()
-    order.lines.append(Line(uuid.uuid4(), 3, Decimal("0.333")))
+    order.lines.append(Line(uuid.uuid4(), 3, Decimal("0.333"), "Trail shoe"))
 
     assert order.total == Decimal("50.98")
 
@@ -132,7 +140,13 @@ def test_order_mark_paid_records_the_charge_and_emits_order_paid() -> None:
     [event] = order.mark_paid(payment_id, LATER)
 
     assert (order.status, order.payment_id) == (OrderStatus.PAID, payment_id)
-    assert event == OrderPaidV1(order_id=order.id, paid_at=LATER)
+    assert event == OrderPaidV1(order_id=order.id, paid_at=LATER, receipt=order.receipt())
+    assert event.receipt is not None
+    assert (event.receipt.buyer_id, event.receipt.total) == (order.buyer_id, Decimal("49.98"))
+    assert [(ln.name, ln.subtotal) for ln in event.receipt.lines] == [
+        ("Trail shoe", Decimal("49.98"))
+    ]
+    assert event.receipt.ship_to == SHIP_TO
     assert order.deadline_at is None
 
 

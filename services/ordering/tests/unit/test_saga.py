@@ -98,7 +98,8 @@ def test_stock_rejected_cancels_out_of_stock_naming_the_short_products() -> None
     [event] = reaction.events
     assert isinstance(event, OrderCancelledV1)
     assert event.reason_code == CancellationReason.OUT_OF_STOCK
-    assert str(order.lines[0].product_id) in event.reason
+    assert event.reason == f"out of stock: {order.lines[0].name}"
+    assert event.receipt == order.receipt()
 
 
 @pytest.mark.parametrize("twice", [True, False])
@@ -123,7 +124,9 @@ def test_payment_succeeded_marks_the_order_paid() -> None:
 
     assert reaction.effect == Effect.APPLIED
     assert (order.status, order.payment_id) == (OrderStatus.PAID, charge.payment_id)
-    assert reaction.events == (OrderPaidV1(order_id=order.id, paid_at=LATER),)
+    assert reaction.events == (
+        OrderPaidV1(order_id=order.id, paid_at=LATER, receipt=order.receipt()),
+    )
 
 
 def test_payment_succeeded_twice_is_a_no_op() -> None:

@@ -51,7 +51,7 @@ from agora_ordering.domain import (
     on_stock_rejected,
     on_stock_reserved,
 )
-from services.ordering.tests.unit.factories import T0, TIMEOUTS, place
+from services.ordering.tests.unit.factories import SHIP_TO, T0, TIMEOUTS, place
 
 MAX_ORDERS = 3
 PICK = st.integers(min_value=0, max_value=1000)
@@ -191,6 +191,7 @@ class CheckoutSaga(RuleBasedStateMachine):
                 lines=place().lines,
                 currency="EUR",
                 payment_token="tok_model",
+                ship_to=SHIP_TO,
                 now=self.now,
                 stock_timeout=TIMEOUTS.stock,
             )

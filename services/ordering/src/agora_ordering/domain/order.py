@@ -17,14 +17,18 @@ from enum import StrEnum
 
 from agora_contracts.envelope import EventPayload
 from agora_contracts.ordering import (
+    REASON_MAX,
     CancellationReason,
     OrderAwaitingPaymentV1,
     OrderCancelledV1,
     OrderLine,
     OrderPaidV1,
     OrderPlacedV1,
+    OrderReceipt,
     OrderRefundRequestedV1,
+    ReceiptLine,
     RefundReason,
+    ShippingAddress,
 )
 from agora_ordering.domain.errors import InvalidOrder, TransitionNotAllowed
 
@@ -89,11 +93,13 @@ class Line:
         product_id: The catalog product.
         quantity: Units ordered.
         unit_price: Catalog's price per unit at order time.
+        name: Catalog's name of the product at order time (for the order page and e-mails).
     """
 
     product_id: uuid.UUID
     quantity: int
     unit_price: Decimal
+    name: str
 
     @property
     def subtotal(self) -> Decimal:
@@ -151,6 +157,7 @@ class Order:
         currency: ISO 4217 code of every price.
         payment_token: The provider's card token, passed on to payment.
         placed_at: When it was placed.
+        ship_to: Where it goes.
         status: Where it is in the saga.
         cancel_reason: Why it was cancelled (CANCELLED only).
         deadline_step: The step ordering waits on (None when nothing is awaited).
@@ -166,6 +173,7 @@ class Order:
     currency: str
     payment_token: str
     placed_at: dt.datetime
+    ship_to: ShippingAddress
     status: OrderStatus = OrderStatus.PENDING
     cancel_reason: CancellationReason | None = None
     deadline_step: Step | None = None
@@ -183,6 +191,7 @@ class Order:
         lines: Iterable[Line],
         currency: str,
         payment_token: str,
+        ship_to: ShippingAddress,
         now: dt.datetime,
         stock_timeout: dt.timedelta,
     ) -> tuple[Order, list[EventPayload]]:
@@ -203,6 +212,7 @@ class Order:
             currency=currency,
             payment_token=payment_token,
             placed_at=now,
+            ship_to=ship_to,
         )
         order.timeline.append(TimelineEntry(OrderStatus.PENDING, now))
         order._wait_for(Step.STOCK, now + stock_timeout)
@@ -253,7 +263,7 @@ class Order:
         self._require("mark_paid", {OrderStatus.AWAITING_PAYMENT})
         self._enter(OrderStatus.PAID, now)
         self.payment_id = payment_id
-        return [OrderPaidV1(order_id=self.id, paid_at=now)]
+        return [OrderPaidV1(order_id=self.id, paid_at=now, receipt=self.receipt())]
 
     def cancel(
         self, reason: CancellationReason, now: dt.datetime, detail: str | None = None
@@ -272,9 +282,14 @@ class Order:
         self._enter(OrderStatus.CANCELLED, now, reason)
         self.cancel_reason = reason
         text = REASON_TEXT[reason] + (f": {detail}" if detail else "")
-        return [
-            OrderCancelledV1(order_id=self.id, reason=text, cancelled_at=now, reason_code=reason)
-        ]
+        cancelled = OrderCancelledV1(
+            order_id=self.id,
+            reason=text[:REASON_MAX],
+            cancelled_at=now,
+            reason_code=reason,
+            receipt=self.receipt(),
+        )
+        return [cancelled]
 
     def request_refund(
         self,
@@ -313,6 +328,26 @@ class Order:
                 requested_at=now,
             )
         ]
+
+    def receipt(self) -> OrderReceipt:
+        """What the order holds, as its final event carries it to the customer's e-mail."""
+        lines = [
+            ReceiptLine(
+                product_id=line.product_id,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                subtotal=line.subtotal.quantize(CENT),
+            )
+            for line in self.lines
+        ]
+        return OrderReceipt(
+            buyer_id=self.buyer_id,
+            lines=lines,
+            total=self.total,
+            currency=self.currency,
+            ship_to=self.ship_to,
+        )
 
     def refund_for(self, payment_id: uuid.UUID) -> Refund | None:
         """The refund asked for the charge ``payment_id``, if any."""

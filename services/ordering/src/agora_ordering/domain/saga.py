@@ -111,7 +111,8 @@ def on_stock_rejected(order: Order, reply: StockRejectedV1, now: dt.datetime) ->
     _check_subject(order, reply.order_id, "stock.rejected")
     if order.status != OrderStatus.PENDING:
         return _no_op(order, "stock.rejected")
-    short = ", ".join(str(line.product_id) for line in reply.short)
+    names = {line.product_id: line.name for line in order.lines}
+    short = ", ".join(names.get(line.product_id, str(line.product_id)) for line in reply.short)
     events = order.cancel(CancellationReason.OUT_OF_STOCK, now, detail=short)
     return _applied(events, "out of stock")
 

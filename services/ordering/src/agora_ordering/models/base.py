@@ -1,0 +1,48 @@
+"""Ordering's declarative base; its outbox, inbox, dead letters, audit log and idempotency keys."""
+
+from typing import Any, ClassVar
+
+from sqlalchemy.orm import DeclarativeBase
+
+from agora_chassis.audit import AuditMixin
+from agora_chassis.db import TYPE_ANNOTATION_MAP, make_metadata
+from agora_chassis.idempotency import IdempotencyRecordMixin
+from agora_chassis.messaging import DeadLetterMixin, InboxMixin
+from agora_chassis.outbox import OutboxMixin
+
+
+class Base(DeclarativeBase):
+    """Base of every ordering model (own metadata, Agora naming convention)."""
+
+    metadata = make_metadata()
+    type_annotation_map: ClassVar[dict[Any, Any]] = TYPE_ANNOTATION_MAP
+
+
+class OutboxMessage(OutboxMixin, Base):
+    """Events waiting to be published (written in the business transaction)."""
+
+    __tablename__ = "outbox"
+
+
+class Inbox(InboxMixin, Base):
+    """Ids of the events already applied (redeliveries are skipped)."""
+
+    __tablename__ = "inbox"
+
+
+class DeadLetter(DeadLetterMixin, Base):
+    """Events that could not be applied after every try, kept for inspection and replay."""
+
+    __tablename__ = "dead_letters"
+
+
+class AuditEntry(AuditMixin, Base):
+    """Who did what: admin changes and dead-letter replays and purges, with the acting user."""
+
+    __tablename__ = "audit_log"
+
+
+class IdempotencyRecord(IdempotencyRecordMixin, Base):
+    """The stored answers of order placements sent with an ``Idempotency-Key`` (ADR 0021)."""
+
+    __tablename__ = "idempotency_records"

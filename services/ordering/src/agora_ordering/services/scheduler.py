@@ -1,0 +1,96 @@
+"""The durable deadline scheduler: cancels orders whose saga step timed out.
+
+Deadlines live in the ``orders`` table (``deadline_at``), written with each transition, so they
+survive restarts and need no timer state in the process. Every replica runs this loop: each look
+takes the due rows with ``FOR UPDATE SKIP LOCKED`` in one transaction, so two replicas never fire
+the same order, and a replica killed mid-way releases its rows with its transaction for the next
+look of any replica. A fired deadline that the order has left behind in the meantime (a reply
+won the race) is a no-op in the domain (``on_deadline``).
+
+Between looks the loop sleeps until the earliest deadline, but at most ``poll`` seconds, so a new
+order's 30-second deadline placed by another replica is seen within ``poll`` of falling due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from agora_chassis.db import Session, SessionFactory, utcnow
+from agora_ordering.services.saga import SagaService
+
+logger = logging.getLogger(__name__)
+
+ERROR_BACKOFF_SECONDS = 5.0
+
+
+class DeadlineScheduler:
+    """Fires due deadlines, forever, until stopped.
+
+    Args:
+        sessionmaker: Opens one transaction per look.
+        saga: Builds the saga service of a transaction (from the wiring).
+        poll: Longest sleep between two looks, in seconds.
+        batch: Most deadlines one transaction fires.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: SessionFactory,
+        saga: Callable[[Session], SagaService],
+        *,
+        poll: float,
+        batch: int,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.saga = saga
+        self.poll = poll
+        self.batch = batch
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    async def run_once(self) -> int:
+        """Fire what is due now, in batches; returns how many orders were looked at."""
+        fired = 0
+        while True:
+            async with self.sessionmaker() as session, session.begin():
+                looked = await self.saga(session).fire_due(self.batch)
+            fired += looked
+            if looked < self.batch:
+                return fired
+
+    async def _sleep_seconds(self) -> float:
+        async with self.sessionmaker() as session, session.begin():
+            earliest = await self.saga(session).next_deadline()
+        if earliest is None:
+            return self.poll
+        return min(self.poll, max((earliest - utcnow()).total_seconds(), 0.0))
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+                delay = await self._sleep_seconds()
+            except Exception:  # the database may be restarting: log, wait, look again
+                logger.exception("deadline scheduler: a look failed; trying again")
+                delay = ERROR_BACKOFF_SECONDS
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    def start(self) -> None:
+        """Start the loop in the background."""
+        self._task = asyncio.create_task(self._loop(), name="deadline-scheduler")
+
+    def wake(self) -> None:
+        """Look now instead of at the end of the current sleep (tests, shutdown)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop the loop (a look in progress is cancelled; its transaction rolls back)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
