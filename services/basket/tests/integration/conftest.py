@@ -31,7 +31,7 @@ from agora_cli.infra.ports import free_port
 from agora_testing.fixtures import alembic_upgrade
 from agora_testing.grpc_tokens import FixedToken
 from agora_testing.tokens import StaticKeys, forge_access_token
-from services.basket.tests.integration.catalog_server import CatalogServer
+from agora_testing.catalog_server import CatalogServer
 
 pytestmark = pytest.mark.integration
 

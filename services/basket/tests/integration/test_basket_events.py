@@ -18,7 +18,7 @@ from agora_chassis.messaging import EventConsumer
 from agora_contracts.catalog import ProductPriceChangedV1
 from agora_contracts.ordering import OrderLine, OrderPlacedV1
 from agora_testing.events import structured_event
-from services.basket.tests.integration.catalog_server import CatalogServer
+from agora_testing.catalog_server import CatalogServer
 from services.basket.tests.integration.conftest import guest_headers, quantities
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from agora_basket.repositories.baskets import BasketRepository
-from services.basket.tests.integration.catalog_server import CatalogServer
+from agora_testing.catalog_server import CatalogServer
 from services.basket.tests.integration.conftest import guest_headers, quantities
 
 pytestmark = pytest.mark.integration

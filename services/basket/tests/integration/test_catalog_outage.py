@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.basket.tests.integration.catalog_server import CatalogServer
+from agora_testing.catalog_server import CatalogServer
 from services.basket.tests.integration.conftest import COOL_DOWN_SECONDS, guest_headers
 
 pytestmark = pytest.mark.integration

@@ -25,7 +25,7 @@ from agora_chassis.state import service_state
 from agora_cli.infra.ports import LOOPBACK, free_port
 from agora_testing.grpc_tokens import FixedToken
 from agora_testing.tokens import StaticKeys, forge_access_token
-from services.basket.tests.integration.catalog_server import CatalogServer
+from agora_testing.catalog_server import CatalogServer
 from tests.openapi_fuzz import fuzz_schema
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""A real catalog gRPC server for basket's tests: ``GetProducts`` answered from a dict.
+"""A real catalog gRPC server for tests of catalog's callers: ``GetProducts`` answered from a dict.
 
 It listens on a loopback port and speaks catalog's proto over the network, as catalog does, so
 basket's channel, service client, deadlines and breaker run for real. Its products live in a
@@ -64,8 +64,8 @@ class _Servicer(catalog_pb2_grpc.CatalogServiceServicer):
     async def CheckAvailability(  # noqa: N802 - the proto's name
         self, _request: catalog_pb2.CheckAvailabilityRequest, context: Context
     ) -> catalog_pb2.CheckAvailabilityResponse:
-        """Not used by basket."""
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "basket never checks availability")
+        """Not used by catalog's callers (basket, ordering)."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "no caller checks availability")
         raise AssertionError("abort raises")
 
 
