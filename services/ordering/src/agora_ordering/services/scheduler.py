@@ -24,6 +24,8 @@ from agora_ordering.services.saga import SagaService
 logger = logging.getLogger(__name__)
 
 ERROR_BACKOFF_SECONDS = 5.0
+MIN_SLEEP_SECONDS = 0.05
+"""A due deadline another replica holds is still due after a look: wait a little, do not spin."""
 
 
 class DeadlineScheduler:
@@ -66,7 +68,7 @@ class DeadlineScheduler:
             earliest = await self.saga(session).next_deadline()
         if earliest is None:
             return self.poll
-        return min(self.poll, max((earliest - utcnow()).total_seconds(), 0.0))
+        return min(self.poll, max((earliest - utcnow()).total_seconds(), MIN_SLEEP_SECONDS))
 
     async def _loop(self) -> None:
         while True:
