@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import re
 import secrets
 import socket
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import psutil
 
@@ -16,7 +20,6 @@ LOOPBACK = "127.0.0.1"
 RESERVED_PORTS: frozenset[int] = frozenset({4222, 5432, 5672, 6379, 8222})
 # Where tests draw their ports: above the defaults of the embedded stack, below the ephemeral range.
 TEST_PORT_RANGE = (20000, 32000)
-FREE_PORT_TRIES = 200
 
 
 class PortInUseError(RuntimeError):
@@ -56,12 +59,79 @@ def port_accepts(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
         return False
 
 
+class PortPool:
+    """Hands out test ports from one range, never the same port twice, each checked free.
+
+    Why: a test draws a port, releases it and something binds it later (``agora up`` boots a
+    whole stack seconds after its ports were drawn). A bind probe alone cannot keep two draws in
+    that gap apart: another pytest-xdist worker, or a later draw in the same process, could get
+    the same port, and CI once failed with "basket gRPC: port ... is already in use". So every
+    worker draws from its own slice of :data:`TEST_PORT_RANGE` (:func:`worker_port_range`), and
+    this pool remembers each port it handed out. The bind probe still runs, for whatever holds
+    a port outside the run (another run on the machine, a developer's server).
+
+    The cursor starts at a random point and walks forward (wrapping), so that concurrent runs on
+    one machine, whose slices coincide, rarely meet.
+    """
+
+    def __init__(self, low: int, high: int, start: int | None = None) -> None:
+        """Draw from ``low`` (included) to ``high`` (excluded), from ``start`` (else random)."""
+        self.low, self.high = low, high
+        self._next = low + secrets.randbelow(high - low) if start is None else start
+        self._handed_out: set[int] = set()
+        self._lock = threading.Lock()
+
+    def take(self, count: int = 1) -> int:
+        """Reserve ``count`` consecutive ports, none handed out before, all free right now.
+
+        Returns:
+            The first port of the block.
+
+        Raises:
+            PortInUseError: The range holds no such block any more.
+        """
+        with self._lock:
+            for _ in range(self.high - self.low):
+                first = self._next if self._next + count <= self.high else self.low
+                block = range(first, first + count)
+                self._next = first + 1
+                if self._handed_out.isdisjoint(block) and all(map(port_is_free, block)):
+                    self._handed_out.update(block)
+                    self._next = first + count
+                    return first
+        raise PortInUseError(f"no {count} consecutive free ports left in {self.low}-{self.high}")
+
+
+def worker_port_range(environ: Mapping[str, str]) -> tuple[int, int]:
+    """This process's slice of :data:`TEST_PORT_RANGE`, disjoint from every other xdist worker's.
+
+    Worker ``gwN`` (``PYTEST_XDIST_WORKER``) gets slice N of ``PYTEST_XDIST_WORKER_COUNT`` equal
+    slices; a process outside pytest-xdist has no sibling worker and gets the whole range.
+    """
+    low, high = TEST_PORT_RANGE
+    worker = re.fullmatch(r"gw(\d+)", environ.get("PYTEST_XDIST_WORKER", ""))
+    if worker is None:
+        return low, high
+    index = int(worker[1])
+    count = environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    width = (high - low) // max(int(count) if count.isdigit() else 0, index + 1)
+    return low + index * width, low + (index + 1) * width
+
+
+@functools.cache
+def _process_pool() -> PortPool:
+    """The one pool of this process (a worker's environment is set before any test runs)."""
+    return PortPool(*worker_port_range(os.environ))
+
+
 def free_port(count: int = 1) -> int:
     """Return a free port (the first of ``count`` consecutive free ones), for tests.
 
-    Ports are drawn below Linux's ephemeral range (32768-60999): a port the kernel hands out
-    there can be taken a moment later as the source port of any outgoing connection, or be held
-    by its TIME_WAIT, which made stacks under test fail to bind now and then.
+    The block comes from this process's :class:`PortPool`: never handed out before in this
+    process, never one another xdist worker can be given. Ports are drawn below Linux's
+    ephemeral range (32768-60999): a port the kernel hands out there can be taken a moment later
+    as the source port of any outgoing connection, or be held by its TIME_WAIT, which made
+    stacks under test fail to bind now and then.
 
     Args:
         count: How many consecutive ports must be free (a stack's service ports follow a base).
@@ -72,19 +142,11 @@ def free_port(count: int = 1) -> int:
     Raises:
         PortInUseError: No free block was found.
     """
-    low, high = TEST_PORT_RANGE
-    for _ in range(FREE_PORT_TRIES):
-        first = low + secrets.randbelow(high - low - count + 1)
-        if all(port_is_free(port) for port in range(first, first + count)):
-            return first
-    raise PortInUseError(f"no {count} consecutive free ports in {low}-{high}")
+    return _process_pool().take(count)
 
 
 def free_ports(counts: Sequence[int]) -> list[int]:
     """Draw one free block per entry of ``counts``, no two blocks sharing a port, for tests.
-
-    Independent :func:`free_port` calls can return the same port (nothing holds it in between);
-    a stack needs every one of its ports distinct.
 
     Args:
         counts: The size of each block (1 for a single port).
@@ -92,19 +154,7 @@ def free_ports(counts: Sequence[int]) -> list[int]:
     Returns:
         The first port of each block, in the order of ``counts``.
     """
-    taken: set[int] = set()
-    firsts: list[int] = []
-    for count in counts:
-        for _ in range(FREE_PORT_TRIES):
-            first = free_port(count)
-            block = set(range(first, first + count))
-            if not block & taken:
-                break
-        else:
-            raise PortInUseError(f"no {count} free ports apart from {sorted(taken)}")
-        taken |= block
-        firsts.append(first)
-    return firsts
+    return [free_port(count) for count in counts]
 
 
 def check_port_allowed(name: str, port: int) -> None:
