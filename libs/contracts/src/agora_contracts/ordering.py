@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -125,7 +125,7 @@ class OrderReceipt(BaseModel):
     ship_to: ShippingAddress
 
 
-_RECEIPT_EXAMPLE = {
+_RECEIPT_EXAMPLE: dict[str, Any] = {
     "buyer_id": _BUYER_ID,
     "lines": [
         {

@@ -31,6 +31,20 @@ class _Servicer(basket_pb2_grpc.BasketServiceServicer):
         ]
         return basket_pb2.GetBasketResponse(basket=basket_pb2.Basket(lines=lines))
 
+    async def UpdateItem(  # noqa: N802 - the proto's name
+        self, _request: basket_pb2.UpdateItemRequest, context: Context
+    ) -> basket_pb2.UpdateItemResponse:
+        """Not used by basket's callers in tests."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this test server only reads baskets")
+        raise AssertionError("abort raises")
+
+    async def Clear(  # noqa: N802 - the proto's name
+        self, _request: basket_pb2.ClearRequest, context: Context
+    ) -> basket_pb2.ClearResponse:
+        """Not used by basket's callers in tests."""
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this test server only reads baskets")
+        raise AssertionError("abort raises")
+
 
 class BasketServer:
     """A ``BasketService`` on ``127.0.0.1:<port>``."""

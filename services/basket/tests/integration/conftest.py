@@ -28,10 +28,10 @@ from agora_chassis.auth import TokenVerifier
 from agora_chassis.messaging import EventConsumer
 from agora_chassis.state import service_state
 from agora_cli.infra.ports import free_port
+from agora_testing.catalog_server import CatalogServer
 from agora_testing.fixtures import alembic_upgrade
 from agora_testing.grpc_tokens import FixedToken
 from agora_testing.tokens import StaticKeys, forge_access_token
-from agora_testing.catalog_server import CatalogServer
 
 pytestmark = pytest.mark.integration
 

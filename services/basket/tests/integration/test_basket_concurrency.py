@@ -12,8 +12,8 @@ from fastapi import FastAPI
 
 from agora_basket.main import create_app
 from agora_basket.settings import BasketSettings
-from agora_testing.grpc_tokens import FixedToken
 from agora_testing.catalog_server import CatalogServer
+from agora_testing.grpc_tokens import FixedToken
 from services.basket.tests.integration.conftest import guest_headers, quantities
 
 pytestmark = pytest.mark.integration

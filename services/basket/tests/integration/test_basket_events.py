@@ -17,8 +17,8 @@ from agora_basket.schemas.lines import StoredLine
 from agora_chassis.messaging import EventConsumer
 from agora_contracts.catalog import ProductPriceChangedV1
 from agora_contracts.ordering import OrderLine, OrderPlacedV1
-from agora_testing.events import structured_event
 from agora_testing.catalog_server import CatalogServer
+from agora_testing.events import structured_event
 from services.basket.tests.integration.conftest import guest_headers, quantities
 
 pytestmark = pytest.mark.integration

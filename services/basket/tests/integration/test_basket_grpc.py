@@ -24,9 +24,9 @@ from agora_chassis.service_tokens import service_channel
 from agora_chassis.state import service_state
 from agora_cli.infra.ports import LOOPBACK, free_port
 from agora_contracts.grpc.basket.v1 import basket_pb2, basket_pb2_grpc
+from agora_testing.catalog_server import CatalogServer
 from agora_testing.grpc_tokens import KEY_FOR_TESTS, FixedToken, OneKey, service_token
 from agora_testing.tokens import StaticKeys, forge_access_token
-from agora_testing.catalog_server import CatalogServer
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,9 @@ from agora_basket.settings import BasketSettings
 from agora_chassis.auth import TokenVerifier
 from agora_chassis.state import service_state
 from agora_cli.infra.ports import LOOPBACK, free_port
+from agora_testing.catalog_server import CatalogServer
 from agora_testing.grpc_tokens import FixedToken
 from agora_testing.tokens import StaticKeys, forge_access_token
-from agora_testing.catalog_server import CatalogServer
 from tests.openapi_fuzz import fuzz_schema
 
 pytestmark = pytest.mark.integration

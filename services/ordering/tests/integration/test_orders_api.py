@@ -1,4 +1,4 @@
-"""The customer's order API: placing (priced by catalog, idempotent), reading, listing, cancelling."""
+"""The customer's order API: placing (priced by catalog, idempotent), and what it refuses."""
 
 from __future__ import annotations
 
