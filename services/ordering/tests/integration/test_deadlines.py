@@ -70,7 +70,7 @@ async def test_no_stock_answer_in_time_cancels_the_order(
 
     async with asyncio.timeout(WAIT_SECONDS):
         status = "pending"
-        while status == "pending":  # noqa: ASYNC110 - polls an API, no event to wait on
+        while status == "pending":
             await asyncio.sleep(0.05)
             status = await _status(client, order_id, headers)
 
