@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,9 +82,7 @@ class ShippingAddress(BaseModel):
     street: str = Field(min_length=1, max_length=ADDRESS_LINE_MAX)
     postal_code: str = Field(min_length=1, max_length=POSTAL_CODE_MAX)
     city: str = Field(min_length=1, max_length=ADDRESS_LINE_MAX)
-    country: str = Field(
-        min_length=COUNTRY_LENGTH, max_length=COUNTRY_LENGTH, pattern="^[A-Z]{2}$"
-    )
+    country: str = Field(min_length=COUNTRY_LENGTH, max_length=COUNTRY_LENGTH, pattern="^[A-Z]{2}$")
 
 
 class ReceiptLine(BaseModel):
@@ -127,7 +125,7 @@ class OrderReceipt(BaseModel):
     ship_to: ShippingAddress
 
 
-_RECEIPT_EXAMPLE = {
+_RECEIPT_EXAMPLE: dict[str, Any] = {
     "buyer_id": _BUYER_ID,
     "lines": [
         {
