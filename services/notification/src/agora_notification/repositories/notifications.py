@@ -37,20 +37,19 @@ class NotificationRepository:
         Returns:
             The row, with ``attempts`` counting this attempt.
         """
-        await self.session.execute(
-            insert(Notification).values(
-                event_id=event_id,
-                order_id=order_id,
-                recipient=recipient,
-                template=template,
-                subject=subject,
-                status=NotificationStatus.PENDING.value,
-                attempts=0,
-                created_at=utcnow(),
-            )
-            # Either key: the event's id, or the order's (order_id, template).
-            .on_conflict_do_nothing()
+        # No conflict target: either key may exist already, the event's id or the order's
+        # (order_id, template).
+        new_row = insert(Notification).values(
+            event_id=event_id,
+            order_id=order_id,
+            recipient=recipient,
+            template=template,
+            subject=subject,
+            status=NotificationStatus.PENDING.value,
+            attempts=0,
+            created_at=utcnow(),
         )
+        await self.session.execute(new_row.on_conflict_do_nothing())
         if order_id is None:
             key = Notification.event_id == event_id
         else:

@@ -12,9 +12,11 @@ Status bookkeeping runs in its own short transactions (not the consumer's), so a
 still recorded after the consumer rolls back its transaction to retry. A notification already
 ``sent`` is not sent again, even if the consumer's commit of the inbox row failed afterwards.
 
-Once per what: the welcome is keyed by its event id. An order's e-mails are keyed by the order
-and the template, so the same fact under a second event id is not sent twice either (ordering
-emits one final event per order and the inbox drops redeliveries; the key costs nothing more).
+What "once" means: the welcome is keyed by its event id. An order's e-mails are keyed by the
+order and the template, so the same fact under a second event id is not sent twice either.
+Ordering emits one final event per order and the inbox drops redeliveries, so a second id should
+not happen; the key is a cheap guard. It does not serialise two such events handled at the same
+moment (each could find the row pending and send): that needs the duplicate to race the first.
 """
 
 from __future__ import annotations
