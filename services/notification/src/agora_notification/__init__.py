@@ -1,1 +1,1 @@
-"""Agora notification service: welcome e-mails sent when users register."""
+"""Agora notification service: welcome, order confirmation and cancellation e-mails."""

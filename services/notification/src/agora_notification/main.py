@@ -21,6 +21,7 @@ from agora_chassis.state import attach_extras, service_extras, service_state
 from agora_notification.api import deps, notifications
 from agora_notification.events.subscriber import build_consumer
 from agora_notification.repositories.notifications import NotificationRepository
+from agora_notification.repositories.recipients import RecipientRepository
 from agora_notification.services.mailer import Mailer, SmtpConfig
 from agora_notification.services.notifications import Notifier
 from agora_notification.settings import NotificationSettings
@@ -59,7 +60,10 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     )
     state = service_state(app)
     notifier = Notifier(
-        state.sessionmaker, NotificationRepository, Mailer(SmtpConfig.from_settings(settings))
+        state.sessionmaker,
+        NotificationRepository,
+        RecipientRepository,
+        Mailer(SmtpConfig.from_settings(settings)),
     )
     attach_extras(app, NotificationState(notifier))
     state.consumer = build_consumer(

@@ -21,17 +21,16 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from agora_chassis.auth import TokenVerifier
-from agora_chassis.ids import new_id
 from agora_chassis.messaging import EventConsumer, RetryPolicy
 from agora_chassis.state import service_state
 from agora_cli.infra.ports import free_port
-from agora_contracts.envelope import CloudEvent
 from agora_contracts.identity import UserRegisteredV1
 from agora_notification.events.subscriber import build_consumer
 from agora_notification.main import create_app, notification_state
 from agora_notification.services.mailer import Mailer, SmtpConfig
 from agora_notification.services.notifications import Notifier
 from agora_notification.settings import NotificationSettings
+from agora_testing.events import structured_event
 from agora_testing.fixtures import alembic_upgrade
 from agora_testing.tokens import StaticKeys, forge_access_token
 
@@ -120,7 +119,9 @@ def app(
 async def clean(app: FastAPI, smtp_sink: tuple[int, CollectingHandler]) -> None:
     """Empty the tables and the sink's mailbox before a test."""
     async with service_state(app).sessionmaker.begin() as session:
-        await session.execute(text("TRUNCATE notifications, inbox, dead_letters, audit_log"))
+        await session.execute(
+            text("TRUNCATE notifications, recipients, inbox, dead_letters, audit_log")
+        )
     smtp_sink[1].messages.clear()
 
 
@@ -134,26 +135,30 @@ def make_consumer(app: FastAPI, smtp_port: int | None = None) -> EventConsumer:
     notifier: Notifier = notification_state(app).notifier
     if smtp_port is not None:
         config = SmtpConfig(**(notifier.mailer.config.__dict__ | {"port": smtp_port}))
-        notifier = Notifier(service_state(app).sessionmaker, notifier.notifications, Mailer(config))
+        notifier = Notifier(
+            service_state(app).sessionmaker,
+            notifier.notifications,
+            notifier.recipients,
+            Mailer(config),
+        )
     return build_consumer(None, service_state(app).sessionmaker, notifier, retry=FAST_RETRY)
 
 
-def user_registered(email: str = "ada@example.com", full_name: str = "Ada Lovelace") -> bytes:
-    """A real structured-mode CloudEvent of ``user.registered``, as the identity relay sends it."""
-    user_id = uuid.uuid4()
+def user_registered(
+    email: str = "ada@example.com",
+    full_name: str = "Ada Lovelace",
+    user_id: uuid.UUID | None = None,
+    registered_at: dt.datetime | None = None,
+) -> bytes:
+    """The body of a ``user.registered`` event (a new user id unless given)."""
+    user_id = user_id or uuid.uuid4()
     payload = UserRegisteredV1(
-        user_id=user_id, email=email, full_name=full_name, registered_at=dt.datetime.now(dt.UTC)
+        user_id=user_id,
+        email=email,
+        full_name=full_name,
+        registered_at=registered_at or dt.datetime.now(dt.UTC),
     )
-    event = CloudEvent(
-        id=str(new_id()),
-        source="/agora/identity",
-        type=UserRegisteredV1.event_type,
-        time=dt.datetime.now(dt.UTC),
-        subject=str(user_id),
-        dataschema=UserRegisteredV1.schema_uri(),
-        data=payload.model_dump(mode="json"),
-    )
-    return event.model_dump_json().encode()
+    return structured_event(payload, source="/agora/identity")
 
 
 @pytest.fixture
@@ -171,7 +176,7 @@ def consumer_for(app: FastAPI, clean: None) -> Callable[..., EventConsumer]:
 
 @pytest.fixture
 def registered_event() -> Callable[..., bytes]:
-    """``registered_event(email=..., full_name=...)``: the body of a ``user.registered`` event."""
+    """``registered_event(email=, full_name=, user_id=, registered_at=)``: a ``user.registered``."""
     return user_registered
 
 

@@ -36,6 +36,7 @@ class NotificationRead(BaseModel):
         attempts: How many times sending was tried.
         sent_at: When the relay accepted it.
         event_id: The event that caused it.
+        order_id: The order it is about (order e-mails only).
         created_at: When it was first recorded.
     """
 
@@ -49,6 +50,7 @@ class NotificationRead(BaseModel):
     attempts: int
     sent_at: dt.datetime | None
     event_id: str
+    order_id: uuid.UUID | None
     created_at: dt.datetime
 
 

@@ -1,4 +1,8 @@
-"""Wires the notification service's consumer: ``user.registered`` → the welcome e-mail."""
+"""Wires the notification service's consumer.
+
+``user.registered`` → the recipient's row and the welcome e-mail; ``order.paid`` → the order
+confirmation; ``order.cancelled`` → the cancellation e-mail.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,15 @@ from agora_chassis.db import SessionFactory
 from agora_chassis.messaging import Broker, EventConsumer, RetryPolicy
 from agora_chassis.messaging.asyncapi import ServiceChannels
 from agora_contracts.identity import UserRegisteredV1
+from agora_contracts.ordering import OrderCancelledV1, OrderPaidV1
 from agora_notification.models import DeadLetter, Inbox
 from agora_notification.services.notifications import Notifier
 
 CONSUMER_GROUP = "notification"
 
-CHANNELS = ServiceChannels(service=CONSUMER_GROUP, consumes=(UserRegisteredV1,))
+CHANNELS = ServiceChannels(
+    service=CONSUMER_GROUP, consumes=(UserRegisteredV1, OrderPaidV1, OrderCancelledV1)
+)
 """What ``build_consumer`` subscribes to; the service's AsyncAPI document is generated from this."""
 
 
@@ -41,4 +48,6 @@ def build_consumer(
         retry=retry,
     )
     consumer.handler(UserRegisteredV1)(notifier.send_welcome)
+    consumer.handler(OrderPaidV1)(notifier.send_order_paid)
+    consumer.handler(OrderCancelledV1)(notifier.send_order_cancelled)
     return consumer

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,32 +19,44 @@ class NotificationRepository:
         self.session = session
 
     async def start_attempt(
-        self, *, event_id: str, recipient: str, template: str, subject: str
+        self,
+        *,
+        event_id: str,
+        recipient: str,
+        template: str,
+        subject: str,
+        order_id: uuid.UUID | None = None,
     ) -> Notification:
-        """Record one more sending attempt for the event's notification, creating it if new.
+        """Record one more sending attempt for a notification, creating it if new.
 
-        The row is locked until the transaction ends, so concurrent deliveries of one event
-        take turns. A row already ``sent`` keeps its status (the caller must not send again).
+        The notification is the event's, or, when ``order_id`` is given, the order's for this
+        template (whichever event brings it). The row is locked until the transaction ends, so
+        concurrent deliveries take turns. A row already ``sent`` keeps its status (the caller
+        must not send again).
 
         Returns:
             The row, with ``attempts`` counting this attempt.
         """
-        await self.session.execute(
-            insert(Notification)
-            .values(
-                event_id=event_id,
-                recipient=recipient,
-                template=template,
-                subject=subject,
-                status=NotificationStatus.PENDING.value,
-                attempts=0,
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["event_id"])
+        # No conflict target: either key may exist already, the event's id or the order's
+        # (order_id, template).
+        new_row = insert(Notification).values(
+            event_id=event_id,
+            order_id=order_id,
+            recipient=recipient,
+            template=template,
+            subject=subject,
+            status=NotificationStatus.PENDING.value,
+            attempts=0,
+            created_at=utcnow(),
         )
+        await self.session.execute(new_row.on_conflict_do_nothing())
+        if order_id is None:
+            key = Notification.event_id == event_id
+        else:
+            key = (Notification.order_id == order_id) & (Notification.template == template)
         row = await self.session.scalar(
             select(Notification)
-            .where(Notification.event_id == event_id)
+            .where(key)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
@@ -52,11 +66,9 @@ class NotificationRepository:
             row.status = NotificationStatus.PENDING.value
         return row
 
-    async def finish(self, event_id: str, status: NotificationStatus) -> None:
-        """Mark the event's notification ``sent`` (stamping ``sent_at``) or ``failed``."""
-        row = await self.session.scalar(
-            select(Notification).where(Notification.event_id == event_id).with_for_update()
-        )
+    async def finish(self, notification_id: uuid.UUID, status: NotificationStatus) -> None:
+        """Mark the notification ``sent`` (stamping ``sent_at``) or ``failed``."""
+        row = await self.session.get(Notification, notification_id, with_for_update=True)
         if row is None:
             return
         row.status = status.value
