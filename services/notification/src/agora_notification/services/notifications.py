@@ -1,7 +1,8 @@
 """The service's e-mails: record each, send it once, and keep its status true to what happened.
 
-* ``user.registered``: the user joins the ``recipients`` projection (in the consumer's
-  transaction, with the inbox row) and gets the welcome e-mail.
+* ``user.registered``: the user joins the ``recipients`` projection (in its own transaction,
+  committed before the welcome is sent, so a failing welcome never holds back the user's order
+  e-mails; the upsert is idempotent, a retry writes the same row) and gets the welcome e-mail.
 * ``order.paid`` / ``order.cancelled``: the buyer, found in ``recipients`` by the receipt's
   ``buyer_id``, gets the confirmation or the cancellation (with the reason). An event without a
   receipt (an older producer) has nothing to show and is skipped. A buyer not known yet fails
@@ -97,12 +98,12 @@ class Notifier:
         self.renderer = renderer or TemplateRenderer()
 
     async def send_welcome(
-        self, session: AsyncSession, payload: UserRegisteredV1, event: CloudEvent
+        self, _session: AsyncSession, payload: UserRegisteredV1, event: CloudEvent
     ) -> None:
         """Event handler for ``user.registered``: record the recipient, send the welcome once.
 
         Args:
-            session: The consumer's transaction (with the inbox row): the projection's row.
+            _session: The consumer's transaction (holds the inbox row; unused here).
             payload: The registered user.
             event: The envelope; its id identifies the notification.
 
@@ -111,12 +112,13 @@ class Notifier:
             aiosmtplib.SMTPException: Sending failed; the consumer retries, then dead-letters.
         """
         recipient = str(payload.email)
-        await self.recipients(session).upsert(
-            user_id=payload.user_id,
-            email=recipient,
-            full_name=payload.full_name,
-            registered_at=payload.registered_at,
-        )
+        async with self.sessionmaker() as session, session.begin():
+            await self.recipients(session).upsert(
+                user_id=payload.user_id,
+                email=recipient,
+                full_name=payload.full_name,
+                registered_at=payload.registered_at,
+            )
         context = {"full_name": payload.full_name, "email": recipient}
         await self._send_once(WELCOME, recipient, context, event)
 
