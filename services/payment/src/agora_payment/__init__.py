@@ -1,0 +1,1 @@
+"""Agora payment service: charges orders at the payment provider and refunds them."""
