@@ -130,7 +130,23 @@ BASKET = ServiceSpec(
     start_after=("identity", "catalog"),
 )
 
-SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION, CATALOG, BASKET)
+PAYMENT = ServiceSpec(
+    name="payment",
+    package="agora_payment",
+    app="agora_payment.main:create_app",
+    port_offset=5,
+    database="payment",
+    extensions=(),
+    alembic_ini="services/payment/alembic.ini",
+    gateway_rule="PathPrefix(`/api/v1/payments`)",
+    redis_db=5,
+    consumes_events=True,
+    channels="agora_payment.events.subscriber:CHANNELS",
+    # identity: the JWKS its admin tokens are checked with; paysim: the provider it charges at.
+    start_after=("identity", "paysim"),
+)
+
+SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION, CATALOG, BASKET, PAYMENT)
 
 
 def find_service(name: str) -> ServiceSpec | None:

@@ -29,7 +29,7 @@ admin_only = [Depends(require_roles(ADMIN_ROLE))]
     "",
     response_model=Page[PaymentRead],
     dependencies=admin_only,
-    responses=problem_responses(status.HTTP_403_FORBIDDEN, status.HTTP_422_UNPROCESSABLE_ENTITY),
+    responses=problem_responses(status.HTTP_403_FORBIDDEN, status.HTTP_422_UNPROCESSABLE_CONTENT),
 )
 async def list_payments(
     history: History,
