@@ -137,7 +137,8 @@ def shop(
 
 async def _dead_letters(app: FastAPI, event_id: str) -> list[DeadLetter]:
     async with service_state(app).sessionmaker() as session:
-        return list(await session.scalars(select(DeadLetter).where(DeadLetter.event_id == event_id)))
+        letters = await session.scalars(select(DeadLetter).where(DeadLetter.event_id == event_id))
+        return list(letters)
 
 
 async def test_consumer_subscribes_to_what_ordering_consumes(consumer: EventConsumer) -> None:
@@ -231,6 +232,7 @@ async def test_undecodable_event_is_a_dead_letter_the_admin_api_lists(
 
 def test_the_payment_examples_charge_what_the_orders_placed_here_cost() -> None:
     """The orders above cost 2 x 24.99, the amount the payment examples charge and refund."""
-    amounts = {payload_of(t).model_dump()["amount"] for t in ("payment.succeeded", "payment.refunded")}
+    charged = ("payment.succeeded", "payment.refunded")
+    amounts = {payload_of(event_type).model_dump()["amount"] for event_type in charged}
 
     assert amounts == {TOTAL}
