@@ -1,4 +1,5 @@
-"""The durable deadline scheduler: timed-out steps cancel orders, once, across replicas and restarts."""
+"""The durable deadline scheduler: a timed-out step cancels its order once, across replicas
+and restarts."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ async def test_no_stock_answer_in_time_cancels_the_order(
     order_id = await _place(client, catalog_server, headers)
 
     async with asyncio.timeout(WAIT_SECONDS):
-        while await _status(client, order_id, headers) == "pending":
+        while await _status(client, order_id, headers) == "pending":  # noqa: ASYNC110 - polls
             await asyncio.sleep(0.05)
 
     order = (await client.get(f"/api/v1/orders/{order_id}", headers=headers)).json()

@@ -1,4 +1,5 @@
-"""The customer's order API: placing (priced by catalog, idempotent), reading, listing, cancelling."""
+"""The customer's order API: placing (priced by catalog, idempotent), reading, listing and
+cancelling."""
 
 from __future__ import annotations
 
