@@ -56,10 +56,11 @@ def new_products(
     api: httpx.Client, admin: dict[str, str], on_hand: list[int], price: str = "10.00"
 ) -> list[str]:
     """One new product per entry of ``on_hand``, with that stock; returns their ids."""
-    categories = api.get("/api/v1/categories")
-    assert categories.status_code == 200, categories.text
-    category_id = categories.json()[0]["id"]
     run = uuid.uuid4().hex[:8]
+    category = {"name": f"Checkout {run}", "slug": f"checkout-{run}"}
+    made = api.post("/api/v1/categories", json=category, headers=admin)
+    assert made.status_code == 201, made.text
+    category_id = made.json()["id"]
     ids = []
     for index, stock in enumerate(on_hand):
         body = {

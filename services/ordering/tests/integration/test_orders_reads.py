@@ -123,3 +123,19 @@ async def test_the_admin_search_refuses_a_reversed_range_and_customers(
 
     assert reversed_range.status_code == 422
     assert (customer.status_code, anonymous.status_code) == (403, 401)
+
+
+async def test_the_admin_search_takes_the_first_and_the_last_day_a_date_can_name(
+    client: httpx.AsyncClient, catalog_server: CatalogServer, user_headers: Headers
+) -> None:
+    buyer = uuid.uuid4()
+    order = await _place(client, catalog_server, user_headers(buyer))
+    admin = user_headers(uuid.uuid4(), roles=("admin",))
+    whole_calendar = {"placed_from": str(dt.date.min), "placed_to": str(dt.date.max)}
+
+    response = await client.get(
+        ADMIN_ORDERS, params=whole_calendar | {"customer": str(buyer)}, headers=admin
+    )
+
+    assert response.status_code == 200, response.text
+    assert [o["id"] for o in response.json()["data"]] == [order["id"]]

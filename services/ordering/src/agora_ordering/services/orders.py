@@ -146,7 +146,12 @@ def _priced(line: WantedLine, product: CatalogProduct | None) -> Line:
 
 
 def placed_between(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime | None, ...]:
-    """Whole UTC days from ``start`` up to and including ``end``, as a half-open range."""
+    """Whole UTC days from ``start`` up to and including ``end``, as a half-open range.
+
+    The last day a date can name (9999-12-31) has no next day: it bounds nothing.
+    """
     low = dt.datetime.combine(start, dt.time(), dt.UTC) if start else None
-    high = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC) if end else None
+    high = None
+    if end is not None and end < dt.date.max:
+        high = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
     return low, high
