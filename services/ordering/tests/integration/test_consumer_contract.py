@@ -98,6 +98,15 @@ async def _pending(shop: Shop, example: dict[str, Any]) -> None:
     """``stock.*`` answers a placed order."""
 
 
+async def _pending_same_lines(shop: Shop, example: dict[str, Any]) -> None:
+    """``stock.reserved`` answers a placed order with that order's own lines (any others are
+    dead-lettered: catalog reserves what was ordered)."""
+    order = await shop.read(example["order_id"])
+    example["lines"] = [
+        {"product_id": line["product_id"], "quantity": line["quantity"]} for line in order["lines"]
+    ]
+
+
 async def _awaiting_payment(shop: Shop, example: dict[str, Any]) -> None:
     """``payment.succeeded`` and ``payment.failed`` answer an order whose stock is reserved."""
     await shop.reserved(await shop.read(example["order_id"]))
@@ -115,7 +124,7 @@ async def _refund_requested(shop: Shop, example: dict[str, Any]) -> None:
 Prepare = Callable[[Shop, dict[str, Any]], Awaitable[None]]
 # What each reply answers, and the order's status and refunds' statuses once it is applied.
 SAGA: dict[str, tuple[Prepare, str, list[str]]] = {
-    "stock.reserved": (_pending, "awaiting_payment", []),
+    "stock.reserved": (_pending_same_lines, "awaiting_payment", []),
     "stock.rejected": (_pending, "cancelled", []),
     "payment.succeeded": (_awaiting_payment, "paid", []),
     "payment.failed": (_awaiting_payment, "cancelled", []),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 
 import pytest
 
@@ -180,6 +181,36 @@ def test_payment_succeeded_before_payment_was_requested_is_unexpected() -> None:
         on_payment_succeeded(order, succeeded(order), LATER)
 
     assert (order.status, order.payment_id) == (OrderStatus.PENDING, None)
+
+
+@pytest.mark.parametrize(
+    "change", [{"amount": Decimal("0.01")}, {"currency": "USD"}], ids=["amount", "currency"]
+)
+def test_payment_succeeded_for_another_sum_is_unexpected(change: dict[str, object]) -> None:
+    order = awaiting_payment()
+    charge = succeeded(order).model_copy(update=change)
+
+    with pytest.raises(UnexpectedReply, match="was charged"):
+        on_payment_succeeded(order, charge, LATER)
+
+    assert (order.status, order.payment_id) == (OrderStatus.AWAITING_PAYMENT, None)
+
+
+@pytest.mark.parametrize("change", ["quantity", "product"])
+def test_stock_reserved_for_other_lines_is_unexpected(change: str) -> None:
+    order = place()
+    reply = reserved(order)
+    line = reply.lines[0]
+    other = (
+        line.model_copy(update={"quantity": line.quantity + 1})
+        if change == "quantity"
+        else line.model_copy(update={"product_id": uuid.uuid4()})
+    )
+
+    with pytest.raises(UnexpectedReply, match="other lines"):
+        on_stock_reserved(order, reply.model_copy(update={"lines": [other]}), LATER, TIMEOUTS)
+
+    assert order.status == OrderStatus.PENDING
 
 
 def test_payment_failed_before_payment_was_requested_is_unexpected() -> None:

@@ -90,12 +90,18 @@ def on_stock_reserved(
 ) -> Reaction:
     """Catalog reserved every line: ask payment to charge (PENDING → AWAITING_PAYMENT).
 
+    Raises:
+        UnexpectedReply: The reservation holds other lines than the order's.
+
     Any other state: nothing to do (a duplicate; or a cancelled order whose reservation catalog
     releases on the ``order.cancelled`` already written; see the module docstring).
     """
     _check_subject(order, reply.order_id, "stock.reserved")
     if order.status != OrderStatus.PENDING:
         return _no_op(order, "stock.reserved")
+    reserved = {(line.product_id, line.quantity) for line in reply.lines}
+    if reserved != {(line.product_id, line.quantity) for line in order.lines}:
+        raise UnexpectedReply(f"stock.reserved for order {order.id} holds other lines")
     events = order.reserve_stock(now)
     events += order.await_payment(now, timeouts.payment)
     return _applied(events, "stock reserved, payment requested")
@@ -126,12 +132,19 @@ def on_payment_succeeded(order: Order, reply: PaymentSucceededV1, now: dt.dateti
 
     Raises:
         UnexpectedReply: A charge before payment was asked for (payment never charges an order
-            it has not been sent); dead-lettered for an operator, never guessed at.
+            it has not been sent), or of another amount or currency than the order's;
+            dead-lettered for an operator, never guessed at.
     """
     _check_subject(order, reply.order_id, "payment.succeeded")
     if order.status in BEFORE_PAYMENT_REQUESTED:
         raise UnexpectedReply(f"order {order.id} was charged while {order.status}")
     if order.status == OrderStatus.AWAITING_PAYMENT:
+        if (reply.amount, reply.currency) != (order.total, order.currency):
+            # Not what was asked: never mark paid on it; an operator refunds or settles it.
+            raise UnexpectedReply(
+                f"order {order.id} of {order.total} {order.currency} was charged "
+                f"{reply.amount} {reply.currency}"
+            )
         return _applied(order.mark_paid(reply.payment_id, now), "paid")
     if reply.payment_id == order.payment_id or order.refund_for(reply.payment_id) is not None:
         return _no_op(order, f"payment.succeeded {reply.payment_id} (handled before)")

@@ -24,6 +24,7 @@ from agora_ordering.services.saga import SagaService
 logger = logging.getLogger(__name__)
 
 ERROR_BACKOFF_SECONDS = 5.0
+STOP_GRACE_SECONDS = 5.0
 MIN_SLEEP_SECONDS = 0.05
 """A due deadline another replica holds is still due after a look: wait a little, do not spin."""
 
@@ -52,6 +53,7 @@ class DeadlineScheduler:
         self.batch = batch
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
 
     async def run_once(self) -> int:
         """Fire what is due now, in batches; returns how many orders were looked at."""
@@ -71,14 +73,14 @@ class DeadlineScheduler:
         return min(self.poll, max((earliest - utcnow()).total_seconds(), MIN_SLEEP_SECONDS))
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
+            self._wake.clear()  # a wake during the look below ends the wait after it at once
             try:
                 await self.run_once()
                 delay = await self._sleep_seconds()
             except Exception:  # the database may be restarting: log, wait, look again
                 logger.exception("deadline scheduler: a look failed; trying again")
                 delay = ERROR_BACKOFF_SECONDS
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
@@ -91,8 +93,19 @@ class DeadlineScheduler:
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stop the loop (a look in progress is cancelled; its transaction rolls back)."""
-        if self._task is not None:
+        """Stop the loop: a look in progress may finish (a few seconds at most), then it ends.
+
+        Cancelling a look in the middle of connecting to PostgreSQL leaves the driver's future
+        unretrieved (an ERROR in the log at every shutdown right after a start); a look that
+        overruns the grace is cancelled all the same, and its transaction rolls back.
+        """
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=STOP_GRACE_SECONDS)
+        except TimeoutError:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        self._task = None
