@@ -160,7 +160,7 @@ def consumer_caught_up(agora: AgoraRun) -> bool:
     )
 
 
-async def _query(agora: AgoraRun, database: str, sql: str) -> list[asyncpg.Record]:
+async def query(agora: AgoraRun, database: str, sql: str) -> list[asyncpg.Record]:
     """Run ``sql`` in a service's database, as that service's role (password in secrets.json)."""
     secrets = json.loads((agora.data_dir / "secrets.json").read_text(encoding="utf-8"))
     connection = await asyncpg.connect(
@@ -178,13 +178,13 @@ async def _query(agora: AgoraRun, database: str, sql: str) -> list[asyncpg.Recor
 
 async def outbox_pending(agora: AgoraRun) -> int:
     """How many identity outbox rows the relay has not published (committed) yet."""
-    rows = await _query(agora, "identity", "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    rows = await query(agora, "identity", "SELECT count(*) FROM outbox WHERE published_at IS NULL")
     return int(rows[0][0])
 
 
 async def dead_letters(agora: AgoraRun) -> list[str]:
     """The notification service's dead letters (error lines), for failure messages."""
-    rows = await _query(agora, "notification", "SELECT error FROM dead_letters")
+    rows = await query(agora, "notification", "SELECT error FROM dead_letters")
     return [str(row[0]).splitlines()[0] if row[0] else "" for row in rows]
 
 
