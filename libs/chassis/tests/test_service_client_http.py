@@ -176,6 +176,35 @@ async def test_http_request_permanent_status_is_returned_at_once(
     assert registry.get_sample_value("service_client_calls_total", labels) == 1
 
 
+async def test_http_keyed_post_500_is_retried_only_when_asked(
+    server: ScriptedServer, http: httpx.AsyncClient
+) -> None:
+    server.steps = [Step(HTTPStatus.INTERNAL_SERVER_ERROR), Step(HTTPStatus.INTERNAL_SERVER_ERROR)]
+    psp = client()
+
+    default = await psp.request(http, "POST", f"{server.url}/charges", idempotent=True, json={})
+    asked = await psp.request(
+        http, "POST", f"{server.url}/charges", idempotent=True, retry_server_errors=True, json={}
+    )
+
+    assert default.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert asked.status_code == HTTPStatus.OK
+    assert server.calls == 3
+
+
+async def test_http_unkeyed_post_500_is_not_retried_even_when_asked(
+    server: ScriptedServer, http: httpx.AsyncClient
+) -> None:
+    server.steps = [Step(HTTPStatus.INTERNAL_SERVER_ERROR)]
+
+    response = await client().request(
+        http, "POST", f"{server.url}/charges", retry_server_errors=True, json={}
+    )
+
+    assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert server.calls == 1
+
+
 async def test_http_request_429_waits_the_retry_after_header(
     server: ScriptedServer, http: httpx.AsyncClient
 ) -> None:

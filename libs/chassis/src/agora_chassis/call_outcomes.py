@@ -17,9 +17,14 @@ HTTP read timeout, lost conn. yes        idempotent calls only       yes
 HTTP 503                      yes        yes                         yes
 HTTP 502, 504                 yes        idempotent calls only       yes
 HTTP 429 with ``Retry-After`` yes        yes, after ``Retry-After``  no
-HTTP 500 (and other 5xx)      no         no                          yes
+HTTP 500 (and other 5xx)      no [*]     no [*]                      yes
 other HTTP 4xx                no         no                          no
 ============================  =========  ==========================  ================
+
+[*] A 500 usually means a bug in the target, which another try does not fix, so it is final by
+default. A caller whose target documents its 500s as passing failures, with every request keyed
+so that a repeat is harmless (a card processor under an ``Idempotency-Key``), asks for them to be
+retried like a 503: ``ServiceClient.request(..., retry_server_errors=True)``.
 
 A transient failure that ends the call (attempts or time used up) becomes
 :class:`~agora_chassis.service_client.TargetUnavailable`, a 503 to the caller's caller; a
@@ -144,12 +149,15 @@ def grpc_failure(
     )
 
 
-def http_status_failure(response: httpx.Response, *, idempotent: bool) -> Failure | None:
+def http_status_failure(
+    response: httpx.Response, *, idempotent: bool, retry_server_errors: bool = False
+) -> Failure | None:
     """Classify an HTTP answer.
 
     Args:
         response: The answer (its headers are read, never its body).
         idempotent: Whether repeating the request is harmless.
+        retry_server_errors: Treat a 500 (and other 5xx) of an idempotent request as transient.
 
     Returns:
         ``None`` for a success (below 400), else how to treat the failure.
@@ -169,6 +177,8 @@ def http_status_failure(response: httpx.Response, *, idempotent: bool) -> Failur
         wait = parse_retry_after(response.headers.get(RETRY_AFTER))
         return Failure(reason, True, retryable, breaker_failure=True, retry_after=wait)
     server_fault = status >= HTTPStatus.INTERNAL_SERVER_ERROR
+    if server_fault and retry_server_errors and idempotent:
+        return Failure(reason, transient=True, retryable=True, breaker_failure=True)
     return Failure(reason, transient=False, retryable=False, breaker_failure=server_fault)
 
 

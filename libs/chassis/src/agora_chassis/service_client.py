@@ -196,6 +196,7 @@ class ServiceClient:
         idempotent: bool | None = None,
         deadline: float | None = None,
         headers: dict[str, str] | None = None,
+        retry_server_errors: bool = False,
         **options: Any,
     ) -> httpx.Response:
         """Send an HTTP request under the policy, with the service token and trace headers.
@@ -208,6 +209,8 @@ class ServiceClient:
                 method is idempotent (RFC 9110: ``GET``, ``PUT``, ``DELETE``...).
             deadline: Seconds for this call, retries included (the policy's when ``None``).
             headers: Extra request headers.
+            retry_server_errors: Retry a 500 (and other 5xx) of an idempotent request, for a
+                target whose 500s are passing failures (see :mod:`agora_chassis.call_outcomes`).
             **options: Passed to ``httpx.AsyncClient.build_request`` (``json``, ``params``...).
 
         Returns:
@@ -226,7 +229,9 @@ class ServiceClient:
             return response
 
         def judge_result(response: httpx.Response) -> Failure | None:
-            return http_status_failure(response, idempotent=repeatable)
+            return http_status_failure(
+                response, idempotent=repeatable, retry_server_errors=retry_server_errors
+            )
 
         def judge_error(error: Exception) -> Failure | None:
             return http_error_failure(error, idempotent=repeatable)

@@ -92,6 +92,7 @@ class PaymentProvider:
             json=body,
             headers={IDEMPOTENCY_HEADER: key},
             idempotent=True,  # the key makes a repeat harmless
+            retry_server_errors=True,  # a processor's 500 is passing (ADR 0022): try again now
             deadline=self.deadline,
         )
 
