@@ -59,6 +59,22 @@ def _scheduler(app: FastAPI, settings: OrderingSettings) -> DeadlineScheduler:
     )
 
 
+async def _due_orders_nobody_fired(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    catalog: CatalogServer,
+    headers: dict[str, str],
+    count: int,
+) -> list[str]:
+    """Stop the app's own scheduler (its replica dies), then place orders and let them fall due."""
+    scheduler = ordering_state(app).scheduler
+    assert scheduler is not None, "ordering starts its deadline scheduler with the app"
+    await scheduler.stop()
+    orders = [await _place(client, catalog, headers) for _ in range(count)]
+    await asyncio.sleep(STOCK_TIMEOUT * 2)
+    return orders
+
+
 async def test_no_stock_answer_in_time_cancels_the_order(
     client: httpx.AsyncClient,
     catalog_server: CatalogServer,
@@ -88,12 +104,8 @@ async def test_a_deadline_outlives_the_process_that_set_it(
     catalog_server: CatalogServer,
     user_headers: Headers,
 ) -> None:
-    scheduler = ordering_state(app).scheduler
-    assert scheduler is not None
-    await scheduler.stop()  # the replica that placed the order dies
     headers = user_headers(uuid.uuid4())
-    order_id = await _place(client, catalog_server, headers)
-    await asyncio.sleep(STOCK_TIMEOUT * 2)
+    [order_id] = await _due_orders_nobody_fired(app, client, catalog_server, headers, 1)
     assert await _status(client, order_id, headers) == "pending"
 
     fired = await _scheduler(app, settings).run_once()  # another one comes up
@@ -108,14 +120,9 @@ async def test_replicas_skip_the_orders_another_one_holds(
     client: httpx.AsyncClient,
     catalog_server: CatalogServer,
     user_headers: Headers,
-    outbox: Outbox,
 ) -> None:
-    scheduler = ordering_state(app).scheduler
-    assert scheduler is not None
-    await scheduler.stop()
     headers = user_headers(uuid.uuid4())
-    held, free = [await _place(client, catalog_server, headers) for _ in range(2)]
-    await asyncio.sleep(STOCK_TIMEOUT * 2)
+    held, free = await _due_orders_nobody_fired(app, client, catalog_server, headers, 2)
 
     async with service_state(app).sessionmaker() as other_replica, other_replica.begin():
         await other_replica.execute(
@@ -138,12 +145,8 @@ async def test_racing_replicas_fire_each_deadline_once(
     user_headers: Headers,
     outbox: Outbox,
 ) -> None:
-    scheduler = ordering_state(app).scheduler
-    assert scheduler is not None
-    await scheduler.stop()
     headers = user_headers(uuid.uuid4())
-    orders = [await _place(client, catalog_server, headers) for _ in range(12)]
-    await asyncio.sleep(STOCK_TIMEOUT * 2)
+    orders = await _due_orders_nobody_fired(app, client, catalog_server, headers, 12)
 
     await asyncio.gather(*(_scheduler(app, settings).run_once() for _ in range(4)))
 
