@@ -21,13 +21,14 @@ def test_consuming_services_default_is_every_consumer() -> None:
         "notification",
         "catalog",
         "basket",
+        "payment",
     ]
     assert [spec.name for spec in dlq.consuming_services("notification")] == ["notification"]
 
 
 @pytest.mark.parametrize("name", ["identity", "nosuch"])
 def test_consuming_services_refuses_non_consumers(name: str) -> None:
-    with pytest.raises(dlq.DlqError, match="choose one of: notification, catalog, basket"):
+    with pytest.raises(dlq.DlqError, match="choose one of: notification, catalog, basket, payment"):
         dlq.consuming_services(name)
 
 

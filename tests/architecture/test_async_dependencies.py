@@ -28,6 +28,8 @@ from agora_identity.main import create_app as identity_app
 from agora_identity.settings import IdentitySettings
 from agora_notification.main import create_app as notification_app
 from agora_notification.settings import NotificationSettings
+from agora_payment.main import create_app as payment_app
+from agora_payment.settings import PaymentSettings
 from agora_testing.grpc_tokens import FixedToken
 
 
@@ -80,6 +82,7 @@ def test_no_service_route_runs_code_in_a_worker_thread() -> None:
         "notification": notification_app(NotificationSettings(environment="test")),
         "catalog": catalog_app(CatalogSettings(environment="test")),
         "basket": basket_app(BasketSettings(environment="test"), tokens=FixedToken("t")),
+        "payment": payment_app(PaymentSettings(environment="test")),
     }
 
     threaded = {name: threaded_callables(app) for name, app in apps.items()}

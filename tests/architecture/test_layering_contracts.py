@@ -22,6 +22,7 @@ PACKAGES = {
     "agora_identity": "services/identity/src",
     "agora_notification": "services/notification/src",
     "agora_catalog": "services/catalog/src",
+    "agora_payment": "services/payment/src",
     "agora_cli": "cli/src",
 }
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
@@ -36,6 +37,9 @@ ONLY_WIRING = {
     "catalog": (
         "Catalog: only services, the wiring (api.deps, wiring, main) and the seed import "
         "repositories"
+    ),
+    "payment": (
+        "Payment: only services and the wiring (api.deps, wiring, main) import repositories"
     ),
     "chassis": "Chassis: only the dead-letter service and its wiring import its repository",
 }
@@ -104,12 +108,18 @@ def test_contracts_unchanged_copy_passes(tree: Path) -> None:
             ONLY_WIRING["catalog"],
         ),
         (
+            "agora_payment.events.subscriber",
+            "from agora_payment.repositories.payments import PaymentRepository\n",
+            ONLY_WIRING["payment"],
+        ),
+        (
             "agora_chassis.messaging.admin",
             "from agora_chassis.messaging.deadletter_repository import DeadLetterRepository\n",
             ONLY_WIRING["chassis"],
         ),
         ("agora_catalog.api.products", "from sqlalchemy import select\n", NO_SQLALCHEMY),
         ("agora_notification.events.subscriber", "import sqlalchemy\n", NO_SQLALCHEMY),
+        ("agora_payment.api.payments", "from sqlalchemy import select\n", NO_SQLALCHEMY),
         ("agora_chassis.messaging.admin", "from sqlalchemy import func\n", NO_SQLALCHEMY),
     ],
 )

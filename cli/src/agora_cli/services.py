@@ -147,7 +147,23 @@ ORDERING = ServiceSpec(
     start_after=("identity", "catalog", "basket"),
 )
 
-SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION, CATALOG, BASKET, ORDERING)
+PAYMENT = ServiceSpec(
+    name="payment",
+    package="agora_payment",
+    app="agora_payment.main:create_app",
+    port_offset=5,
+    database="payment",
+    extensions=(),
+    alembic_ini="services/payment/alembic.ini",
+    gateway_rule="PathPrefix(`/api/v1/payments`)",
+    redis_db=5,
+    consumes_events=True,
+    channels="agora_payment.events.subscriber:CHANNELS",
+    # identity: the JWKS its admin tokens are checked with; paysim: the provider it charges at.
+    start_after=("identity", "paysim"),
+)
+
+SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION, CATALOG, BASKET, ORDERING, PAYMENT)
 
 
 def find_service(name: str) -> ServiceSpec | None:

@@ -17,6 +17,7 @@ from agora_chassis.messaging.consumer import (
     EventConsumer,
     Handler,
     PermanentFailure,
+    Postpone,
     UndecodableMessage,
 )
 from agora_chassis.messaging.deadletters import DeadLetterMixin, add_dead_letter
@@ -33,6 +34,7 @@ __all__ = [
     "Handler",
     "InboxMixin",
     "PermanentFailure",
+    "Postpone",
     "Relay",
     "Retry",
     "RetryPolicy",

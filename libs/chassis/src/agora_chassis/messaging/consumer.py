@@ -7,7 +7,10 @@ redelivery`; exponential backoff with jitter from the consumer's :class:`RetryPo
 nothing, and a waiting message never holds up the others. After the last try the message is stored
 in the dead-letter table and acknowledged. An undecodable or schema-invalid message is
 dead-lettered at once, and so is a handler's :class:`PermanentFailure` (a failure no retry can
-mend, such as an address the mail relay refuses). Each dead letter is logged at ERROR with its
+mend, such as an address the mail relay refuses). A handler that raises :class:`Postpone` (a
+dependency it cannot do without is down, and the message is fine) is tried again after a delay
+however many tries it had: waiting is its normal course, so it never counts towards the dead
+letter (payment waits out a provider outage this way). Each dead letter is logged at ERROR with its
 exception and published, best effort, on the group's dead-letter channel
 (``agora.deadletter.<group>``) for operators' tooling; the table is the record, the channel's
 headers name the exception class only (an exception's text may hold personal data). When even the
@@ -80,6 +83,24 @@ class PermanentFailure(Exception):
     """Raised by a handler when trying again cannot help: the message is dead-lettered at once."""
 
 
+class Postpone(Exception):
+    """Raised by a handler to wait for a dependency: the message comes back later, never dead.
+
+    The transaction rolls back (nothing of the try is kept, the inbox claim included) and the
+    broker delivers the message again after the policy's first wait (or ``max_delay``, if
+    shorter), however many tries came before: a message waiting out an outage is not a failing
+    message. The handler decides when waiting is over (a deadline passed) and settles the
+    message itself then.
+
+    Attributes:
+        max_delay: The longest wait before the next try, in seconds (``None``: the policy's).
+    """
+
+    def __init__(self, reason: str, *, max_delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.max_delay = max_delay
+
+
 def dead_letter_event_type(group: str) -> str:
     """The pseudo event type naming a group's dead-letter channel: ``deadletter.<group>``."""
     return f"{DEAD_LETTER_DOMAIN}.{group}"
@@ -105,6 +126,11 @@ class Failure:
     exception: BaseException | None = None
 
     @property
+    def postponed(self) -> Postpone | None:
+        """The handler's :class:`Postpone`, when it asked to wait rather than failed."""
+        return self.exception if isinstance(self.exception, Postpone) else None
+
+    @property
     def error_class(self) -> str:
         """The exception's class name: what the dead-letter headers may say (no message text)."""
         return type(self.exception).__name__ if self.exception is not None else ""
@@ -116,6 +142,7 @@ class Outcome:
 
     applied: bool
     retry: Retry | None = None
+    postponed: bool = False
 
 
 APPLIED = Outcome(applied=True)
@@ -191,7 +218,8 @@ class EventConsumer:
             body: The raw structured-mode CloudEvent.
 
         Returns:
-            ``True`` when the event was applied (now or before), ``False`` when dead-lettered.
+            ``True`` when the event was applied (now or before), ``False`` when dead-lettered
+            or postponed (its handler waits for a dependency: a broker would bring it back).
 
         Raises:
             Exception: The dead letter could not be written either (the database is down).
@@ -199,7 +227,7 @@ class EventConsumer:
         attempt = Attempt(1)
         while True:
             outcome = await self._handle(body, attempt, final=attempt.number >= self.retry.tries)
-            if outcome.retry is None:
+            if outcome.retry is None or outcome.postponed:
                 return outcome.applied
             attempt = Attempt(attempt.number + 1, outcome.retry.first_failed_at)
 
@@ -230,6 +258,8 @@ class EventConsumer:
             failure = await self._try(route, event, payload, attempt)
             if failure is None:
                 return APPLIED
+            if (postpone := failure.postponed) is not None:
+                return self._postpone(event, postpone, failure)
             if failure.reason == metrics.FAILED and attempt.number < self.retry.tries:
                 delay = self.retry.delay(attempt.number)
                 logger.warning(
@@ -244,6 +274,16 @@ class EventConsumer:
                 metrics.retried.labels(self.group, event.type).inc()
                 return Outcome(applied=False, retry=Retry(delay, failure.first_failed_at))
             return await self._settle_failure(body, envelope, failure, attempt, final=final)
+
+    def _postpone(self, event: CloudEvent, postpone: Postpone, failure: Failure) -> Outcome:
+        """Ask the broker for the message again later; the try is not a failure of the message."""
+        delay = self.retry.delay(1)
+        if postpone.max_delay is not None:
+            delay = max(0.0, min(delay, postpone.max_delay))
+        logger.info("handler for %s %s waits %.0fs: %s", event.type, event.id, delay, postpone)
+        metrics.postponed.labels(self.group, event.type).inc()
+        retry = Retry(delay, failure.first_failed_at)
+        return Outcome(applied=False, retry=retry, postponed=True)
 
     async def _settle_failure(
         self,

@@ -53,6 +53,11 @@ retried = Counter(
     "Handler tries started again after a failed try.",
     ["group", "event_type"],
 )
+postponed = Counter(
+    "agora_events_postponed",
+    "Handler tries that asked to wait for a dependency (Postpone): retried later, never dead.",
+    ["group", "event_type"],
+)
 dead_lettered = Counter(
     "agora_events_dead_lettered",
     "Messages stored as dead letters, by reason (failed, permanent, undecodable).",

@@ -1,0 +1,1 @@
+"""Payment's REST routers (admin only)."""

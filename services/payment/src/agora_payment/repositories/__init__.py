@@ -1,0 +1,1 @@
+"""Queries on payment's tables."""

@@ -1,0 +1,1 @@
+"""Use cases: charging orders and refunding charges at the payment provider."""
