@@ -38,6 +38,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agora_cli.bench import Options, Report
@@ -45,7 +46,7 @@ from agora_cli.bench import checkout_costs as costs
 from agora_cli.bench import cpu as server_cpu
 from agora_cli.bench.checkout_report import Placed, Reading, Run, checkout_report
 from agora_cli.bench.checkout_stats import UNFINISHED
-from agora_cli.bench.identity import SETUP_TIMEOUT_SECONDS, admin_token
+from agora_cli.bench.identity import REGISTER_PATH, SETUP_TIMEOUT_SECONDS, TOKEN_PATH, admin_token
 from agora_cli.bench.servers import progress, stage
 from agora_cli.bench.stacks import BenchmarkError, Target, private_stack
 from agora_cli.services import ORDERING
@@ -57,7 +58,7 @@ DEFAULT_CONCURRENCY = 16
 PRODUCTS = 8
 ORDERS_PATH = "/api/v1/orders"
 ADMIN_ORDERS_PATH = "/api/v1/admin/orders"
-ME_PATH = "/api/v1/users/me"
+BUYER_PASSWORD = "Checkout-Bench-2026!"  # noqa: S105 - a throwaway account that buys
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
 NO_FAULTS = {"latency_ms": 0, "failure_rate": 0, "timeout_rate": 0}
 SHIP_TO = {
@@ -70,6 +71,7 @@ SHIP_TO = {
 POLL_SECONDS = 0.5
 STALL_SECONDS = 30.0
 HTTP_OK, HTTP_CREATED = 200, 201
+Headers = dict[str, str]
 
 
 def _json(response: httpx.Response, what: str, expected: int = HTTP_OK) -> Any:
@@ -78,14 +80,22 @@ def _json(response: httpx.Response, what: str, expected: int = HTTP_OK) -> Any:
     return response.json()
 
 
+async def category_id(client: httpx.AsyncClient, headers: dict[str, str], run: str) -> str:
+    """The first category, else a new one (a stack without demo data has none)."""
+    categories = _json(await client.get("/api/v1/categories"), "GET /api/v1/categories")
+    if categories:
+        return str(categories[0]["id"])
+    body = {"name": f"Checkout bench {run}", "slug": f"checkout-bench-{run}"}
+    made = await client.post("/api/v1/categories", json=body, headers=headers)
+    return str(_json(made, "POST /api/v1/categories", HTTP_CREATED)["id"])
+
+
 async def create_products(
     client: httpx.AsyncClient, headers: dict[str, str], count: int, on_hand: int
 ) -> list[str]:
     """``count`` new products with ``on_hand`` units each, in the first category; their ids."""
-    categories = _json(await client.get("/api/v1/categories"), "GET /api/v1/categories")
-    if not categories:
-        raise BenchmarkError("catalog has no category to put the benchmark's products in")
     run = uuid.uuid4().hex[:8]
+    category = await category_id(client, headers, run)
     ids = []
     for index in range(count):
         body = {
@@ -93,7 +103,7 @@ async def create_products(
             "name": f"Checkout bench product {run} {index}",
             "brand": "Agora",
             "price": "10.00",
-            "category_id": categories[0]["id"],
+            "category_id": category,
             "on_hand": on_hand,
         }
         made = await client.post("/api/v1/products", json=body, headers=headers)
@@ -194,32 +204,55 @@ async def read_orders(
     return list(await asyncio.gather(*(one(order_id) for order_id in ids)))
 
 
-async def sign_in(client: httpx.AsyncClient, target: Target) -> tuple[dict[str, str], str]:
-    """The admin's bearer header and user id (the buyer of every order)."""
+async def sign_in(client: httpx.AsyncClient, target: Target) -> tuple[Headers, Headers, str]:
+    """The admin's bearer header, and a new customer's header and user id (the buyer).
+
+    The buyer registers (``user.registered`` makes them a recipient of notification's order
+    e-mails; the seeded admin is none, so its orders' e-mails would be retried, then
+    dead-lettered) and signs in once.
+    """
     token = await admin_token(client, os.environ if target.origin == "external" else {})
-    headers = {"Authorization": f"Bearer {token}"}
-    me = _json(await client.get(ME_PATH, headers=headers), f"GET {ME_PATH}")
-    return headers, str(me["id"])
+    email = f"checkout-{uuid.uuid4().hex[:10]}@bench.example"
+    account = {"email": email, "password": BUYER_PASSWORD, "full_name": "Checkout Bench"}
+    registered = await client.post(REGISTER_PATH, json=account)
+    buyer = str(_json(registered, f"POST {REGISTER_PATH}", HTTP_CREATED)["id"])
+    login = await client.post(TOKEN_PATH, data={"username": email, "password": BUYER_PASSWORD})
+    access_token = _json(login, f"POST {TOKEN_PATH}")["access_token"]
+    return _bearer(token), _bearer(access_token), buyer
+
+
+def _bearer(token: str) -> Headers:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the set-up made: who searches (the admin), who buys, and every order's body."""
+
+    admin: Headers
+    customer: Headers
+    buyer: str
+    bodies: list[dict[str, Any]]
 
 
 async def set_up(
     target: Target, access: costs.StackAccess, options: Options, concurrency: int
-) -> tuple[dict[str, str], str, list[dict[str, Any]]]:
-    """Sign in, create the products, make the tokens: the headers, buyer and order bodies."""
+) -> Prepared:
+    """Sign in, create the products, make the tokens and the orders' bodies."""
     import httpx
 
     orders = options.requests
     async with httpx.AsyncClient(
         base_url=target.gateway_url, timeout=SETUP_TIMEOUT_SECONDS
     ) as client:
-        headers, buyer = await sign_in(client, target)
+        admin, customer, buyer = await sign_in(client, target)
         with stage(f"creating {PRODUCTS} products with {orders} units each"):
-            products = await create_products(client, headers, PRODUCTS, orders)
+            products = await create_products(client, admin, PRODUCTS, orders)
     async with httpx.AsyncClient(base_url=access.paysim_url, timeout=SETUP_TIMEOUT_SECONDS) as sim:
         with stage(f"making {orders} card tokens on the payment simulator"):
             tokens = await card_tokens(sim, orders, concurrency)
     bodies = [order_body(products[i % len(products)], token) for i, token in enumerate(tokens)]
-    return headers, buyer, bodies
+    return Prepared(admin, customer, buyer, bodies)
 
 
 async def reading(access: costs.StackAccess, monitor: httpx.AsyncClient) -> Reading:
@@ -249,21 +282,23 @@ async def saga_run(
     client: httpx.AsyncClient,
     monitor: httpx.AsyncClient,
     access: costs.StackAccess,
-    prepared: tuple[dict[str, str], str, list[dict[str, Any]]],
+    prepared: Prepared,
     concurrency: int,
+    baseline: int,
 ) -> tuple[Placed, int]:
     """The timed part: place every order, wait until none is unfinished and the broker's
-    consumers have nothing pending. Returns the placements and the backlog left (0 normally)."""
-    headers, buyer, bodies = prepared
-    placed = await place_orders(client, headers, bodies, concurrency)
+    consumers have no more pending than ``baseline`` (before the run). Returns the placements
+    and the backlog left beyond it (0 normally)."""
+    placed = await place_orders(client, prepared.customer, prepared.bodies, concurrency)
     progress(
         f"{len(placed.order_ids)} orders placed in {placed.seconds:.1f}s "
         f"({len(placed.errors)} refused); waiting for the saga to finish them"
     )
-    await wait_for(lambda: unfinished(client, headers, buyer), "orders unfinished")
+    await wait_for(lambda: unfinished(client, prepared.admin, prepared.buyer), "orders unfinished")
 
-    async def backlog() -> int:
-        return (await costs.streams(monitor, access.monitor_url)).backlog
+    async def backlog() -> int:  # beyond what was pending before (retries of earlier runs)
+        pending = (await costs.streams(monitor, access.monitor_url)).backlog
+        return max(pending - baseline, 0)
 
     return placed, await wait_for(backlog, "messages pending at the consumers")
 
@@ -286,14 +321,14 @@ async def measure(target: Target, options: Options) -> Report:
         started = time.monotonic()
         (placed, backlog), usage = await server_cpu.measure(
             access.pids,
-            saga_run(client, monitor, access, prepared, concurrency),
+            saga_run(client, monitor, access, prepared, concurrency, before.streams.backlog),
             reader=costs.tree_cpu_seconds,
         )
         cpu_window = time.monotonic() - started
         await asyncio.sleep(costs.STATS_SETTLE_SECONDS)
         after = await reading(access, monitor)
         with stage(f"reading the {len(placed.order_ids)} orders back"):
-            orders = await read_orders(client, prepared[0], placed.order_ids, concurrency)
+            orders = await read_orders(client, prepared.customer, placed.order_ids, concurrency)
     run = Run(options.requests, concurrency, placed, backlog, before, after, background)
     return checkout_report(target, access, run, orders, usage, cpu_window)
 

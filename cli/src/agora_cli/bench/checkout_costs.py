@@ -13,10 +13,11 @@
   PostgreSQL's postmaster with its backends (the live ones, and the exited ones the postmaster
   has reaped), so one reading covers every connection.
 
-A private stack names everything through its data directory (saved ports, pid files, the
-superuser's password file); a running stack given by ``--gateway-url`` is found through
-``$AGORA_DATA_DIR`` (else ``.agora``) or the ``AGORA_*_PORT`` variables, its database through
-``--database-url`` (none: no commit counts), and its processes are not read.
+A stack is read through its data directory (saved ports, pid files, the superuser's password
+file): a private stack's, or for a running stack given by ``--gateway-url`` the one of
+``$AGORA_DATA_DIR`` (else ``.agora``) when it serves that gateway; otherwise the
+``AGORA_*_PORT`` variables name the simulator and the monitor, ``--database-url`` the database
+(none: no commit counts), and the processes are not read (:func:`stack_access`).
 """
 
 from __future__ import annotations
@@ -66,28 +67,34 @@ def _ports_urls(ports: Ports) -> tuple[str, str]:
 
 
 def stack_access(target: Target, database_url: str | None) -> StackAccess:
-    """How to read the stack of ``target``: its data directory's, else the environment's.
+    """How to read the stack of ``target``: through its data directory when that is known.
+
+    A private stack's data directory is known. For a running stack, ``$AGORA_DATA_DIR`` (else
+    ``.agora``) is used when its saved configuration serves the gateway of ``target``; else the
+    ``AGORA_*_PORT`` variables name the simulator and the NATS monitor, ``database_url`` the
+    database (none: no commit counts), and the processes are not read.
 
     Args:
         target: The stack under measurement.
         database_url: ``--database-url``, for a running stack.
     """
     import os
+    from urllib.parse import urlsplit
 
-    from agora_cli.config import load_config, resolve_config
+    from agora_cli.config import data_dir_from, load_config, ports_from_env
 
-    if target.data_dir is None:
-        paysim, monitor = _ports_urls(resolve_config(None, os.environ).ports)
+    data_dir = target.data_dir or data_dir_from(None, os.environ)
+    config = load_config(data_dir)
+    if config is None or config.ports.gateway != urlsplit(target.gateway_url).port:
+        if target.data_dir is not None:
+            from agora_cli.bench.stacks import BenchmarkError
+
+            raise BenchmarkError(f"no saved stack configuration in {data_dir}")
+        paysim, monitor = _ports_urls(ports_from_env(os.environ))
         return StackAccess(paysim, monitor, database_url)
-    config = load_config(target.data_dir)
-    if config is None:
-        from agora_cli.bench.stacks import BenchmarkError
-
-        raise BenchmarkError(f"no saved stack configuration in {target.data_dir}")
     paysim, monitor = _ports_urls(config.ports)
-    return StackAccess(
-        paysim, monitor, superuser_url(target.data_dir, config.ports), processes(target.data_dir)
-    )
+    database = database_url or superuser_url(data_dir, config.ports)
+    return StackAccess(paysim, monitor, database, processes(data_dir))
 
 
 def superuser_url(data_dir: Path, ports: Ports) -> str:

@@ -9,8 +9,10 @@ tested on plain values.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from statistics import median
 from typing import Any
 
 from agora_cli.bench.http_load import percentile
@@ -32,22 +34,29 @@ class OrderTimes:
         placed_at: ``placed_at`` of the order.
         paid_at: The ``at`` of its timeline's ``paid`` entry (None when it has none).
         cancel_reason: Why it was cancelled, if it was.
+        steps: Its timeline: each status entered, and when.
     """
 
     status: str
     placed_at: dt.datetime
     paid_at: dt.datetime | None = None
     cancel_reason: str | None = None
+    steps: tuple[tuple[str, dt.datetime], ...] = ()
 
     @classmethod
     def of(cls, order: Mapping[str, Any]) -> OrderTimes:
         """Read ``GET /api/v1/orders/{id}``'s answer (``status``, ``placed_at``, ``timeline``)."""
-        paid = [entry["at"] for entry in order.get("timeline", []) if entry["status"] == PAID]
+        steps = tuple(
+            (str(entry["status"]), dt.datetime.fromisoformat(entry["at"]))
+            for entry in order.get("timeline", [])
+        )
+        paid = [at for status, at in steps if status == PAID]
         return cls(
             status=str(order["status"]),
             placed_at=dt.datetime.fromisoformat(order["placed_at"]),
-            paid_at=dt.datetime.fromisoformat(paid[0]) if paid else None,
+            paid_at=paid[0] if paid else None,
             cancel_reason=order.get("cancel_reason"),
+            steps=steps,
         )
 
     @property
@@ -94,7 +103,18 @@ def saga_summary(orders: Sequence[OrderTimes]) -> dict[str, Any]:
             "p99": _ms(percentile(latencies, P99)),
             "max": _ms(latencies[-1]) if latencies else 0.0,
         },
+        "step_median_ms": step_medians_ms(orders),
     }
+
+
+def step_medians_ms(orders: Sequence[OrderTimes]) -> dict[str, float]:
+    """The median time of each transition of the timelines (``pending->stock_reserved``...),
+    in milliseconds, in the order the transitions first appear: where a checkout waits."""
+    times: dict[str, list[float]] = {}
+    for order in orders:
+        for (entered, start), (status, end) in itertools.pairwise(order.steps):
+            times.setdefault(f"{entered}->{status}", []).append((end - start).total_seconds())
+    return {step: _ms(median(seconds)) for step, seconds in times.items()}
 
 
 def deltas(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:
