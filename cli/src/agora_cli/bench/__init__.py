@@ -168,6 +168,12 @@ def _run_basket(options: Options) -> Report:
     return basket.run(options)
 
 
+def _run_checkout(options: Options) -> Report:
+    from agora_cli.bench import checkout
+
+    return checkout.run(options)
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     benchmark.name: benchmark
     for benchmark in (
@@ -191,6 +197,13 @@ BENCHMARKS: dict[str, Benchmark] = {
             "GET and PUT of a 3-line basket (priced by catalog) via the gateway and direct, next "
             "to a FastAPI hello-world (requests/s, p50/p99, shares)",
             _run_basket,
+        ),
+        Benchmark(
+            "checkout",
+            "orders placed through the gateway and carried to PAID by the saga, simulator at "
+            "zero latency (orders/s to PAID, place->PAID p50/p99, commits, messages and CPU "
+            "per order)",
+            _run_checkout,
         ),
     )
 }
@@ -225,11 +238,16 @@ def add_parser(commands: Any) -> None:
         "--warmup", type=_not_negative, help="untimed events first (default: events / 10)"
     )
     bench.add_argument(
-        "--concurrency", type=_positive, help="in flight (default: relay 64, HTTP ones 32)"
+        "--concurrency",
+        type=_positive,
+        help="in flight (default: relay 64, HTTP ones 32, checkout 16)",
     )
     bench.add_argument("--batch-size", type=_positive, help="relay batch (default: the relay's)")
     bench.add_argument("--broker-url", help=f"default: ${BROKER_URL_ENV}, else embedded NATS")
-    bench.add_argument("--database-url", help=f"default: ${DATABASE_URL_ENV}, else embedded")
+    bench.add_argument(
+        "--database-url",
+        help=f"default: ${DATABASE_URL_ENV}, else embedded; checkout: a running stack's superuser",
+    )
     _add_catalog_arguments(bench)
     bench.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -239,7 +257,7 @@ def _add_catalog_arguments(bench: argparse.ArgumentParser) -> None:
         "--requests",
         type=_positive,
         default=DEFAULT_REQUESTS,
-        help="HTTP benchmarks: requests a timed run with the Python generator",
+        help="HTTP benchmarks: requests a timed run with the Python generator; checkout: orders",
     )
     bench.add_argument(
         "--generator",
@@ -264,7 +282,7 @@ def _add_catalog_arguments(bench: argparse.ArgumentParser) -> None:
     )
     bench.add_argument(
         "--gateway-url",
-        help="catalog, identity, basket: a running stack's gateway (else their own)",
+        help="catalog, identity, basket, checkout: a running stack's gateway (else their own)",
     )
     bench.add_argument(
         "--direct-url", help="catalog, identity, basket: that stack's service itself"

@@ -44,7 +44,8 @@ class BenchmarkError(RuntimeError):
 class Target:
     """The stack under measurement: gateway, the measured service's own port, its Redis db.
 
-    ``pids`` are its serving processes by role (the services' names, ``gateway``), when known.
+    ``pids`` are its serving processes by role (the services' names, ``gateway``), when known;
+    ``data_dir`` is a private stack's data directory (its ports, pid files and passwords).
     """
 
     gateway_url: str
@@ -52,6 +53,7 @@ class Target:
     redis_url: str | None
     origin: str
     pids: Mapping[str, int] = field(default_factory=dict)
+    data_dir: Path | None = None
 
 
 def stack_env(base: Mapping[str, str]) -> dict[str, str]:
@@ -70,7 +72,10 @@ def stack_env(base: Mapping[str, str]) -> dict[str, str]:
 
 
 def stack_target(
-    env: Mapping[str, str], pids: Mapping[str, int] | None = None, service: ServiceSpec = CATALOG
+    env: Mapping[str, str],
+    pids: Mapping[str, int] | None = None,
+    service: ServiceSpec = CATALOG,
+    data_dir: Path | None = None,
 ) -> Target:
     """Where the stack that ``env``'s ports describe serves ``service``, and its Redis db.
 
@@ -78,6 +83,7 @@ def stack_target(
         env: The stack's environment (its ``AGORA_*_PORT`` variables).
         pids: Its serving processes by role, when known (:func:`stack_pids`).
         service: The service measured directly.
+        data_dir: The stack's data directory, when the benchmark booted it.
     """
     from agora_cli.config import ports_from_env
     from agora_cli.infra.ports import LOOPBACK
@@ -89,6 +95,7 @@ def stack_target(
         redis_url=f"redis://{LOOPBACK}:{ports.redis}/{service.redis_db}",
         origin="private stack",
         pids=dict(pids or {}),
+        data_dir=data_dir,
     )
 
 
@@ -168,7 +175,7 @@ def private_stack(
         if source.seed:
             with stage(f"seeding it (agora seed {' '.join(seed)})"):
                 agora(data_dir, env, "seed", *seed)
-        yield stack_target(env, stack_pids(data_dir, service, others), service)
+        yield stack_target(env, stack_pids(data_dir, service, others), service, data_dir)
     finally:
         _on_signals(signal.SIG_IGN)
         try:
