@@ -89,6 +89,7 @@ def test_generate_one_document_per_service_with_channels_under_docs(
         "docs/asyncapi/catalog.yaml",
         "docs/asyncapi/identity.yaml",
         "docs/asyncapi/notification.yaml",
+        "docs/asyncapi/ordering.yaml",
         "docs/asyncapi/payment.yaml",
     ]
 
@@ -149,6 +150,7 @@ def test_write_documents_rewrites_stale_and_removes_orphans(
         "catalog.yaml",
         "identity.yaml",
         "notification.yaml",
+        "ordering.yaml",
         "payment.yaml",
     ]
 

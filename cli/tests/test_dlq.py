@@ -21,6 +21,7 @@ def test_consuming_services_default_is_every_consumer() -> None:
         "notification",
         "catalog",
         "basket",
+        "ordering",
         "payment",
     ]
     assert [spec.name for spec in dlq.consuming_services("notification")] == ["notification"]
@@ -28,7 +29,9 @@ def test_consuming_services_default_is_every_consumer() -> None:
 
 @pytest.mark.parametrize("name", ["identity", "nosuch"])
 def test_consuming_services_refuses_non_consumers(name: str) -> None:
-    with pytest.raises(dlq.DlqError, match="choose one of: notification, catalog, basket, payment"):
+    with pytest.raises(
+        dlq.DlqError, match="choose one of: notification, catalog, basket, ordering, payment"
+    ):
         dlq.consuming_services(name)
 
 

@@ -78,6 +78,7 @@ def test_build_components_order_is_infra_services_gateway(tmp_path: Path) -> Non
         "notification",
         "catalog",
         "basket",
+        "ordering",
         "payment",
         "gateway",
     ]
