@@ -65,6 +65,8 @@ def test_cli_up_status_stop_start_logs_down(
         "notification": "down",
         "catalog": "down",
         "basket": "down",
+        "ordering": "down",
+        "payment": "down",
         "gateway": "up",
     }
     assert stop[1].startswith("stopping redis ... ok")
