@@ -1,5 +1,6 @@
 """The chassis ``Reader`` (ADR 0018) on a real PostgreSQL: rows, parameters, errors, pooling."""
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -167,6 +168,24 @@ async def test_a_connection_killed_while_idle_is_replaced_and_the_read_retried(
         )
     assert killed, "no pooled connection to kill"
 
+    assert await reader.fetch_one(BY_ID, thing_id=FIRST) == {"id": FIRST, "name": "anvil"}
+
+
+async def test_every_idle_connection_killed_still_answers_the_next_read(
+    reader: Reader, engine: AsyncEngine
+) -> None:
+    slow = select(func.pg_sleep(0.2).label("slept"))
+    await asyncio.gather(*(reader.fetch(slow) for _ in range(3)))  # three pooled connections
+    async with engine.connect() as other:
+        killed = await other.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    assert killed >= 2, "fewer than two pooled connections to kill"
+
+    # A server restart leaves every idle connection dead: the retry must not take another one.
     assert await reader.fetch_one(BY_ID, thing_id=FIRST) == {"id": FIRST, "name": "anvil"}
 
 

@@ -177,11 +177,14 @@ class _LazyPool:
         try:
             try:
                 records = await pool.fetch(sql, *arguments)
-            except asyncpg.ConnectionDoesNotExistError:
-                # The server closed this pooled connection while it sat idle (a restart): a read
-                # can run again, on another connection. A second failure means the server is gone.
+            except STALE_CONNECTION:
+                # The server closed this pooled connection while it sat idle (a restart, an
+                # operator's pg_terminate_backend): the pool's other idle connections are likely
+                # gone too, so every one is replaced at its next use, and the read runs again on
+                # a fresh connection. A second failure means the server is gone.
+                await pool.expire_connections()
                 records = await pool.fetch(sql, *arguments)
-        except asyncpg.ConnectionDoesNotExistError as exc:
+        except STALE_CONNECTION as exc:
             raise DBAPIError(sql, tuple(arguments), exc, connection_invalidated=True) from exc
         except asyncpg.PostgresError as exc:
             raise DBAPIError(sql, tuple(arguments), exc) from exc
@@ -210,6 +213,14 @@ class _LazyPool:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+STALE_CONNECTION = (asyncpg.ConnectionDoesNotExistError, asyncpg.InternalClientError)
+"""A pooled connection the server closed while it sat idle. Usually asyncpg sees the closed
+socket (``ConnectionDoesNotExistError``); when the server's termination notice is still being
+read as the next query starts, asyncpg refuses that query with ``InternalClientError`` ("another
+operation is in progress") instead: the same stale connection, met a moment earlier (seen in CI
+under load)."""
 
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:
