@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agora_cli.bench import DEFAULT_REQUESTS, options_from
 from agora_cli.bench import checkout as bench
 from agora_cli.bench import checkout_costs as costs
 from agora_cli.bench.checkout_report import Placed, Reading, Run, checkout_report, cost_facts
@@ -32,7 +33,7 @@ from agora_cli.bench.checkout_stats import (
 )
 from agora_cli.bench.cpu import CpuUsage
 from agora_cli.bench.stacks import BenchmarkError, Target
-from agora_cli.main import main
+from agora_cli.main import build_parser, main
 
 T0 = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 
@@ -344,3 +345,12 @@ def test_bench_checkout_carries_every_order_to_paid_on_a_private_stack(
         report["cpu_us_per_order_by_process"]
     )
     assert report["target"] in {"met", "missed"}
+
+
+def test_without_requests_checkout_places_its_own_default_and_http_benches_theirs() -> None:
+    given = options_from(build_parser().parse_args(["bench", "checkout", "--requests", "12"]))
+    default = options_from(build_parser().parse_args(["bench", "checkout"]))
+
+    assert given.requests_or(bench.DEFAULT_ORDERS) == 12
+    assert default.requests_or(bench.DEFAULT_ORDERS) == bench.DEFAULT_ORDERS == 400
+    assert default.requests_or(DEFAULT_REQUESTS) == DEFAULT_REQUESTS == 2000

@@ -49,7 +49,7 @@ class Options:
     batch_size: int | None = None
     broker_url: str | None = None
     database_url: str | None = None
-    requests: int = DEFAULT_REQUESTS
+    requests: int | None = None
     cold_passes: int = DEFAULT_COLD_PASSES
     products: int | None = None
     gateway_url: str | None = None
@@ -57,6 +57,10 @@ class Options:
     redis_url: str | None = None
     generator: str = "auto"
     duration: int = DEFAULT_DURATION_SECONDS
+
+    def requests_or(self, default: int) -> int:
+        """The requests (checkout: orders) asked for, else the benchmark's own ``default``."""
+        return self.requests if self.requests is not None else default
 
     def concurrency_or(self, default: int) -> int:
         """The concurrency asked for, else the benchmark's own ``default``."""
@@ -256,8 +260,10 @@ def _add_catalog_arguments(bench: argparse.ArgumentParser) -> None:
     bench.add_argument(
         "--requests",
         type=_positive,
-        default=DEFAULT_REQUESTS,
-        help="HTTP benchmarks: requests a timed run with the Python generator; checkout: orders",
+        help=(
+            f"HTTP benchmarks: requests a timed run with the Python generator (default "
+            f"{DEFAULT_REQUESTS}); checkout: orders (default 400)"
+        ),
     )
     bench.add_argument(
         "--generator",

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from agora_chassis.pagination import MAX_PAGE_DEPTH, MAX_PER_PAGE
-from agora_cli.bench import Measurement, Options, Report, wrk
+from agora_cli.bench import DEFAULT_REQUESTS, Measurement, Options, Report, wrk
 from agora_cli.bench import cpu as server_cpu
 from agora_cli.bench.catalog_report import (
     KINDS,
@@ -207,7 +207,9 @@ class _Run:
     ) -> tuple[LoadResult, CpuUsage | None]:
         """An untimed pass over ``paths`` fills the cache; then a timed run over them in turn."""
         await endpoint.fixed(paths, max(len(paths), endpoint.concurrency))
-        return await self.timed(kind, via, endpoint.timed(paths, self.options.requests))
+        return await self.timed(
+            kind, via, endpoint.timed(paths, self.options.requests_or(DEFAULT_REQUESTS))
+        )
 
     async def read(self, kind: str, paths: list[str], vias: dict[str, Endpoint]) -> None:
         """Every timed run of one kind of read: cold (with a Redis to flush) then warm, per via."""
@@ -221,7 +223,7 @@ class _Run:
         """How many distinct searches a timed run may send (each via gets its own)."""
         if self.options.generator == wrk.WRK:
             return self.options.duration * UNCACHED_PER_SECOND
-        return min(self.options.requests, UNCACHED_MAX_REQUESTS)
+        return min(self.options.requests_or(DEFAULT_REQUESTS), UNCACHED_MAX_REQUESTS)
 
     async def uncached(self, vias: dict[str, Endpoint]) -> None:
         """Searches each sent once, so each misses the cache: a timed run per via."""
@@ -229,7 +231,9 @@ class _Run:
         for number, (via, endpoint) in enumerate(vias.items()):
             paths = [query(q=text) for text in texts[number :: len(vias)]]
             await endpoint.fixed([PRODUCTS], endpoint.concurrency)  # connections open
-            load = endpoint.timed(paths, min(self.options.requests, len(paths)))
+            load = endpoint.timed(
+                paths, min(self.options.requests_or(DEFAULT_REQUESTS), len(paths))
+            )
             self.keep(Row(UNCACHED, via, "miss", *await self.timed(UNCACHED, via, load)))
 
     async def hello(self, vias: dict[str, Endpoint]) -> list[Row]:
@@ -265,7 +269,7 @@ def facts(run: _Run, paths: Mapping[str, list[str]]) -> dict[str, Any]:
     return {
         "generator": run.options.generator,
         "concurrency": run.concurrency,
-        "requests_per_warm_scenario": run.options.requests,
+        "requests_per_warm_scenario": run.options.requests_or(DEFAULT_REQUESTS),
         "seconds_per_timed_run": run.options.duration if run.options.generator == wrk.WRK else None,
         "cold_passes": run.options.cold_passes if run.redis is not None else 0,
         "distinct_requests": {kind: len(paths[kind]) for kind in KINDS},
@@ -299,7 +303,9 @@ def _environment(target: Target, options: Options) -> dict[str, str]:
         "direct": without_credentials(target.direct_url),
         "cache": cache,
         "generator": options.generator,
-        "client": describe(options.generator, concurrency, options.duration, options.requests),
+        "client": describe(
+            options.generator, concurrency, options.duration, options.requests_or(DEFAULT_REQUESTS)
+        ),
         "server cpu": cpu_source(target.pids),
     }
 
@@ -349,7 +355,9 @@ async def measure(target: Target, options: Options) -> CatalogReport:
 
 
 def _title(options: Options, concurrency: int, passes: int) -> str:
-    timed = wrk.timed_run_label(options.generator, options.duration, options.requests)
+    timed = wrk.timed_run_label(
+        options.generator, options.duration, options.requests_or(DEFAULT_REQUESTS)
+    )
     return (
         f"Catalog reads: {concurrency} in flight, {timed}, "
         f"{passes} cold pass{'' if passes == 1 else 'es'}"

@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     import httpx
 
 DEFAULT_CONCURRENCY = 16
+DEFAULT_ORDERS = 400
+"""Few enough for two cores to carry before the backlog passes the 30 s stock deadline."""
 PRODUCTS = 8
 ORDERS_PATH = "/api/v1/orders"
 ADMIN_ORDERS_PATH = "/api/v1/admin/orders"
@@ -241,7 +243,7 @@ async def set_up(
     """Sign in, create the products, make the tokens and the orders' bodies."""
     import httpx
 
-    orders = options.requests
+    orders = options.requests_or(DEFAULT_ORDERS)
     async with httpx.AsyncClient(
         base_url=target.gateway_url, timeout=SETUP_TIMEOUT_SECONDS
     ) as client:
@@ -329,7 +331,9 @@ async def measure(target: Target, options: Options) -> Report:
         after = await reading(access, monitor)
         with stage(f"reading the {len(placed.order_ids)} orders back"):
             orders = await read_orders(client, prepared.customer, placed.order_ids, concurrency)
-    run = Run(options.requests, concurrency, placed, backlog, before, after, background)
+    run = Run(
+        options.requests_or(DEFAULT_ORDERS), concurrency, placed, backlog, before, after, background
+    )
     return checkout_report(target, access, run, orders, usage, cpu_window)
 
 

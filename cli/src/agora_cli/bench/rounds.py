@@ -23,7 +23,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from agora_cli.bench import Options, Report, wrk
+from agora_cli.bench import DEFAULT_REQUESTS, Options, Report, wrk
 from agora_cli.bench import cpu as server_cpu
 from agora_cli.bench.catalog_report import Row
 from agora_cli.bench.http_load import HELLO_PATH, behind_gateway, hello_server
@@ -100,7 +100,7 @@ class _Run:
         known = all(role in self.pids for role in roles)
         pids = {role: self.pids[role] for role in roles} if known else {}
         result, usage = await server_cpu.measure(
-            pids, endpoint.timed([self.paths[kind]], self.options.requests)
+            pids, endpoint.timed([self.paths[kind]], self.options.requests_or(DEFAULT_REQUESTS))
         )
         return Row(kind, via, "-", result, usage)
 
@@ -237,14 +237,18 @@ def environment(target: Target, options: Options, concurrency: int) -> dict[str,
         "gateway": without_credentials(target.gateway_url),
         "direct": without_credentials(target.direct_url),
         "generator": options.generator,
-        "client": describe(options.generator, concurrency, options.duration, options.requests),
+        "client": describe(
+            options.generator, concurrency, options.duration, options.requests_or(DEFAULT_REQUESTS)
+        ),
         "token": "one admin access token for every request (fetched once)",
     }
 
 
 def title(name: str, options: Options, concurrency: int) -> str:
     """A report's title: what was measured, how many in flight, how long, how many rounds."""
-    timed = wrk.timed_run_label(options.generator, options.duration, options.requests)
+    timed = wrk.timed_run_label(
+        options.generator, options.duration, options.requests_or(DEFAULT_REQUESTS)
+    )
     return (
         f"{name}: {concurrency} in flight, {timed}, "
         f"median of {options.rounds} interleaved rounds"
