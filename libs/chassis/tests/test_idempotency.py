@@ -26,6 +26,7 @@ from agora_chassis.db import (
 from agora_chassis.errors import Conflict, install_error_handlers
 from agora_chassis.idempotency import IdempotencyRecordMixin, fingerprint, prune_expired
 from agora_chassis.idempotency_api import IdempotencyKey, IdempotentRoute
+from agora_chassis.idempotency_pruner import IdempotencyPruner
 from agora_testing.state import attach_test_state
 
 pytestmark = pytest.mark.integration
@@ -423,3 +424,24 @@ async def test_idempotency_streamed_answer_cannot_be_stored(engine: AsyncEngine)
 
     assert response.status_code == 500
     assert await _count(engine, IdempotencyRecord) == 0
+
+
+async def test_the_pruner_deletes_expired_records_in_the_background_until_stopped(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    await client.post("/api/v1/notes", json={"text": "a"}, headers=ALICE)
+    await _expire_all(engine)
+    pruner = IdempotencyPruner(create_sessionmaker(engine), IdempotencyRecord, every=0.05)
+
+    pruner.start()
+    async with asyncio.timeout(10):
+        while await _count(engine, IdempotencyRecord):  # noqa: ASYNC110 - polls a table
+            await asyncio.sleep(0.05)
+    await pruner.stop()
+    await client.post(
+        "/api/v1/notes", json={"text": "b"}, headers={**ALICE, "Idempotency-Key": "k3"}
+    )
+    await _expire_all(engine)
+    await asyncio.sleep(0.3)
+
+    assert await _count(engine, IdempotencyRecord) == 1, "a stopped pruner deletes nothing"

@@ -13,6 +13,8 @@ from agora_chassis.client_address import TrustedProxies
 from agora_chassis.db import create_engine, create_sessionmaker
 from agora_chassis.errors import install_error_handlers
 from agora_chassis.health import Check, database_probe, health_router, redis_probe, tcp_probe
+from agora_chassis.idempotency import IdempotencyRecordMixin
+from agora_chassis.idempotency_pruner import IdempotencyPruner
 from agora_chassis.logging import configure_logging
 from agora_chassis.messaging.broker import make_broker
 from agora_chassis.messaging.lifecycle import (
@@ -186,6 +188,7 @@ def create_service_app(
     outbox: type[OutboxMixin] | None = None,
     checks: Mapping[str, Check] | None = None,
     database: bool = True,
+    idempotency: type[IdempotencyRecordMixin] | None = None,
 ) -> FastAPI:
     """Build a service's FastAPI app with the whole chassis wired in.
 
@@ -204,21 +207,19 @@ def create_service_app(
         outbox: The service's outbox model; its rows are relayed to ``settings.broker_url``.
         checks: The service's own readiness checks by name (a called service's breaker:
             ``{"catalog": breaker_check(client)}``), beside the chassis's.
-        database: Whether the service keeps data in PostgreSQL; ``False`` (basket, which keeps
-            everything in Redis) leaves the database out of readiness. The engine is still
-            built, and stays idle: nothing connects until it is used.
+        database: Whether the service keeps data in PostgreSQL; ``False`` leaves the database
+            out of readiness (the engine is still built, idle until used).
+        idempotency: The service's idempotency model: its expired records are pruned.
 
     Returns:
         The application, ready for uvicorn.
     """
-    configure_logging(
-        settings.service_name,
-        log_dir=settings.log_dir,
-        level=settings.log_level,
-        access_log=settings.access_log,
-    )
+    _configure_logging(settings)
+    state = build_service_state(settings, keys=keys, outbox=outbox)
+    if idempotency is not None:
+        startup, shutdown = _with_pruner(state, idempotency, startup, shutdown)
     app = _new_app(settings, title, _lifespan(startup, shutdown))
-    state = attach_service_state(app, build_service_state(settings, keys=keys, outbox=outbox))
+    attach_service_state(app, state)
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
@@ -226,6 +227,33 @@ def create_service_app(
     _install_api_budget(app, state)
     _install_cross_cutting(app, settings, database=database, checks=checks or {})
     return app
+
+
+def _configure_logging(settings: ServiceSettings) -> None:
+    configure_logging(
+        settings.service_name,
+        log_dir=settings.log_dir,
+        level=settings.log_level,
+        access_log=settings.access_log,
+    )
+
+
+def _with_pruner(
+    state: ServiceState,
+    model: type[IdempotencyRecordMixin],
+    startup: Sequence[Hook],
+    shutdown: Sequence[Hook],
+) -> tuple[list[Hook], list[Hook]]:
+    """The hooks with the idempotency records' pruner started last and stopped first."""
+    pruner = IdempotencyPruner(state.sessionmaker, model, state.settings.idempotency_prune_seconds)
+
+    async def start(_app: FastAPI) -> None:
+        pruner.start()
+
+    async def stop(_app: FastAPI) -> None:
+        await pruner.stop()
+
+    return [*startup, start], [stop, *shutdown]
 
 
 def _install_api_budget(app: FastAPI, state: ServiceState) -> None:

@@ -26,6 +26,7 @@ DEFAULT_RETRY_BASE_SECONDS = 30.0
 DEFAULT_RELAY_MAX_IN_FLIGHT = 64
 """The relay's publishes awaiting confirmation at once, one per aggregate (ADR 0014)."""
 DEFAULT_IDEMPOTENCY_TTL_HOURS = 24
+DEFAULT_IDEMPOTENCY_PRUNE_SECONDS = 3600.0
 """How long a stored answer to an ``Idempotency-Key`` is replayed (ADR 0021)."""
 DEFAULT_DATABASE_PASSWORD = "agora"  # noqa: S105 - the development default, refused in production
 
@@ -110,6 +111,7 @@ class ServiceSettings(BaseSettings):
         breaker_cool_down_seconds: How long an open breaker refuses calls before one trial.
         idempotency_ttl_hours: How long the answer to a request with an ``Idempotency-Key``
             is kept and replayed; an older record is ignored and overwritten (ADR 0021).
+        idempotency_prune_seconds: How often each replica deletes the expired ones.
     """
 
     model_config = SettingsConfigDict(
@@ -154,6 +156,7 @@ class ServiceSettings(BaseSettings):
     breaker_failure_threshold: int = Field(default=DEFAULT_FAILURE_THRESHOLD, ge=1)
     breaker_cool_down_seconds: float = Field(default=DEFAULT_COOL_DOWN_SECONDS, gt=0)
     idempotency_ttl_hours: float = Field(default=DEFAULT_IDEMPOTENCY_TTL_HOURS, gt=0)
+    idempotency_prune_seconds: float = Field(default=DEFAULT_IDEMPOTENCY_PRUNE_SECONDS, gt=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from agora_catalog.api import categories, deps, images, products
 from agora_catalog.events.subscriber import build_consumer
 from agora_catalog.grpc.server import serve as serve_grpc
-from agora_catalog.models import OutboxMessage
+from agora_catalog.models import IdempotencyRecord, OutboxMessage
 from agora_catalog.services.cache import ProductCache
 from agora_catalog.settings import CatalogSettings
 from agora_chassis.app import create_service_app
@@ -69,6 +69,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         startup=[_start_grpc],
         shutdown=[_stop_grpc, _close_cache],
         outbox=OutboxMessage,
+        idempotency=IdempotencyRecord,
     )
     cache = ProductCache.from_url(
         settings.redis_url,

@@ -22,7 +22,7 @@ from agora_contracts.grpc.basket.v1 import basket_pb2_grpc
 from agora_contracts.grpc.catalog.v1 import catalog_pb2_grpc
 from agora_ordering.api import admin, deps, orders
 from agora_ordering.events.subscriber import build_consumer
-from agora_ordering.models import OutboxMessage
+from agora_ordering.models import IdempotencyRecord, OutboxMessage
 from agora_ordering.services.remote import BasketContents, CatalogPrices
 from agora_ordering.services.scheduler import DeadlineScheduler
 from agora_ordering.settings import OrderingSettings
@@ -101,6 +101,7 @@ def create_app(
         startup=startup,
         shutdown=shutdown,
         outbox=OutboxMessage,
+        idempotency=IdempotencyRecord,
         checks={name: breaker_check(client) for name, client in clients.items()},
     )
     attach_extras(app, deps.OrderingState())

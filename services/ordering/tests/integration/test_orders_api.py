@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select, update
 
+from agora_chassis.state import service_state
+from agora_ordering.models import IdempotencyRecord
 from agora_testing.basket_server import BasketServer
 from agora_testing.catalog_server import CatalogServer
 from services.ordering.tests.integration.conftest import ADDRESS, key, order_body
@@ -236,3 +241,23 @@ async def test_catalog_down_answers_503_and_stores_nothing(
     assert response.status_code == 503
     assert "Retry-After" in response.headers
     assert (await client.get(ORDERS, headers=headers)).json()["total"] == 0
+
+
+@pytest.mark.parametrize("settings_overrides", [{"idempotency_prune_seconds": 0.05}])
+async def test_expired_idempotency_records_are_pruned_by_the_running_service(
+    app: FastAPI, client: httpx.AsyncClient, catalog_server: CatalogServer, user_headers: Headers
+) -> None:
+    body = order_body([catalog_server.add("Trail shoe", "24.99")])
+    key_header = key()
+    placed = await client.post(ORDERS, json=body, headers=user_headers() | key_header)
+    assert placed.status_code == 201, placed.text
+    stored = IdempotencyRecord.key == key_header["Idempotency-Key"]
+
+    async with service_state(app).sessionmaker.begin() as session:
+        await session.execute(update(IdempotencyRecord).where(stored).values(expires_at=func.now()))
+    async with asyncio.timeout(10):
+        while True:  # the service's own pruner, every 50 ms here (an hour by default)
+            async with service_state(app).sessionmaker() as session:
+                if await session.scalar(select(func.count()).where(stored)) == 0:
+                    break
+            await asyncio.sleep(0.05)
