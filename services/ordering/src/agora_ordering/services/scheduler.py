@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Callable
 
@@ -57,17 +58,23 @@ class DeadlineScheduler:
 
     async def run_once(self) -> int:
         """Fire what is due now, in batches; returns how many orders were looked at."""
+        fired, _earliest = await self._look()
+        return fired
+
+    async def _look(self) -> tuple[int, dt.datetime | None]:
+        """Fire what is due, then read the earliest deadline left in the last batch's
+        transaction (one transaction a look, not a second one to plan the sleep)."""
         fired = 0
         while True:
             async with self.sessionmaker() as session, session.begin():
-                looked = await self.saga(session).fire_due(self.batch)
+                saga = self.saga(session)
+                looked = await saga.fire_due(self.batch)
+                earliest = await saga.next_deadline() if looked < self.batch else None
             fired += looked
             if looked < self.batch:
-                return fired
+                return fired, earliest
 
-    async def _sleep_seconds(self) -> float:
-        async with self.sessionmaker() as session, session.begin():
-            earliest = await self.saga(session).next_deadline()
+    def _sleep_seconds(self, earliest: dt.datetime | None) -> float:
         if earliest is None:
             return self.poll
         return min(self.poll, max((earliest - utcnow()).total_seconds(), MIN_SLEEP_SECONDS))
@@ -76,8 +83,8 @@ class DeadlineScheduler:
         while not self._stopping:
             self._wake.clear()  # a wake during the look below ends the wait after it at once
             try:
-                await self.run_once()
-                delay = await self._sleep_seconds()
+                _fired, earliest = await self._look()
+                delay = self._sleep_seconds(earliest)
             except Exception:  # the database may be restarting: log, wait, look again
                 logger.exception("deadline scheduler: a look failed; trying again")
                 delay = ERROR_BACKOFF_SECONDS
