@@ -91,6 +91,8 @@ class OrderCreate(BaseModel):
 class LineRead(BaseModel):
     """One line as priced when the order was placed."""
 
+    model_config = ConfigDict(from_attributes=True)  # read off the domain object
+
     product_id: uuid.UUID
     name: str
     quantity: int
@@ -101,6 +103,8 @@ class LineRead(BaseModel):
 class TimelineRead(BaseModel):
     """One transition: the state entered, when, and why (for a cancellation)."""
 
+    model_config = ConfigDict(from_attributes=True)  # read off the domain object
+
     status: OrderStatus
     at: dt.datetime
     reason: CancellationReason | None
@@ -108,6 +112,8 @@ class TimelineRead(BaseModel):
 
 class RefundRead(BaseModel):
     """A charge ordering asked payment to give back."""
+
+    model_config = ConfigDict(from_attributes=True)  # read off the domain object
 
     payment_id: uuid.UUID
     amount: Decimal
@@ -166,24 +172,8 @@ class OrderRead(OrderSummary):
         summary = OrderSummary.of(order).model_dump()
         return cls(
             **summary,
-            lines=[
-                LineRead(
-                    product_id=ln.product_id,
-                    name=ln.name,
-                    quantity=ln.quantity,
-                    unit_price=ln.unit_price,
-                    subtotal=ln.subtotal,
-                )
-                for ln in order.lines
-            ],
+            lines=[LineRead.model_validate(line) for line in order.lines],
             ship_to=AddressRead(**order.ship_to.model_dump()),
-            timeline=[
-                TimelineRead(status=e.status, at=e.at, reason=e.reason) for e in order.timeline
-            ],
-            refunds=[
-                RefundRead(
-                    payment_id=r.payment_id, amount=r.amount, reason=r.reason, status=r.status
-                )
-                for r in order.refunds
-            ],
+            timeline=[TimelineRead.model_validate(entry) for entry in order.timeline],
+            refunds=[RefundRead.model_validate(refund) for refund in order.refunds],
         )
