@@ -87,6 +87,7 @@ def service_env(
     if spec.grpc:
         env["AGORA_GRPC_PORT"] = str(grpc_port(config, spec))
     env.update(grpc_target_env(config, spec))
+    env.update(http_target_env(config, spec))
     if spec.has_signing_keys:
         env["AGORA_JWT_KEYS_DIR"] = str(config.data_dir / "keys" / spec.name)
     env.update(client_env(config, spec))
@@ -129,6 +130,30 @@ def grpc_target_env(config: StackConfig, spec: ServiceSpec) -> dict[str, str]:
         if called is None or not called.grpc:
             raise ValueError(f"{spec.name} calls {name}, which serves no gRPC")
         targets[f"AGORA_{name.upper()}_GRPC_TARGET"] = f"{LOOPBACK}:{grpc_port(config, called)}"
+    return targets
+
+
+def http_target_env(config: StackConfig, spec: ServiceSpec) -> dict[str, str]:
+    """``AGORA_<NAME>_URL`` for each service whose REST API ``spec`` calls directly.
+
+    A caller of the mail sink's web view (the storefront's operator pages link it) also gets
+    ``AGORA_MAIL_URL``, the sink on the gateway's loopback operator entrypoint.
+
+    Args:
+        config: The stack configuration.
+        spec: The calling service.
+
+    Returns:
+        One variable per called service, ``http://127.0.0.1:<its port>``.
+    """
+    targets = {}
+    for name in spec.http_targets:
+        called = find_service(name)
+        if called is None:
+            raise ValueError(f"{spec.name} calls {name}, which is no service")
+        targets[f"AGORA_{name.upper()}_URL"] = f"http://{LOOPBACK}:{service_port(config, called)}"
+    if targets:
+        targets["AGORA_MAIL_URL"] = f"http://{LOOPBACK}:{config.ports.gateway_admin}/mail"
     return targets
 
 

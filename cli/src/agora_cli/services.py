@@ -29,6 +29,10 @@ class ServiceSpec:
             ``AGORA_SERVICE_TOKEN_URL``).
         grpc_targets: Services whose internal gRPC it calls; each gets
             ``AGORA_<NAME>_GRPC_TARGET`` (``127.0.0.1:<that service's gRPC port>``).
+        http_targets: Services whose REST API it calls on their own ports; each gets
+            ``AGORA_<NAME>_URL`` (``http://127.0.0.1:<that service's port>``).
+        gateway_priority: Traefik priority of ``gateway_rule``; ``None``: Traefik's default (the
+            rule's length). The storefront's catch-all rule sits just above the 404 router.
         seed: Module run as ``python -m <module> [--count N]`` by ``agora seed`` to load demo
             data (idempotent).
         channels: ``module:attribute`` of its ``ServiceChannels`` (what it publishes and
@@ -54,6 +58,8 @@ class ServiceSpec:
     grpc: bool = False
     service_scopes: tuple[str, ...] = ()
     grpc_targets: tuple[str, ...] = ()
+    http_targets: tuple[str, ...] = ()
+    gateway_priority: int | None = None
     seed: str | None = None
     channels: str | None = None
     start_after: tuple[str, ...] = ()
@@ -163,7 +169,34 @@ PAYMENT = ServiceSpec(
     start_after=("identity", "paysim"),
 )
 
-SERVICES: tuple[ServiceSpec, ...] = (IDENTITY, NOTIFICATION, CATALOG, BASKET, ORDERING, PAYMENT)
+# Every page but the APIs: below every other route (a rule's default priority is its length), above
+# the gateway's catch-all 404, so an unknown /api/... path still gets Problem Details.
+STOREFRONT_PRIORITY = 2
+
+STOREFRONT = ServiceSpec(
+    name="storefront",
+    package="agora_storefront",
+    app="agora_storefront.main:create_app",
+    port_offset=6,
+    database=None,
+    extensions=(),
+    alembic_ini=None,
+    gateway_rule="PathPrefix(`/`) && !PathPrefix(`/api/`)",
+    gateway_priority=STOREFRONT_PRIORITY,
+    redis_db=6,
+    http_targets=("identity", "notification", "catalog", "basket", "ordering", "payment"),
+    start_after=("identity", "catalog", "basket", "ordering"),
+)
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    IDENTITY,
+    NOTIFICATION,
+    CATALOG,
+    BASKET,
+    ORDERING,
+    PAYMENT,
+    STOREFRONT,
+)
 
 
 def find_service(name: str) -> ServiceSpec | None:

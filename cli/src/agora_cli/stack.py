@@ -149,7 +149,10 @@ def _gateway(config: StackConfig, *, mail_web: bool) -> Gateway:
     browser sends card numbers there, never to a service), and of the mail sink's web view when it
     has one."""
     ports = config.ports
-    upstreams = [Upstream(s.name, service_port(config, s), s.gateway_rule) for s in SERVICES]
+    upstreams = [
+        Upstream(s.name, service_port(config, s), s.gateway_rule, priority=s.gateway_priority)
+        for s in SERVICES
+    ]
     upstreams.append(Upstream("paysim", ports.paysim, PAYSIM_UPSTREAM_RULE, ops=False))
     if mail_web:
         upstreams.append(

@@ -69,6 +69,7 @@ class Upstream:
         ops: Also route ``/<name>/health``, ``/health/ready``, ``/metrics`` and the admin prefix
             on the operator entrypoint (prefix stripped).
         public: Serve ``rule`` on the public entrypoint; False puts it on the operator one.
+        priority: Traefik priority of ``rule``; ``None``: Traefik's default (its length).
     """
 
     name: str
@@ -76,6 +77,7 @@ class Upstream:
     rule: str
     ops: bool = True
     public: bool = True
+    priority: int | None = None
 
     def router_names(self) -> set[str]:
         """The names of the routers Traefik reports for this upstream once loaded."""
@@ -193,6 +195,8 @@ def _upstream_routes(
     name = upstream.name
     entrypoint = WEB_ENTRYPOINT if upstream.public else OPERATOR_ENTRYPOINT
     api: dict[str, Any] = {"rule": upstream.rule, "service": name, "entryPoints": [entrypoint]}
+    if upstream.priority is not None:
+        api["priority"] = upstream.priority
     if errors:
         api["middlewares"] = list(errors)
     routers = {f"{name}-api": api}

@@ -1,0 +1,1 @@
+"""Agora's storefront: the shop's web pages, rendered on the server over the services' APIs."""

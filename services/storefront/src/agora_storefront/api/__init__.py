@@ -1,0 +1,1 @@
+"""The storefront's pages (HTML) and the fragments HTMX swaps into them."""

@@ -1,0 +1,165 @@
+"""The shopper's catalogue pages: home, category, search (with suggestions), product."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from http import HTTPStatus
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from agora_storefront.api.deps import CurrentVisitor, Visitor, storefront
+from agora_storefront.api.pages import render
+from agora_storefront.services.backends import Refused
+from agora_storefront.services.catalog import Catalog, ProductQuery, flatten
+
+router = APIRouter(include_in_schema=False)
+
+Sort = Literal["relevance", "price", "name", "newest"]
+Order = Literal["asc", "desc"]
+SORTS = {"newest": "Newest", "price": "Price", "name": "Name", "relevance": "Best match"}
+
+
+def catalog(request: Request) -> Catalog:
+    """The catalog reads, for this app's settings."""
+    state = storefront(request)
+    return Catalog(state.backends.catalog, state.settings.page_size)
+
+
+Products = Annotated[Catalog, Depends(catalog)]
+
+
+def product_query(
+    brand: Annotated[str | None, Query(max_length=100)] = None,
+    min_price: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
+    max_price: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
+    in_stock: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: Sort | None = None,
+    order: Order | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> ProductQuery:
+    """The list the filters in the address ask for (bad values answer a 400 page)."""
+    text = (q or "").strip() or None
+    if sort == "relevance" and text is None:
+        sort = None
+    return ProductQuery(
+        brand=(brand or "").strip() or None,
+        min_price=None if min_price is None else str(min_price),
+        max_price=None if max_price is None else str(max_price),
+        in_stock=in_stock or None,
+        q=text,
+        sort=sort,
+        order=order,
+        page=page,
+    )
+
+
+Filters = Annotated[ProductQuery, Depends(product_query)]
+
+
+async def _listing(
+    request: Request,
+    visitor: Visitor,
+    products: Catalog,
+    query: ProductQuery,
+    title: str,
+) -> Response:
+    """A product grid with the category tree, filters, sort and pager."""
+    tree = await products.categories(visitor.caller)
+    categories = flatten(tree)
+    if query.category is not None and query.category not in categories:
+        return await render(request, "error.html", _no_category(query.category), status=404)
+    message = None
+    try:
+        page = await products.products(query, visitor.caller)
+    except Refused as refused:
+        if refused.status != HTTPStatus.UNPROCESSABLE_ENTITY:
+            raise
+        page, message = {"data": [], "total": 0, "page": 1, "total_pages": 0}, refused.detail
+    fallback = None
+    if not page["data"] and query.q:
+        fallback = await products.products(ProductQuery(), visitor.caller)
+    context = {
+        "title": title,
+        "tree": tree,
+        "categories": categories,
+        "query": query,
+        "page": page,
+        "sorts": SORTS,
+        "message": message,
+        "fallback": fallback["data"][:4] if fallback else [],
+    }
+    return await render(request, "shop/list.html", context)
+
+
+def _no_category(slug: str) -> dict[str, object]:
+    return {
+        "title": "Category not found",
+        "detail": f"There is no category “{slug}”. Pick one from the menu.",
+        "status": 404,
+    }
+
+
+@router.get("/")
+async def home(
+    request: Request, visitor: CurrentVisitor, products: Products, query: Filters
+) -> Response:
+    """The home page: every product, newest first, with the category tree and filters."""
+    return await _listing(request, visitor, products, query, "Agora — shop")
+
+
+@router.get("/c/{slug}")
+async def category(
+    request: Request,
+    slug: Annotated[str, Path(max_length=100, pattern=r"^[a-z0-9-]+$")],
+    visitor: CurrentVisitor,
+    products: Products,
+    query: Filters,
+) -> Response:
+    """A category page: its products (sub-categories included)."""
+    scoped = ProductQuery(**{**query.__dict__, "category": slug})
+    title = slug.replace("-", " ").title()
+    return await _listing(request, visitor, products, scoped, f"{title} — Agora")
+
+
+@router.get("/search")
+async def search(
+    request: Request, visitor: CurrentVisitor, products: Products, query: Filters
+) -> Response:
+    """Search results, best match first (typo tolerant: the catalog's search)."""
+    if query.q and query.sort is None:
+        query = ProductQuery(**{**query.__dict__, "sort": "relevance"})
+    title = f"“{query.q}” — search — Agora" if query.q else "Search — Agora"
+    return await _listing(request, visitor, products, query, title)
+
+
+@router.get("/search/suggestions")
+async def suggestions(
+    request: Request,
+    visitor: CurrentVisitor,
+    products: Products,
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """The suggestions under the search box, as the shopper types (an HTMX fragment)."""
+    found = await products.suggestions(q, visitor.caller)
+    return await render(request, "fragments/suggestions.html", {"found": found, "q": q})
+
+
+@router.get("/products/{product_id}")
+async def product(
+    request: Request, product_id: uuid.UUID, visitor: CurrentVisitor, products: Products
+) -> Response:
+    """A product page: image, price, stock, attributes and the add-to-basket form."""
+    item = await products.product(str(product_id), visitor.caller)
+    tree = await products.categories(visitor.caller)
+    by_id = {c["id"]: c for c in flatten(tree).values()}
+    context = {
+        "title": f"{item['name']} — Agora",
+        "product": item,
+        "category": by_id.get(item["category_id"]),
+        "tree": tree,
+    }
+    return await render(request, "shop/product.html", context)

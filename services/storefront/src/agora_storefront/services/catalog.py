@@ -1,0 +1,109 @@
+"""What the shop pages read from catalog: the category tree, product pages and search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from agora_storefront.services.backends import Backend, Caller
+
+SUGGESTIONS = 6
+SUGGEST_FROM_CHARACTERS = 2
+FILTERS = ("category", "brand", "min_price", "max_price", "in_stock", "q", "sort", "order")
+
+
+@dataclass(frozen=True)
+class ProductQuery:
+    """A product list as the shop's filters, search box and pager ask for it."""
+
+    category: str | None = None
+    brand: str | None = None
+    min_price: str | None = None
+    max_price: str | None = None
+    in_stock: bool | None = None
+    q: str | None = None
+    sort: str | None = None
+    order: str | None = None
+    page: int = 1
+
+    def params(self, per_page: int) -> dict[str, str | int]:
+        """The catalog's query parameters (empty filters left out)."""
+        params: dict[str, str | int] = {"page": self.page, "per_page": per_page}
+        for name in FILTERS:
+            value = getattr(self, name)
+            if value is None or value == "":
+                continue
+            params[name] = str(value).lower() if isinstance(value, bool) else value
+        return params
+
+    def link(self, **changes: Any) -> str:
+        """The query string of this list with ``changes`` (a new filter starts at page 1)."""
+        values = {name: getattr(self, name) for name in (*FILTERS, "page")}
+        values.update(changes)
+        if "page" not in changes:
+            values["page"] = 1
+        parts = []
+        for name, value in values.items():
+            if value is None or value == "" or (name == "page" and value == 1):
+                continue
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            parts.append((name, text))
+        return "?" + urlencode(parts) if parts else "?"
+
+
+def flatten(tree: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every category of ``tree`` by slug, each with its ``parent`` slug (``None`` at the top)."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(nodes: list[dict[str, Any]], parent: str | None) -> None:
+        for node in nodes:
+            found[node["slug"]] = {**node, "parent": parent}
+            walk(node.get("children") or [], node["slug"])
+
+    walk(tree, None)
+    return found
+
+
+class Catalog:
+    """Catalog reads for the shop pages."""
+
+    def __init__(self, catalog: Backend, page_size: int) -> None:
+        self.catalog = catalog
+        self.page_size = page_size
+
+    async def categories(self, caller: Caller) -> list[dict[str, Any]]:
+        """The category tree (top-level categories, each with its ``children``)."""
+        tree: list[dict[str, Any]] = await self.catalog.json("GET", "/api/v1/categories", caller)
+        return tree
+
+    async def products(self, query: ProductQuery, caller: Caller) -> dict[str, Any]:
+        """One page of products (``data``, ``total``, ``page``, ``total_pages``).
+
+        Raises:
+            Refused: A filter the catalog refuses (422), shown as the page's message.
+        """
+        params = query.params(self.page_size)
+        page: dict[str, Any] = await self.catalog.json(
+            "GET", "/api/v1/products", caller, params=params
+        )
+        return page
+
+    async def suggestions(self, text: str, caller: Caller) -> list[dict[str, Any]]:
+        """The best few matches for what is typed in the search box (typo tolerant)."""
+        if len(text.strip()) < SUGGEST_FROM_CHARACTERS:
+            return []
+        params = {"q": text.strip(), "per_page": SUGGESTIONS, "sort": "relevance"}
+        page = await self.catalog.json("GET", "/api/v1/products", caller, params=params)
+        return list(page["data"])
+
+    async def product(self, product_id: str, caller: Caller) -> dict[str, Any]:
+        """One product.
+
+        Raises:
+            Refused: 404: no such product.
+        """
+        product: dict[str, Any] = await self.catalog.json(
+            "GET", f"/api/v1/products/{product_id}", caller
+        )
+        return product
