@@ -80,6 +80,7 @@ def test_build_components_order_is_infra_services_gateway(tmp_path: Path) -> Non
         "basket",
         "ordering",
         "payment",
+        "storefront",
         "gateway",
     ]
 
