@@ -118,3 +118,19 @@ def test_service_env_basket_gets_its_database_and_catalogs_grpc_target(tmp_path:
 def test_service_env_paysim_url_points_at_the_simulator(tmp_path: Path) -> None:
     env = service_env(StackConfig(tmp_path, Ports(paysim=23090)), IDENTITY, DB_URL, {})
     assert env["AGORA_PAYSIM_URL"] == "http://127.0.0.1:23090"
+
+
+def test_service_env_storefront_gets_every_called_service_url_and_the_mail_view(
+    tmp_path: Path,
+) -> None:
+    config = StackConfig(tmp_path, Ports(service_base=28101, gateway_admin=28080))
+    storefront = find_service("storefront")
+    assert storefront is not None
+    env = service_env(config, storefront, None, {})
+    assert "AGORA_DATABASE_URL" not in env, "the storefront keeps no data"
+    for name in storefront.http_targets:
+        called = find_service(name)
+        assert called is not None
+        assert env[f"AGORA_{name.upper()}_URL"] == f"http://127.0.0.1:{28101 + called.port_offset}"
+    assert env["AGORA_MAIL_URL"] == "http://127.0.0.1:28080/mail"
+    assert "AGORA_CATALOG_URL" not in service_env(config, BASKET, DB_URL, {})

@@ -17,7 +17,7 @@ from agora_cli.infra.gateway import (
     traefik_env,
     write_config,
 )
-from agora_cli.services import IDENTITY
+from agora_cli.services import IDENTITY, find_service
 
 API_RULE = IDENTITY.gateway_rule
 
@@ -163,3 +163,17 @@ def test_traefik_runs_go_on_half_the_cpus_and_at_least_one(
 @pytest.mark.usefixtures("two_cpus")
 def test_a_gomaxprocs_of_ones_own_wins() -> None:
     assert traefik_env({"GOMAXPROCS": "6"})["GOMAXPROCS"] == "6"
+
+
+def test_storefront_serves_every_page_but_the_api_just_above_the_catch_all_404() -> None:
+    storefront = find_service("storefront")
+    assert storefront is not None
+    upstream = Upstream("storefront", 8107, storefront.gateway_rule, priority=2)
+    routers = dynamic_config([upstream], errors_port=18081)["http"]["routers"]
+    assert routers["storefront-api"]["priority"] == 2
+    assert routers["storefront-api"]["priority"] > routers["not-found"]["priority"]
+    assert "!PathPrefix(`/api/`)" in routers["storefront-api"]["rule"]
+    assert (
+        "priority"
+        not in dynamic_config([Upstream("x", 1, "Path(`/x`)")])["http"]["routers"]["x-api"]
+    ), "other routes keep Traefik's default (their rule's length)"
