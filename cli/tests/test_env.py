@@ -133,4 +133,6 @@ def test_service_env_storefront_gets_every_called_service_url_and_the_mail_view(
         assert called is not None
         assert env[f"AGORA_{name.upper()}_URL"] == f"http://127.0.0.1:{28101 + called.port_offset}"
     assert env["AGORA_MAIL_URL"] == "http://127.0.0.1:28080/mail"
+    production = dataclasses.replace(config, profile="production")
+    assert "AGORA_MAIL_URL" not in service_env(production, storefront, None, {}), "no mail view"
     assert "AGORA_CATALOG_URL" not in service_env(config, BASKET, DB_URL, {})

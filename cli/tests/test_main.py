@@ -94,6 +94,7 @@ def test_url_rows_operational_urls_use_the_operator_entrypoint(tmp_path: Path) -
     assert rows["identity health"] == "http://127.0.0.1:9091/identity/health/ready"
     assert rows["traefik dashboard"] == "http://127.0.0.1:9091/dashboard/"
     assert rows["identity API"] == "http://127.0.0.1:9090/api/v1/auth"
+    assert rows["shop"].startswith("http://127.0.0.1:9090/ ")
     assert rows["smtp"] == "smtp://127.0.0.1:12025"
 
 

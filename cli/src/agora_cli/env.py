@@ -136,8 +136,9 @@ def grpc_target_env(config: StackConfig, spec: ServiceSpec) -> dict[str, str]:
 def http_target_env(config: StackConfig, spec: ServiceSpec) -> dict[str, str]:
     """``AGORA_<NAME>_URL`` for each service whose REST API ``spec`` calls directly.
 
-    A caller of the mail sink's web view (the storefront's operator pages link it) also gets
-    ``AGORA_MAIL_URL``, the sink on the gateway's loopback operator entrypoint.
+    In development a caller also gets ``AGORA_MAIL_URL``, the mail sink's web view on the
+    gateway's loopback operator entrypoint (the storefront's operator pages link it; production
+    serves no mail view, ADR 0009).
 
     Args:
         config: The stack configuration.
@@ -152,7 +153,7 @@ def http_target_env(config: StackConfig, spec: ServiceSpec) -> dict[str, str]:
         if called is None:
             raise ValueError(f"{spec.name} calls {name}, which is no service")
         targets[f"AGORA_{name.upper()}_URL"] = f"http://{LOOPBACK}:{service_port(config, called)}"
-    if targets:
+    if targets and config.profile == "development":
         targets["AGORA_MAIL_URL"] = f"http://{LOOPBACK}:{config.ports.gateway_admin}/mail"
     return targets
 

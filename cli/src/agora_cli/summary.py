@@ -31,6 +31,7 @@ def url_rows(config: StackConfig, env: Mapping[str, str]) -> list[tuple[str, str
             rows.append((f"{spec.name} direct", f"http://{LOOPBACK}:{service_port(config, spec)}"))
             if spec.grpc:
                 rows.append((f"{spec.name} gRPC", f"{LOOPBACK}:{grpc_port(config, spec)}"))
+        rows.append(("shop", f"{gateway}/ (the storefront; demo data: agora seed)"))
         rows.append(("identity API", f"{gateway}/api/v1/auth"))
         rows.append(("catalog API", f"{gateway}/api/v1/products (demo data: agora seed)"))
         rows.append(("JWKS", f"{gateway}/.well-known/jwks.json"))
