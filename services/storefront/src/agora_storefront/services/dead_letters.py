@@ -21,6 +21,8 @@ CONSUMERS: tuple[Consumer, ...] = ("notification", "catalog", "basket", "orderin
 LetterState = Literal["pending", "replayed", "all"]
 PATH = "/api/v1/admin/dead-letters"
 LETTERS_PER_SERVICE = 100
+REPLAY_DEADLINE_SECONDS = 10.0
+"""A replay runs the event's handler (a mail sent, a row written): longer than a read."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,9 @@ class DeadLetterDesk:
     async def replay(self, service: Consumer, letter_id: uuid.UUID, caller: Caller) -> Replay:
         """Run the letter's event through its handler again."""
         try:
-            letter = await self.services[service].json("POST", f"{PATH}/{letter_id}/replay", caller)
+            letter = await self.services[service].json(
+                "POST", f"{PATH}/{letter_id}/replay", caller, deadline=REPLAY_DEADLINE_SECONDS
+            )
         except Refused as refused:
             if refused.status != HTTPStatus.CONFLICT:
                 raise
