@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 
 import httpx
 import pytest
@@ -58,7 +59,7 @@ async def test_a_guest_is_sent_to_sign_in_and_a_customer_gets_the_403_page(
         answer = await shopper.client.get(path)
         assert answer.status_code == 303, f"{path} answered {answer.status_code} to a guest"
         assert answer.headers["location"] == f"/login?next={path}"
-    await shopper.register("not-an-admin@example.com".replace("@", f"-{free_port()}@"))
+    await shopper.register(f"customer-{uuid.uuid4().hex[:10]}@example.com")
     refused = await shopper.get("/admin/orders")
     assert refused.status_code == 403
     assert "The operator pages are for administrators." in refused.text
@@ -83,7 +84,9 @@ async def test_the_admin_sees_every_service_ready_and_the_mail_sink(
     assert "loopback operator entrypoint only" in page.text
 
 
-async def test_a_service_that_does_not_answer_is_shown_down(make_settings: MakeSettings) -> None:
+async def test_a_service_that_does_not_answer_is_shown_down_and_named(
+    make_settings: MakeSettings,
+) -> None:
     app = create_app(make_settings(catalog_url=f"http://127.0.0.1:{free_port()}"))
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
@@ -91,11 +94,14 @@ async def test_a_service_that_does_not_answer_is_shown_down(make_settings: MakeS
             browser = Shopper(client)
             await browser.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD)
             page = await browser.get("/admin")
+            letters = await browser.get("/admin/dead-letters")
     assert page.status_code == 200, "the health page loads while a service is down"
     catalog = service_row(page.text, "catalog")
     assert 'class="health-status down">down<' in catalog
     assert "not ready" in catalog
     assert 'class="health-status ok">ok<' in service_row(page.text, "ordering")
+    assert letters.status_code == 200, "the other services' dead letters are still listed"
+    assert "catalog did not answer: its dead letters are not listed." in letters.text
 
 
 @pytest.fixture
