@@ -10,7 +10,12 @@ from fastapi.responses import Response
 
 from agora_storefront.api.deps import Csrf, Operator, storefront
 from agora_storefront.api.pages import redirect, render
-from agora_storefront.services.dead_letters import Consumer, DeadLetterDesk, LetterState
+from agora_storefront.services.dead_letters import (
+    LETTERS_PER_SERVICE,
+    Consumer,
+    DeadLetterDesk,
+    LetterState,
+)
 
 router = APIRouter(prefix="/admin/dead-letters", include_in_schema=False)
 
@@ -41,6 +46,7 @@ async def dead_letters(
         "state": state,
         "letters": letters,
         "purged": purged,
+        "per_service": LETTERS_PER_SERVICE,
     }
     return await render(request, "admin/dead_letters.html", context)
 
