@@ -32,7 +32,10 @@ MakeSettings = Callable[..., StorefrontSettings]
 @pytest.fixture(scope="session")
 def stack() -> Iterator[AgoraRun]:
     """A private stack, up and seeded with the demo catalogue; ``down`` at the end."""
-    with private_stack({"AGORA_RATE_LIMIT": "1000000/minute"}) as run:
+    # Consumers retry after about 1 s, then 4 s (not 30 s, then 120 s): a failing event is
+    # dead-lettered within seconds, so the operator pages' dead-letter test need not wait minutes.
+    settings = {"AGORA_RATE_LIMIT": "1000000/minute", "AGORA_CONSUMER_RETRY_BASE_SECONDS": "1"}
+    with private_stack(settings) as run:
         up = run("up", "--detach")
         assert up.returncode == 0, f"agora up failed:\n{up.stdout}\n{up.stderr}"
         seed = run("seed")
