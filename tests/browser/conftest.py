@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from agora_cli.browsers import CHROMIUM
-from tests.browser.support import DESKTOP, LAUNCH_ARGS, missing_tools
+from tests.browser.support import DESKTOP, LAUNCH_ARGS, PHONE, missing_tools
 from tests.system.stack import AgoraRun, private_stack
 
 EXPECT_TIMEOUT_MS = 20_000
@@ -64,3 +64,14 @@ def context(browser: Browser, shop: AgoraRun) -> Iterator[BrowserContext]:
 def page(context: BrowserContext) -> Page:
     """The fresh visitor's tab."""
     return context.new_page()
+
+
+@pytest.fixture
+def browser_phone_page(browser: Browser, shop: AgoraRun) -> Iterator[Page]:
+    """A fresh visitor's tab at phone width (390 x 844)."""
+    made = browser.new_context(viewport=PHONE, base_url=shop.gateway_url)
+    made.set_default_timeout(EXPECT_TIMEOUT_MS)
+    try:
+        yield made.new_page()
+    finally:
+        made.close()

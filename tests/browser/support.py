@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, ViewportSize
 
 from agora_cli.browsers import AXE_SCRIPT, CHROMIUM
 from agora_cli.config import repo_root
@@ -34,8 +34,8 @@ LAUNCH_ARGS = (
     "--disable-component-update",
     "--disable-sync",
 )
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
+PHONE = ViewportSize(width=390, height=844)
+DESKTOP = ViewportSize(width=1280, height=800)
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 PASSWORD = "Browser-Passw0rd!"
 MAIL_DEADLINE_SECONDS = 60.0

@@ -4,7 +4,7 @@ phone and desktop layouts, and axe-core on every page."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.browser.support import (
     DESKTOP,
@@ -124,7 +124,7 @@ def test_open_suggestions_are_accessible(page: Page) -> None:
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 @pytest.mark.parametrize("which", ["home", "product"])
 def test_layout_fits_the_screen_and_stays_accessible(
-    browser: Browser, shop: AgoraRun, viewport: dict[str, int], which: str
+    browser: Browser, shop: AgoraRun, viewport: ViewportSize, which: str
 ) -> None:
     context = browser.new_context(viewport=viewport, base_url=shop.gateway_url)
     try:
