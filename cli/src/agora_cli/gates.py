@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from agora_cli import asyncapi, audit, buf, proto, testdb
+from agora_cli import asyncapi, audit, browsers, buf, proto, testdb
 
 # pytest's "no tests were collected": not a failure for a step that selects a subset of the suite.
 PYTEST_NO_TESTS = 5
@@ -369,6 +369,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "unit", "pytest unit", pytest_step(UNIT_MARKERS, default_jobs=UNIT_TEST_WORKERS), fast=True
     ),
+    Step("browsers", "Chromium + axe-core for tests/browser", browsers.step),
     # Server tests mostly wait (on servers, stacks booting, deadline polls): two workers overlap
     # the waiting on two cores (about 7.5 instead of 11 minutes).
     Step(
