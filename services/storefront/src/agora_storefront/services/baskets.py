@@ -7,6 +7,9 @@ from typing import Any
 
 from agora_storefront.services.backends import BASKET_ID_HEADER, Backend, Caller, body_of
 
+MAX_QUANTITY = 99
+"""Most units of one product a basket holds (basket's own ceiling)."""
+
 
 @dataclass(frozen=True)
 class BasketView:
@@ -19,6 +22,20 @@ class BasketView:
     def lines(self) -> int:
         """How many lines it has (the header's count)."""
         return len(self.basket.get("lines") or [])
+
+    def quantity_of(self, product_id: str) -> int:
+        """Units of the product the basket holds (0 without a line)."""
+        for line in self.basket.get("lines") or []:
+            if str(line["product_id"]) == product_id:
+                return int(line["quantity"])
+        return 0
+
+    def line(self, product_id: str) -> dict[str, Any] | None:
+        """The product's line, if the basket has one."""
+        for line in self.basket.get("lines") or []:
+            if str(line["product_id"]) == product_id:
+                return dict(line)
+        return None
 
 
 class Baskets:
@@ -42,6 +59,26 @@ class Baskets:
             Refused: Unknown or inactive product (404/422), too many units or lines (422).
         """
         return await self._call("PUT", f"/items/{product_id}", caller, json={"quantity": quantity})
+
+    async def add(self, product_id: str, quantity: int, caller: Caller) -> BasketView:
+        """Add ``quantity`` units to what the basket already holds of the product (at most
+        :data:`MAX_QUANTITY` in all).
+
+        Basket's API sets a line's quantity; adding is a read then a write, so two tabs adding
+        at once may lose one addition (the basket page shows the result either way).
+
+        Raises:
+            Refused: Unknown or inactive product (404/422), too many units or lines (422).
+        """
+        current = await self.show(caller)
+        held = current.quantity_of(product_id)
+        caller = caller if current.guest_basket is None else caller.with_guest(current.guest_basket)
+        view = await self.put(product_id, min(held + quantity, MAX_QUANTITY), caller)
+        return BasketView(view.basket, view.guest_basket or current.guest_basket)
+
+    async def clear(self, caller: Caller) -> BasketView:
+        """Empty the basket."""
+        return await self._call("DELETE", "", caller)
 
     async def remove(self, product_id: str, caller: Caller) -> BasketView:
         """Remove a line."""
