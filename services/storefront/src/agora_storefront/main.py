@@ -20,7 +20,7 @@ from agora_chassis.app import Hook, create_service_app
 from agora_chassis.call_policy import CallPolicy
 from agora_chassis.service_client import breaker_check
 from agora_chassis.state import attach_extras
-from agora_storefront.api import account, basket, shop
+from agora_storefront.api import account, basket, checkout, orders, shop
 from agora_storefront.api.deps import StorefrontState
 from agora_storefront.api.pages import build_templates, install_page_errors
 from agora_storefront.services.accounts import Accounts
@@ -28,7 +28,7 @@ from agora_storefront.services.backends import Backends
 from agora_storefront.settings import StorefrontSettings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-ROUTERS = (shop.router, account.router, basket.router)
+ROUTERS = (shop.router, account.router, basket.router, checkout.router, orders.router)
 
 
 def _backends(settings: StorefrontSettings) -> Backends:

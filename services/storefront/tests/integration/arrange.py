@@ -21,7 +21,7 @@ ADDRESS = {
     "city": "Berlin",
     "country": "DE",
 }
-STATUS = re.compile(r'id="order-status" data-status="([a-z_]+)"')
+STATUS = re.compile(r'<span id="order-status"[^>]*data-status="([a-z_]+)"')
 FINAL = frozenset({"paid", "cancelled"})
 POLL_SECONDS = 0.5
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pycountry
 import pytest
 
 from agora_storefront.api.basket import parse_quantity, quantity_message
+from agora_storefront.api.checkout import is_key, refused_attempt
 from agora_storefront.services.backends import Refused
 from agora_storefront.services.baskets import BasketView
 from agora_storefront.services.countries import countries, home_country
@@ -98,3 +101,26 @@ def test_field_errors_are_keyed_by_the_last_part_of_the_field() -> None:
         ]
     }
     assert Refused(422, problem).field_errors() == {"city": "too short", "form": "basket is empty"}
+
+
+def test_a_refused_placement_keeps_what_can_be_used_again() -> None:
+    key = str(uuid.uuid4())
+    invalid = Refused(422, {"errors": [{"field": "ship_to.city", "message": "required"}]})
+    attempt = refused_attempt(invalid, "tok_1", key)
+    assert attempt.errors == {"city": "required"}
+    assert attempt.payment_token == "tok_1", "the card token was not used"
+    assert attempt.key != key, "nothing was placed: the next try is a new checkout"
+    card = Refused(422, {"errors": [{"field": "payment_token", "message": "bad token"}]})
+    assert refused_attempt(card, "tok_1", key).errors == {"card_number": "bad token"}
+    assert refused_attempt(card, "tok_1", key).payment_token == ""
+    busy = refused_attempt(Refused(409, {"detail": "in progress"}), "tok_1", key)
+    assert (busy.key, busy.errors) == (key, {"form": "in progress"}), "a retry may replay"
+    reused = refused_attempt(Refused(422, {"title": "Idempotency-Key reused"}), "tok_2", key)
+    assert "sent already" in reused.errors["form"]
+    assert reused.payment_token == ""
+
+
+def test_only_a_uuid_is_a_checkout_key() -> None:
+    assert is_key(str(uuid.uuid4()))
+    assert not is_key("")
+    assert not is_key("not-a-key")
