@@ -115,3 +115,19 @@ async def test_a_changed_price_is_flagged_on_the_basket_page(
     assert "<del>€20.00</del>" in page.text
     assert "<ins>€25.00</ins>" in page.text
     assert "Only 3 available" in page.text, "more units asked for than are free"
+
+
+async def test_a_guest_basket_id_basket_refuses_starts_a_new_basket(
+    shopper: Shopper, api: httpx.AsyncClient
+) -> None:
+    forged = f"{uuid.uuid4().hex}.not-the-signature"
+    shopper.client.cookies.set("agora_basket", forged, domain="shop.test")
+    page = await shopper.get("/basket")
+    assert page.url.path == "/basket", "a guest is not sent to the login page"
+    assert "Your basket is empty" in page.text
+    assert shopper.client.cookies.get("agora_basket") not in {None, forged}, "a new guest id"
+    lamp = await new_product(api)
+    await shopper.htmx("POST", f"/basket/items/{lamp['id']}", {"quantity": "1"})
+    shopper.client.cookies.set("agora_basket", forged, domain="shop.test")
+    await shopper.register(f"forged-{uuid.uuid4().hex[:8]}@example.com")
+    assert "Sign out" in (await shopper.get("/basket")).text, "signing in survives the bad id"

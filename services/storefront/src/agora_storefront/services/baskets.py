@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
-from agora_storefront.services.backends import BASKET_ID_HEADER, Backend, Caller, body_of
+from agora_storefront.services.backends import (
+    BASKET_ID_HEADER,
+    Backend,
+    Caller,
+    SignInRequired,
+    body_of,
+)
 
 MAX_QUANTITY = 99
 """Most units of one product a basket holds (basket's own ceiling)."""
@@ -45,7 +52,14 @@ class Baskets:
         self.basket = basket
 
     async def _call(self, method: str, path: str, caller: Caller, **options: Any) -> BasketView:
-        response = await self.basket.send(method, f"/api/v1/basket{path}", caller, **options)
+        url = f"/api/v1/basket{path}"
+        response = await self.basket.send(method, url, caller, **options)
+        refused = response.status_code == HTTPStatus.UNAUTHORIZED
+        if refused and caller.guest_basket and not caller.access_token:
+            # Basket no longer accepts the guest id (its secret changed, or the cookie was
+            # altered): a new guest basket, rather than a login page for a guest.
+            fresh = Caller(None, None, caller.client_address)
+            response = await self.basket.send(method, url, fresh, **options)
         return BasketView(body_of(response), response.headers.get(BASKET_ID_HEADER))
 
     async def show(self, caller: Caller) -> BasketView:
@@ -85,6 +99,13 @@ class Baskets:
         return await self._call("DELETE", f"/items/{product_id}", caller)
 
     async def merge(self, guest_basket: str, caller: Caller) -> BasketView:
-        """Move a guest basket's lines into the signed-in ``caller``'s basket (once)."""
+        """Move a guest basket's lines into the signed-in ``caller``'s basket (once).
+
+        A guest id basket refuses (401 although the token is good) is dropped: signing in must
+        not fail over a basket that cannot be read any more.
+        """
         headers = {BASKET_ID_HEADER: guest_basket}
-        return await self._call("POST", "/merge", caller, headers=headers, idempotent=True)
+        try:
+            return await self._call("POST", "/merge", caller, headers=headers, idempotent=True)
+        except SignInRequired:
+            return await self.show(caller)  # a token basket refuses as well still signs out
