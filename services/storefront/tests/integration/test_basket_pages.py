@@ -74,7 +74,7 @@ async def test_adding_without_javascript_redirects_and_refusals_are_messages(
     capped = await shopper.htmx("POST", f"/basket/items/{lamp['id']}", {"quantity": "150"})
     assert "Enter a whole number from 1 to 99" in capped.text
     most = await shopper.htmx("POST", f"/basket/items/{lamp['id']}", {"quantity": "99"})
-    assert "Added 99" in most.text
+    assert "your basket holds 99, the most per product" in most.text
     assert line_quantity((await shopper.get("/basket")).text, lamp["id"]) == 99, "capped at 99"
     unknown = await shopper.htmx("POST", f"/basket/items/{uuid.uuid4()}", {"quantity": "1"})
     assert unknown.status_code == 200

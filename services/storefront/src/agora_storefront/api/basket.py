@@ -95,7 +95,7 @@ async def add_item(
             return await _basket_answer(request, visitor, calls, message)
         return redirect(request, "/basket")
     line = view.line(str(product_id)) if view is not None else None
-    context = {"line": line, "added": wanted, "message": message}
+    context = {"line": line, "added": wanted, "message": message, "max_quantity": MAX_QUANTITY}
     return await render(request, "basket/_added.html", context)
 
 
