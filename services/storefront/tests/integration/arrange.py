@@ -48,6 +48,9 @@ async def new_product(
         "sku": f"SF-{run}",
         "name": name or f"Storefront lamp {run}",
         "brand": "Agora",
+        "description": "A desk lamp made for the storefront's tests.",
+        # A whole product, as the seeded ones: other tests read the newest product's details.
+        "attributes": {"colour": "green"},
         "price": price,
         "category_id": made.json()["id"],
         "on_hand": on_hand,
