@@ -20,7 +20,16 @@ from agora_chassis.app import Hook, create_service_app
 from agora_chassis.call_policy import CallPolicy
 from agora_chassis.service_client import breaker_check
 from agora_chassis.state import attach_extras
-from agora_storefront.api import account, admin_dead_letters, admin_products, operations, shop
+from agora_storefront.api import (
+    account,
+    admin_dead_letters,
+    admin_products,
+    basket,
+    checkout,
+    operations,
+    orders,
+    shop,
+)
 from agora_storefront.api.deps import StorefrontState
 from agora_storefront.api.pages import build_templates, install_page_errors
 from agora_storefront.services.accounts import Accounts
@@ -31,6 +40,9 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 ROUTERS = (
     shop.router,
     account.router,
+    basket.router,
+    checkout.router,
+    orders.router,
     operations.router,
     admin_products.router,
     admin_dead_letters.router,

@@ -1,20 +1,19 @@
-"""Arrange data for the operator pages through the stack's public API, as a client would.
-
-Each helper asserts its own step, naming what failed: a broken arrangement must not pass for a
-broken page.
-"""
+"""Arrange data for the basket and checkout pages through the stack's public API (as an admin),
+and tokenise cards at the payment simulator as the checkout page's script does."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
-from services.storefront.tests.integration.shop import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
+from services.storefront.tests.integration.shop import ADMIN_EMAIL, ADMIN_PASSWORD, Shopper
 
+GOOD_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000002"
 ADDRESS = {
     "name": "Ada Lovelace",
     "street": "12 Analytical Row",
@@ -22,82 +21,90 @@ ADDRESS = {
     "city": "Berlin",
     "country": "DE",
 }
-GOOD_CARD = "4242424242424242"
-PLACE_TRIES = 40
-RETRY_SECONDS = 0.5
-RETRY_STATUSES = frozenset({409, 429, 502, 503, 504})
+STATUS = re.compile(r'<span id="order-status"[^>]*data-status="([a-z_]+)"')
+FINAL = frozenset({"paid", "cancelled"})
+POLL_SECONDS = 0.5
 
 
-async def bearer(api: httpx.AsyncClient, email: str, password: str) -> dict[str, str]:
-    """The bearer header of a password login."""
-    login = await api.post("/api/v1/auth/token", data={"username": email, "password": password})
-    assert login.status_code == 200, f"login of {email} failed: {login.status_code} {login.text}"
+async def admin_headers(api: httpx.AsyncClient) -> dict[str, str]:
+    """The seeded admin's bearer header."""
+    login = await api.post(
+        "/api/v1/auth/token", data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    )
+    assert login.status_code == 200, f"admin login failed: {login.text}"
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
 
-async def admin(api: httpx.AsyncClient) -> dict[str, str]:
-    """The seeded admin's bearer header."""
-    return await bearer(api, ADMIN_EMAIL, ADMIN_PASSWORD)
-
-
-async def new_product(api: httpx.AsyncClient, on_hand: int, price: str = "10.00") -> str:
-    """A product of its own (in a category of its own), so no other test sees it change."""
-    headers = await admin(api)
+async def new_product(
+    api: httpx.AsyncClient, on_hand: int = 50, price: str = "10.00", name: str = ""
+) -> dict[str, str]:
+    """A new product in a new category, with ``on_hand`` units (its id, name and price)."""
+    admin = await admin_headers(api)
     run = uuid.uuid4().hex[:8]
-    category = {"name": f"Operator {run}", "slug": f"operator-{run}"}
-    made = await api.post("/api/v1/categories", json=category, headers=headers)
+    category = {"name": f"Basket {run}", "slug": f"basket-{run}"}
+    made = await api.post("/api/v1/categories", json=category, headers=admin)
     assert made.status_code == 201, f"category not created: {made.text}"
     body = {
-        "sku": f"OPS-{run}",
-        "name": f"Operator test lamp {run}",
+        "sku": f"SF-{run}",
+        "name": name or f"Storefront lamp {run}",
         "brand": "Agora",
+        "description": "A desk lamp made for the storefront's tests.",
+        # A whole product, as the seeded ones: other tests read the newest product's details.
+        "attributes": {"colour": "green"},
         "price": price,
         "category_id": made.json()["id"],
         "on_hand": on_hand,
     }
-    created = await api.post("/api/v1/products", json=body, headers=headers)
+    created = await api.post("/api/v1/products", json=body, headers=admin)
     assert created.status_code == 201, f"product not created: {created.text}"
-    return str(created.json()["id"])
+    return {"id": str(created.json()["id"]), "name": body["name"], "price": price}
 
 
-@dataclass(frozen=True)
-class Customer:
-    """A registered customer and their bearer header."""
-
-    user_id: str
-    email: str
-    headers: dict[str, str]
-
-
-async def customer(api: httpx.AsyncClient, tag: str) -> Customer:
-    """A new customer, signed in through the API."""
-    email = f"{tag}-{uuid.uuid4().hex[:10]}@example.com"
-    body = {"email": email, "password": PASSWORD, "full_name": f"Customer {tag}"}
-    created = await api.post("/api/v1/auth/register", json=body)
-    assert created.status_code == 201, f"registration of {email} failed: {created.text}"
-    return Customer(str(created.json()["id"]), email, await bearer(api, email, PASSWORD))
+async def change_price(api: httpx.AsyncClient, product_id: str, price: str) -> None:
+    """Change a product's price as an operator would (``If-Match`` with the current ETag)."""
+    admin = await admin_headers(api)
+    current = await api.get(f"/api/v1/products/{product_id}", headers=admin)
+    assert current.status_code == 200, f"product not read: {current.text}"
+    headers = {**admin, "If-Match": current.headers["etag"]}
+    changed = await api.patch(
+        f"/api/v1/products/{product_id}", json={"price": price}, headers=headers
+    )
+    assert changed.status_code == 200, f"price not changed: {changed.text}"
 
 
-async def place_order(api: httpx.AsyncClient, buyer: Customer, product_id: str) -> str:
-    """An order of two units of ``product_id``, paid with a good card; its id.
+async def card_token(paysim: str, number: str = GOOD_CARD) -> str:
+    """A card token from the payment simulator, as the checkout page's script gets one."""
+    card = {"number": number, "exp_month": 12, "exp_year": 2035, "cvc": "123"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        made = await client.post(paysim, json={"card": card})
+    assert made.status_code == 200, f"tokenisation refused: {made.text}"
+    token: str = made.json()["id"]
+    return token
 
-    Retried under one Idempotency-Key while the stack answers a passing failure.
+
+def order_status(html: str) -> str:
+    """The status an order page (or its status fragment) shows."""
+    found = STATUS.search(html)
+    assert found, f"no #order-status on the page: {html[:300]}"
+    return found.group(1)
+
+
+async def final_status(shopper: Shopper, order_path: str, within: float = 60) -> str:
+    """Poll the order's status fragment, as the page does, until the order is paid or cancelled.
+
+    Returns:
+        The final status.
     """
-    card = {"number": GOOD_CARD, "exp_month": 12, "exp_year": 2035, "cvc": "123"}
-    token = await api.post("/v1/tokens", json={"card": card})
-    assert token.status_code == 200, f"card not tokenised: {token.text}"
-    body: dict[str, Any] = {
-        "lines": [{"product_id": product_id, "quantity": 2}],
-        "ship_to": ADDRESS,
-        "payment_token": token.json()["id"],
-    }
-    headers = buyer.headers | {"Idempotency-Key": str(uuid.uuid4())}
-    last = "no answer"
-    for _ in range(PLACE_TRIES):
-        response = await api.post("/api/v1/orders", json=body, headers=headers)
-        if response.status_code == 201:
-            return str(response.json()["id"])
-        last = f"{response.status_code} {response.text}"
-        assert response.status_code in RETRY_STATUSES, f"placing the order failed: {last}"
-        await asyncio.sleep(RETRY_SECONDS)
-    raise AssertionError(f"placing the order never succeeded: {last}")
+    deadline = time.monotonic() + within
+    seen = []
+    while time.monotonic() < deadline:
+        fragment = await shopper.htmx("GET", f"{order_path}/status")
+        assert fragment.status_code == 200, f"status fragment failed: {fragment.status_code}"
+        status = order_status(fragment.text)
+        if status in FINAL:
+            assert "every 1s" not in fragment.text, "a final order's fragment stops polling"
+            return status
+        assert 'hx-trigger="every 1s"' in fragment.text, "an order under way is polled"
+        seen.append(status)
+        await asyncio.sleep(POLL_SECONDS)
+    raise AssertionError(f"{order_path} not final after {within} s (statuses seen: {seen})")

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from services.storefront.tests.integration.arrange import customer
+from services.storefront.tests.integration.arrange_operator import customer
 from services.storefront.tests.integration.shop import ADMIN_EMAIL, ADMIN_PASSWORD, Shopper
 from tests.system.stack import AgoraRun
 

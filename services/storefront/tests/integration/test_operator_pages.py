@@ -13,7 +13,7 @@ from asgi_lifespan import LifespanManager
 
 from agora_cli.infra.ports import free_port
 from agora_storefront.main import create_app
-from services.storefront.tests.integration.arrange import (
+from services.storefront.tests.integration.arrange_operator import (
     ADDRESS,
     admin,
     customer,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -60,6 +61,12 @@ class Caller:
     access_token: str | None = None
     guest_basket: str | None = None
     client_address: str | None = None
+
+    def with_guest(self, guest_basket: str) -> Caller:
+        """This caller naming ``guest_basket`` (one basket just issued)."""
+        if self.access_token:
+            return self  # a signed-in shopper's basket is named by the token
+        return Caller(self.access_token, guest_basket, self.client_address)
 
     def headers(self) -> dict[str, str]:
         """The headers that carry this caller to a service."""
@@ -135,6 +142,16 @@ def body_of(response: httpx.Response) -> Any:
     raise Refused(response.status_code, problem)
 
 
+def no_cookies() -> CookieJar:
+    """A cookie jar that keeps nothing.
+
+    The pool is shared by every visitor: a cookie one service set for one shopper (basket's
+    ``basket_id``) would otherwise ride on the next shopper's calls and show them that basket.
+    Who a call is for travels in :meth:`Caller.headers` alone.
+    """
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
 @dataclass
 class Backends:
     """Every service the storefront calls, sharing one HTTP connection pool."""
@@ -153,7 +170,7 @@ class Backends:
         cls, urls: dict[str, str], policy: CallPolicy, http: httpx.AsyncClient | None = None
     ) -> Backends:
         """One ``Backend`` per entry of ``urls`` (name → base URL), all over ``http``."""
-        pool = http or httpx.AsyncClient()
+        pool = http or httpx.AsyncClient(cookies=no_cookies())
         backends = {
             name: Backend(name, url.rstrip("/"), ServiceClient(name, policy=policy), pool)
             for name, url in urls.items()
