@@ -101,11 +101,8 @@ class Visit:
             progress(f"{where}: skipped, no order to show (place one first)")
             return None
         response = self.page.goto(path, wait_until="networkidle")
-        status = response.status if response is not None else None
-        if status != HTTP_OK or (shot.signed_in and self._at(LOGIN_PATH)):
-            why = "not built yet" if status == HTTP_NOT_FOUND else "sent to sign in"
-            if status != HTTP_OK:
-                why = why if status == HTTP_NOT_FOUND else f"answered {status}"
+        why = self._refusal(response.status if response is not None else None, shot)
+        if why is not None:
             if not shot.optional:
                 raise ScreenshotError(f"GET {path} {why}: is the storefront up?")
             progress(f"{where}: skipped, GET {path} {why}")
@@ -178,6 +175,16 @@ class Visit:
         if button.count():  # a form post, or an HTMX one: either way, wait till it is done
             button.click()
             self.page.wait_for_load_state("networkidle")
+
+    def _refusal(self, status: int | None, shot: Shot) -> str | None:
+        """Why the page just loaded cannot be shot, or None."""
+        if status == HTTP_NOT_FOUND:
+            return "not built yet"
+        if status != HTTP_OK:
+            return f"answered {status}"
+        if shot.signed_in and self._at(LOGIN_PATH):
+            return "sent to sign in"
+        return None
 
     def _at(self, path: str) -> bool:
         from urllib.parse import urlsplit
