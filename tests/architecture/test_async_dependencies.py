@@ -30,6 +30,8 @@ from agora_notification.main import create_app as notification_app
 from agora_notification.settings import NotificationSettings
 from agora_payment.main import create_app as payment_app
 from agora_payment.settings import PaymentSettings
+from agora_storefront.main import create_app as storefront_app
+from agora_storefront.settings import StorefrontSettings
 from agora_testing.grpc_tokens import FixedToken
 
 
@@ -83,6 +85,7 @@ def test_no_service_route_runs_code_in_a_worker_thread() -> None:
         "catalog": catalog_app(CatalogSettings(environment="test")),
         "basket": basket_app(BasketSettings(environment="test"), tokens=FixedToken("t")),
         "payment": payment_app(PaymentSettings(environment="test")),
+        "storefront": storefront_app(StorefrontSettings(environment="test")),
     }
 
     threaded = {name: threaded_callables(app) for name, app in apps.items()}

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from agora_cli import bench, dlq, proto, seed
+from agora_cli import bench, dlq, proto, screenshots, seed
 from agora_cli.config import PORT_VARIABLES, PROFILES
 
 Handler = Callable[[argparse.Namespace], int]
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_parser(commands)
     proto.add_parser(commands)
     seed.add_parser(commands, _add_data_dir)
+    screenshots.add_parser(commands)
     return parser
 
 
@@ -71,6 +72,7 @@ def _handlers() -> dict[str, Handler]:
         "bench": bench.cmd_bench,
         "proto": proto.cmd_proto,
         "seed": seed.cmd_seed,
+        "screenshots": screenshots.cmd_screenshots,
     }
 
 

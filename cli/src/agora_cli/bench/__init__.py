@@ -36,9 +36,9 @@ class Options:
     """What to measure, and against which servers (None: start embedded ones).
 
     ``concurrency`` None lets each benchmark pick its own (:meth:`concurrency_or`). ``requests``
-    to ``redis_url`` are the HTTP benchmarks' (catalog, identity, basket); their URLs name a
-    running stack, else they boot one. ``generator`` drives their timed runs (``auto``: wrk when
-    installed, else the Python one); wrk runs ``duration`` seconds, the Python generator
+    to ``redis_url`` are the HTTP benchmarks' (catalog, identity, basket, storefront); their URLs
+    name a running stack, else they boot one. ``generator`` drives their timed runs (``auto``: wrk
+    when installed, else the Python one); wrk runs ``duration`` seconds, the Python generator
     ``requests`` requests.
     """
 
@@ -172,6 +172,12 @@ def _run_basket(options: Options) -> Report:
     return basket.run(options)
 
 
+def _run_storefront(options: Options) -> Report:
+    from agora_cli.bench import storefront
+
+    return storefront.run(options)
+
+
 def _run_checkout(options: Options) -> Report:
     from agora_cli.bench import checkout
 
@@ -201,6 +207,12 @@ BENCHMARKS: dict[str, Benchmark] = {
             "GET and PUT of a 3-line basket (priced by catalog) via the gateway and direct, next "
             "to a FastAPI hello-world (requests/s, p50/p99, shares)",
             _run_basket,
+        ),
+        Benchmark(
+            "storefront",
+            "the shop's home page (a guest's product list, rendered server-side) via the "
+            "gateway and direct, next to a FastAPI hello-world (requests/s, p50/p99, shares)",
+            _run_storefront,
         ),
         Benchmark(
             "checkout",
@@ -284,14 +296,19 @@ def _add_catalog_arguments(bench: argparse.ArgumentParser) -> None:
         help="catalog: cache flushes, each followed by one pass over the keys",
     )
     bench.add_argument(
-        "--products", type=_positive, help="catalog, basket: products seeded (default: 1200)"
+        "--products",
+        type=_positive,
+        help="catalog, basket, storefront: products seeded (default: 1200)",
     )
     bench.add_argument(
         "--gateway-url",
-        help="catalog, identity, basket, checkout: a running stack's gateway (else their own)",
+        help=(
+            "catalog, identity, basket, storefront, checkout: a running stack's gateway "
+            "(else their own)"
+        ),
     )
     bench.add_argument(
-        "--direct-url", help="catalog, identity, basket: that stack's service itself"
+        "--direct-url", help="catalog, identity, basket, storefront: that stack's service itself"
     )
     bench.add_argument("--redis-url", help="catalog: its Redis db to flush (else no cold runs)")
 

@@ -199,7 +199,7 @@ async def rounds_report(
     target: Target,
     options: Options,
     requests: Mapping[str, Request],
-    token: str,
+    token: str | None,
     found: Mapping[str, Any],
 ) -> SharesReport:
     """Run the interleaved rounds of ``requests`` with the admin's ``token``, and report them.
@@ -209,11 +209,12 @@ async def rounds_report(
         target: The stack.
         options: The run's options.
         requests: What each kind sends.
-        token: The admin's access token, sent with every request to the stack.
+        token: The admin's access token, sent with every request to the stack; None: a guest's
+            requests, without ``Authorization``.
         found: What the set-up found, for the report's settings (JSON values).
     """
     concurrency = options.concurrency_or(spec.concurrency)
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = {"Authorization": f"Bearer {token}"} if token is not None else {}
     rounds = await interleaved_rounds(
         target, options, concurrency, requests, auth, spec.service_roles
     )
@@ -225,12 +226,15 @@ async def rounds_report(
         **summarize(rounds, spec.labels, spec.goal),
     }
     heading = title(spec.heading, options, concurrency)
-    settings = environment(target, options, concurrency)
+    settings = environment(target, options, concurrency, signed_in=token is not None)
     return SharesReport(spec.benchmark, heading, settings, [], facts, rounds, spec.goal)
 
 
-def environment(target: Target, options: Options, concurrency: int) -> dict[str, str]:
-    """The settings lines of a report: machine, stack, URLs, generator, the admin's token."""
+def environment(
+    target: Target, options: Options, concurrency: int, signed_in: bool = True
+) -> dict[str, str]:
+    """The settings lines of a report: machine, stack, URLs, generator, who asks (the admin's
+    token when ``signed_in``, else a guest)."""
     return {
         **machine_info(),
         "stack": target.origin,
@@ -240,7 +244,11 @@ def environment(target: Target, options: Options, concurrency: int) -> dict[str,
         "client": describe(
             options.generator, concurrency, options.duration, options.requests_or(DEFAULT_REQUESTS)
         ),
-        "token": "one admin access token for every request (fetched once)",
+        "token": (
+            "one admin access token for every request (fetched once)"
+            if signed_in
+            else "none: a guest (no Authorization, no cookies)"
+        ),
     }
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from decimal import Decimal
 from http import HTTPStatus
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
@@ -22,7 +23,7 @@ Order = Literal["asc", "desc"]
 SORTS = {"newest": "Newest", "price": "Price", "name": "Name", "relevance": "Best match"}
 
 
-def catalog(request: Request) -> Catalog:
+async def catalog(request: Request) -> Catalog:
     """The catalog reads, for this app's settings."""
     state = storefront(request)
     return Catalog(state.backends.catalog, state.settings.page_size)
@@ -31,7 +32,7 @@ def catalog(request: Request) -> Catalog:
 Products = Annotated[Catalog, Depends(catalog)]
 
 
-def product_query(
+async def product_query(
     brand: Annotated[str | None, Query(max_length=100)] = None,
     min_price: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
     max_price: Annotated[Decimal | None, Query(ge=0, max_digits=12, decimal_places=2)] = None,
@@ -68,17 +69,13 @@ async def _listing(
     title: str,
 ) -> Response:
     """A product grid with the category tree, filters, sort and pager."""
-    tree = await products.categories(visitor.caller)
+    # Both catalog calls at once: a page waits for the slower one, not for the two in turn.
+    tree, (page, message) = await asyncio.gather(
+        products.categories(visitor.caller), _page(products, query, visitor)
+    )
     categories = flatten(tree)
     if query.category is not None and query.category not in categories:
         return await render(request, "error.html", _no_category(query.category), status=404)
-    message = None
-    try:
-        page = await products.products(query, visitor.caller)
-    except Refused as refused:
-        if refused.status != HTTPStatus.UNPROCESSABLE_ENTITY:
-            raise
-        page, message = {"data": [], "total": 0, "page": 1, "total_pages": 0}, refused.detail
     fallback = None
     if not page["data"] and query.q:
         fallback = await products.products(ProductQuery(), visitor.caller)
@@ -93,6 +90,18 @@ async def _listing(
         "fallback": fallback["data"][:4] if fallback else [],
     }
     return await render(request, "shop/list.html", context)
+
+
+async def _page(
+    products: Catalog, query: ProductQuery, visitor: Visitor
+) -> tuple[dict[str, Any], str | None]:
+    """One page of products, or an empty one with the catalog's message for a refused filter."""
+    try:
+        return await products.products(query, visitor.caller), None
+    except Refused as refused:
+        if refused.status != HTTPStatus.UNPROCESSABLE_ENTITY:
+            raise
+        return {"data": [], "total": 0, "page": 1, "total_pages": 0}, refused.detail
 
 
 def _no_category(slug: str) -> dict[str, object]:

@@ -20,6 +20,8 @@ from agora_chassis.service_client import ServiceClient
 
 BASKET_ID_HEADER = "X-Basket-Id"
 FORWARDED_FOR_HEADER = "X-Forwarded-For"
+# Loopback calls: gzip would cost the called service and the storefront CPU for nothing.
+PLAIN_ANSWERS = {"Accept-Encoding": "identity"}
 
 
 class Refused(Exception):
@@ -170,7 +172,7 @@ class Backends:
         cls, urls: dict[str, str], policy: CallPolicy, http: httpx.AsyncClient | None = None
     ) -> Backends:
         """One ``Backend`` per entry of ``urls`` (name → base URL), all over ``http``."""
-        pool = http or httpx.AsyncClient(cookies=no_cookies())
+        pool = http or httpx.AsyncClient(cookies=no_cookies(), headers=PLAIN_ANSWERS)
         backends = {
             name: Backend(name, url.rstrip("/"), ServiceClient(name, policy=policy), pool)
             for name, url in urls.items()
