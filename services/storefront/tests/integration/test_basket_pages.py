@@ -7,8 +7,10 @@ import uuid
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from services.storefront.tests.integration.arrange import change_price, new_product
+from services.storefront.tests.integration.conftest import SHOP_URL
 from services.storefront.tests.integration.shop import Shopper
 
 pytestmark = pytest.mark.integration
@@ -131,3 +133,21 @@ async def test_a_guest_basket_id_basket_refuses_starts_a_new_basket(
     shopper.client.cookies.set("agora_basket", forged, domain="shop.test")
     await shopper.register(f"forged-{uuid.uuid4().hex[:8]}@example.com")
     assert "Sign out" in (await shopper.get("/basket")).text, "signing in survives the bad id"
+
+
+async def test_one_guests_basket_never_shows_for_the_next_guest(
+    storefront: FastAPI, api: httpx.AsyncClient
+) -> None:
+    """Regression: the storefront's HTTP pool is shared by every visitor and once kept the
+    ``basket_id`` cookie basket set for one guest, so the next new guest was shown that basket."""
+    lamp = await new_product(api, price="9.00")
+    transport = httpx.ASGITransport(app=storefront)
+    async with httpx.AsyncClient(transport=transport, base_url=SHOP_URL) as first_client:
+        first = Shopper(first_client)
+        await first.get(f"/products/{lamp['id']}")
+        await first.htmx("POST", f"/basket/items/{lamp['id']}", {"quantity": "1"})
+    async with httpx.AsyncClient(transport=transport, base_url=SHOP_URL) as second_client:
+        second = Shopper(second_client)
+        page = await second.get("/basket")
+    assert "Your basket is empty" in page.text, "a new guest sees another guest's basket"
+    assert lamp["name"] not in page.text

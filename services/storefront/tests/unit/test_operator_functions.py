@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from agora_storefront.api.admin_products import parse_price
 from agora_storefront.services.dead_letters import merged
@@ -68,7 +69,7 @@ def test_a_price_is_read_with_a_dot_or_a_comma_and_nothing_else() -> None:
 
 
 def test_dead_letters_of_every_service_are_tagged_and_newest_first() -> None:
-    pages = {
+    pages: dict[str, dict[str, Any]] = {
         "notification": {"data": [{"id": "a", "last_failed_at": "2024-01-01T10:00:00+00:00"}]},
         "ordering": {"data": [{"id": "b", "last_failed_at": "2024-01-02T10:00:00+00:00"}]},
         "basket": {"data": []},

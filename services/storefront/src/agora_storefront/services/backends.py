@@ -118,6 +118,18 @@ class Backend:
             **options,
         )
 
+    async def probe(self, path: str, seconds: float) -> httpx.Response:
+        """GET ``path`` straight from the pool, around the breaker: the operator's health page.
+
+        A readiness probe reports on the service rather than using it: through the client, a 503
+        from ``/health/ready`` would count as a failed call and could open the breaker every
+        shopper's calls go through, and it would hide that answer's body (which check failed).
+
+        Raises:
+            httpx.HTTPError: The service did not answer within ``seconds``.
+        """
+        return await self.http.get(f"{self.base_url}{path}", timeout=seconds)
+
     async def json(self, method: str, path: str, caller: Caller = ANONYMOUS, **options: Any) -> Any:
         """Call and return the JSON body of a 2xx answer (``None`` for 204).
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from agora_chassis.service_client import TargetUnavailable
+import httpx
+
 from agora_storefront.services.backends import Backend, Backends, Caller
 
 HEALTH_DEADLINE_SECONDS = 2.0
@@ -73,19 +74,16 @@ def readiness(name: str, breaker: str, body: Any) -> ServiceHealth:
 
 async def service_health(backend: Backend) -> ServiceHealth:
     """Ask one service whether it is ready; a service that does not answer is down."""
+    breaker = backend.client.breaker_state.label
     try:
-        response = await backend.send(
-            "GET", "/health/ready", deadline=HEALTH_DEADLINE_SECONDS, idempotent=True
-        )
-    except TargetUnavailable as exc:
-        # 503 (a critical check failed) is a transient answer to the client: it ends up here too.
-        breaker = backend.client.breaker_state.label
-        return ServiceHealth(backend.name, "down", breaker, problem=f"not ready ({exc.reason})")
+        response = await backend.probe("/health/ready", HEALTH_DEADLINE_SECONDS)
+    except httpx.HTTPError as exc:
+        return ServiceHealth(backend.name, "down", breaker, problem=f"not answering ({exc!r})")
     try:
         body = response.json()
     except ValueError:
         body = None
-    return readiness(backend.name, backend.client.breaker_state.label, body)
+    return readiness(backend.name, breaker, body)
 
 
 async def health(backends: Backends) -> list[ServiceHealth]:
