@@ -32,14 +32,19 @@ from tests.system.stack import AgoraRun
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 
-STACK_ENV = {"AGORA_CONSUMER_RETRY_BASE_SECONDS": "1"}  # dead letters within seconds
+STACK_ENV = {
+    "AGORA_CONSUMER_RETRY_BASE_SECONDS": "1",  # dead letters within seconds
+    # The admin signs in through the browser and the API more than 5 times a minute from here.
+    "AGORA_LOGIN_LIMIT_PER_ACCOUNT_ADDRESS": "1000/minute",
+    "AGORA_LOGIN_LIMIT_PER_IP": "1000/minute",
+}
 GOOD_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
 CARD = {"card_expiry": "12/30", "card_cvc": "123"}
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@agora.local", "Admin123!"
 CONFIRMED_SUBJECT = "Your Agora order is confirmed"
 SETTLE_MS = 90_000
-ORDER_URL = re.compile(r"/account/orders/[0-9a-f-]{36}$")
+ORDER_URL = re.compile(r"/account/orders/[0-9a-f-]{36}(\?placed=1)?$")
 TEXT_FIELDS = ("name", "street", "postal_code", "city")
 NO_RELOAD_MARK = "() => { window.agoraNoReload = true; }"
 
@@ -123,7 +128,7 @@ def test_declined_card_ends_cancelled_with_the_reason_shown(page: Page) -> None:
     fill_checkout(page, DECLINED_CARD)
 
     settled(page, "cancelled")
-    expect(page.locator("#order-reason")).to_contain_text(re.compile(r"payment.declined", re.I))
+    expect(page.locator("#order-reason")).to_contain_text(re.compile(r"declined", re.I))
     assert_accessible(page, "cancelled order")
 
 
@@ -178,14 +183,25 @@ def _pending_letters(shop: AgoraRun) -> list[dict[str, Any]]:
 
 
 def _dead_letter_a_welcome_mail(shop: AgoraRun, email: str) -> dict[str, Any]:
-    """Register ``email`` while the mail relay is down, so its welcome mail is dead-lettered."""
+    """Register ``email`` while the mail relay is down, so its welcome mail is dead-lettered.
+
+    The list shows no payload, so the new letter is the pending ``user.registered`` one that was
+    not there before."""
+    known = {x["id"] for x in _pending_letters(shop)}
     assert shop("stop", "mail").returncode == 0
     try:
         body = {"email": email, "password": "Correct-Horse-9", "full_name": "Grace Hopper"}
         made = httpx.post(f"{shop.gateway_url}/api/v1/auth/register", json=body, timeout=30)
         assert made.status_code == 201, made.text
         return poll(
-            lambda: next((x for x in _pending_letters(shop) if email in str(x)), None),
+            lambda: next(
+                (
+                    x
+                    for x in _pending_letters(shop)
+                    if x["id"] not in known and x["event_type"] == "user.registered"
+                ),
+                None,
+            ),
             f"a dead letter for {email}",
         )
     finally:
@@ -201,8 +217,7 @@ def test_admin_replays_a_dead_letter(page: Page, shop: AgoraRun) -> None:
     letter = _dead_letter_a_welcome_mail(shop, email)
 
     page.reload()
-    shown = re.compile("|".join(map(re.escape, (letter["id"], email, "user.registered"))))
-    row = page.locator("tr, li").filter(has_text=shown)
+    row = page.locator("tr").filter(has=page.locator(f'a[href*="{letter["id"]}"]'))
     expect(row.first).to_be_visible()
     assert_accessible(page, "dead letters")
     row.first.get_by_role("button", name="Replay").click()

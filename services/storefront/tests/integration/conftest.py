@@ -34,7 +34,14 @@ def stack() -> Iterator[AgoraRun]:
     """A private stack, up and seeded with the demo catalogue; ``down`` at the end."""
     # Consumers retry after about 1 s, then 4 s (not 30 s, then 120 s): a failing event is
     # dead-lettered within seconds, so the operator pages' dead-letter test need not wait minutes.
-    settings = {"AGORA_RATE_LIMIT": "1000000/minute", "AGORA_CONSUMER_RETRY_BASE_SECONDS": "1"}
+    # Every in-process shopper signs in from one forwarded address (and the admin from the API
+    # too), far past identity's login limits for one person at one address.
+    settings = {
+        "AGORA_RATE_LIMIT": "1000000/minute",
+        "AGORA_CONSUMER_RETRY_BASE_SECONDS": "1",
+        "AGORA_LOGIN_LIMIT_PER_ACCOUNT_ADDRESS": "1000/minute",
+        "AGORA_LOGIN_LIMIT_PER_IP": "1000/minute",
+    }
     with private_stack(settings) as run:
         up = run("up", "--detach")
         assert up.returncode == 0, f"agora up failed:\n{up.stdout}\n{up.stderr}"
