@@ -4,6 +4,7 @@ them, the services' health, the order search, and a product's price and stock.""
 from __future__ import annotations
 
 import datetime as dt
+import html as html_text
 import re
 import uuid
 
@@ -27,7 +28,7 @@ from tests.system.stack import AgoraRun
 pytestmark = pytest.mark.integration
 
 SERVICES = ("identity", "catalog", "basket", "ordering", "payment", "notification")
-VERSION_FIELD = re.compile(r'name="version" value="(\d+)"')
+ETAG_FIELD = re.compile(r'name="etag" value="([^"]+)"')
 STALE = "changed by someone else since you opened it; nothing was saved"
 
 
@@ -45,11 +46,11 @@ def service_row(html: str, name: str) -> str:
     return found.group(1)
 
 
-def version_on(html: str) -> str:
-    """The product version the price form carries."""
-    found = VERSION_FIELD.search(html)
-    assert found, "the price form carries no version"
-    return found.group(1)
+def etag_on(html: str) -> str:
+    """The product's ETag the price form carries."""
+    found = ETAG_FIELD.search(html)
+    assert found, "the price form carries no ETag"
+    return html_text.unescape(found.group(1))  # as a browser decodes the attribute
 
 
 async def test_a_guest_is_sent_to_sign_in_and_a_customer_gets_the_403_page(
@@ -165,29 +166,29 @@ async def test_bad_order_filters_say_what_is_wrong(operator: Shopper) -> None:
     assert "placed_to is before placed_from" in backwards.text
 
 
-async def test_a_price_change_succeeds_and_a_stale_version_is_refused(
+async def test_a_price_change_succeeds_and_a_stale_etag_is_refused(
     operator: Shopper, api: httpx.AsyncClient
 ) -> None:
     product_id = await new_product(api, on_hand=5, price="10.00")
     found = await operator.get("/admin/products", params={"q": "Operator test lamp"})
     assert f'href="/admin/products/{product_id}"' in found.text, "the search lists the product"
     form = await operator.get(f"/admin/products/{product_id}")
-    seen = version_on(form.text)
+    seen = etag_on(form.text)
 
     changed = await operator.post(
-        f"/admin/products/{product_id}/price", {"price": "12.50", "version": seen}
+        f"/admin/products/{product_id}/price", {"price": "12.50", "etag": seen}
     )
     assert changed.status_code == 200
     assert "The price is changed." in changed.text
     assert "€12.50" in changed.text
     stale = await operator.post(
-        f"/admin/products/{product_id}/price", {"price": "9.99", "version": seen}
+        f"/admin/products/{product_id}/price", {"price": "9.99", "etag": seen}
     )
     assert stale.status_code == 409
     assert STALE in stale.text
     assert "Here is the current value" in stale.text
     assert 'class="current-price">€12.50<' in stale.text
-    assert version_on(stale.text) != seen, "the form now carries the current version"
+    assert etag_on(stale.text) != seen, "the form now carries the current ETag"
     stored = (await api.get(f"/api/v1/products/{product_id}")).json()
     assert stored["price"] == "12.50", "the stale change was not saved"
 
@@ -198,7 +199,7 @@ async def test_a_price_that_is_not_a_number_is_refused(
     product_id = await new_product(api, on_hand=1)
     form = await operator.get(f"/admin/products/{product_id}")
     typed = await operator.post(
-        f"/admin/products/{product_id}/price", {"price": "ten", "version": version_on(form.text)}
+        f"/admin/products/{product_id}/price", {"price": "ten", "etag": etag_on(form.text)}
     )
     assert typed.status_code == 400
     assert "Enter a price" in typed.text

@@ -94,7 +94,7 @@ async def product(
     visitor: Operator,
     done: Annotated[str, Query(max_length=10)] = "",
 ) -> Response:
-    """A product's price form (with the version it shows) and its stock form."""
+    """A product's price form (with the ETag of what it shows) and its stock form."""
     found = await desk(request).product(product_id, visitor.caller)
     return await _edit_page(request, visitor, found, done=DONE.get(done, ""))
 
@@ -105,7 +105,7 @@ async def change_price(
     product_id: uuid.UUID,
     visitor: Operator,
     price: Annotated[str, Form(max_length=20)] = "",
-    version: Annotated[int, Form(ge=1)] = 1,
+    etag: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Change the price if nobody changed the product since the form was shown."""
     amount = parse_price(price)
@@ -115,7 +115,7 @@ async def change_price(
             request, visitor, found, HTTPStatus.BAD_REQUEST, price="Enter a price, e.g. 19.99."
         )
     try:
-        outcome = await desk(request).reprice(product_id, amount, version, visitor.caller)
+        outcome = await desk(request).reprice(product_id, amount, etag, visitor.caller)
     except Refused as refused:
         if refused.status != HTTPStatus.UNPROCESSABLE_ENTITY:
             raise

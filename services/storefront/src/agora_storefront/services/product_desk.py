@@ -1,8 +1,8 @@
 """The operator's product work through catalog's admin API: find, re-price, restock.
 
-A price change carries the ``version`` of the product the operator saw; catalog refuses it (409)
-when someone changed the product meanwhile, so a change is never silently overwritten: the page
-shows the current product instead, and the operator decides again.
+A price change carries the ETag of the product the operator saw, as ``If-Match``; catalog refuses
+it (412) when the product changed meanwhile (its price, name... or its stock), so a change is never
+silently overwritten: the page shows the current product instead, and the operator decides again.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 
-from agora_storefront.services.backends import Backends, Caller, Refused
+from agora_storefront.services.backends import Backends, Caller, Refused, body_of
 
 PRODUCTS_PER_PAGE = 20
+# 412: the ETag no longer matches; 409: catalog's own version check saw the same race.
+STALE_STATUSES = frozenset({HTTPStatus.PRECONDITION_FAILED, HTTPStatus.CONFLICT})
 
 
 @dataclass(frozen=True)
@@ -55,15 +57,14 @@ class ProductDesk:
         return found
 
     async def product(self, product_id: uuid.UUID, caller: Caller) -> dict[str, Any]:
-        """One product, with its current ``version``.
+        """One product, with the ``etag`` catalog answered it with (the price form sends it back).
 
         Raises:
             Refused: 404: no such (active) product.
         """
-        product: dict[str, Any] = await self.catalog.json(
-            "GET", f"/api/v1/products/{product_id}", caller
-        )
-        return product
+        response = await self.catalog.send("GET", f"/api/v1/products/{product_id}", caller)
+        product: dict[str, Any] = body_of(response)
+        return {**product, "etag": response.headers.get("ETag", "")}
 
     async def stock(self, product_id: uuid.UUID, caller: Caller) -> dict[str, Any]:
         """On hand, reserved and available units of a product."""
@@ -73,23 +74,27 @@ class ProductDesk:
         return stock
 
     async def reprice(
-        self, product_id: uuid.UUID, price: Decimal, version: int, caller: Caller
+        self, product_id: uuid.UUID, price: Decimal, etag: str, caller: Caller
     ) -> Repriced:
-        """Set the price, if the product is still at ``version``.
+        """Set the price, if the product is still as the operator saw it (``If-Match: etag``).
 
         Raises:
-            Refused: Any refusal but a stale version (a price catalog does not accept: 422).
+            Refused: Any refusal but a stale ETag (a price catalog does not accept: 422).
         """
-        body = {"price": str(price), "version": version}
+        response = await self.catalog.send(
+            "PATCH",
+            f"/api/v1/products/{product_id}",
+            caller,
+            json={"price": str(price)},
+            headers={"If-Match": etag},
+        )
         try:
-            changed = await self.catalog.json(
-                "PATCH", f"/api/v1/products/{product_id}", caller, json=body
-            )
+            changed: dict[str, Any] = body_of(response)
         except Refused as refused:
-            if refused.status != HTTPStatus.CONFLICT:
+            if refused.status not in STALE_STATUSES:
                 raise
             return Repriced(await self.product(product_id, caller), stale=True)
-        return Repriced(changed, stale=False)
+        return Repriced({**changed, "etag": response.headers.get("ETag", "")}, stale=False)
 
     async def adjust_stock(
         self, product_id: uuid.UUID, delta: int, reason: str, caller: Caller
