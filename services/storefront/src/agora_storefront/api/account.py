@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
+from agora_chassis.service_client import TargetUnavailable
 from agora_chassis.state import service_state
 from agora_storefront.api.deps import BASKET_COOKIE, Csrf, CurrentVisitor, Visitor, storefront
 from agora_storefront.api.pages import redirect, render
@@ -29,6 +30,9 @@ def safe_next(target: str) -> str:
 async def _signed_in(request: Request, visitor: Visitor, email: str, password: str) -> None:
     """Sign in and move a guest basket into the account's basket.
 
+    When basket is down the shopper is signed in all the same: the guest basket id stays in its
+    cookie, and the next sign-in merges it.
+
     Raises:
         SignInRequired: Wrong e-mail or password.
     """
@@ -38,7 +42,12 @@ async def _signed_in(request: Request, visitor: Visitor, email: str, password: s
     guest = visitor.guest_basket
     visitor.signed_in_as(pair, principal)
     baskets = Baskets(state.backends.basket)
-    view = await (baskets.merge(guest, visitor.caller) if guest else baskets.show(visitor.caller))
+    try:
+        view = await (
+            baskets.merge(guest, visitor.caller) if guest else baskets.show(visitor.caller)
+        )
+    except TargetUnavailable:
+        return
     visitor.basket_holds(view.lines)
     if guest:
         visitor.guest_basket = None
