@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from agora_chassis.app import Hook, create_service_app
 from agora_chassis.call_policy import CallPolicy
+from agora_chassis.microcache import MicroCache
 from agora_chassis.service_client import breaker_check
 from agora_chassis.state import attach_extras
 from agora_storefront.api import (
@@ -92,6 +93,7 @@ def create_app(settings: StorefrontSettings | None = None) -> FastAPI:
         templates=build_templates(settings.locale),
         backends=backends,
         accounts=Accounts(backends.identity),
+        catalog_cache=MicroCache(settings.catalog_cache_seconds),
     )
     attach_extras(app, state)
     return app

@@ -7,6 +7,7 @@ from pydantic import Field
 from agora_chassis.settings import ServiceSettings
 
 DEFAULT_PAGE_SIZE = 12
+DEFAULT_CATALOG_CACHE_SECONDS = 2.0
 
 
 class StorefrontSettings(ServiceSettings):
@@ -29,6 +30,9 @@ class StorefrontSettings(ServiceSettings):
             development.
         locale: How prices and dates are formatted (a CLDR locale, for Babel).
         page_size: Products per catalog page.
+        catalog_cache_seconds: How long the category tree, a product list or a suggestion list
+            is reused for every shopper (0: asked afresh for every page). A listing may show a
+            price or stock figure this much late; the basket and the order price every line anew.
     """
 
     service_name: str = "storefront"
@@ -43,6 +47,7 @@ class StorefrontSettings(ServiceSettings):
     cookie_secure: bool | None = None
     locale: str = "en_US"
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=100)
+    catalog_cache_seconds: float = Field(default=DEFAULT_CATALOG_CACHE_SECONDS, ge=0)
 
     @property
     def secure_cookies(self) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
 
 import httpx
@@ -11,12 +13,25 @@ from asgi_lifespan import LifespanManager
 
 from agora_cli.infra.ports import free_port
 from agora_storefront.main import create_app
+from agora_storefront.settings import DEFAULT_CATALOG_CACHE_SECONDS
+from services.storefront.tests.integration.arrange import admin_headers, change_price, new_product
 from services.storefront.tests.integration.conftest import SHOP_URL, MakeSettings
 from services.storefront.tests.integration.shop import Shopper
 
 pytestmark = pytest.mark.integration
 
+CACHE_SECONDS = DEFAULT_CATALOG_CACHE_SECONDS
+TEST_CATEGORY_PREFIXES = ("basket-", "operator-")
 PRODUCT_LINK = re.compile(r'href="/products/([0-9a-f-]{36})"')
+
+
+async def seeded_category(api: httpx.AsyncClient) -> str:
+    """The slug of a top-level category of the demo catalogue (tests make their own categories,
+    ``basket-<run>`` and ``operator-<run>``, and never add products to the seeded ones)."""
+    tree = (await api.get("/api/v1/categories")).json()
+    seeded = [c["slug"] for c in tree if not c["slug"].startswith(TEST_CATEGORY_PREFIXES)]
+    assert seeded, "the demo catalogue has no category: was agora seed run?"
+    return str(seeded[0])
 
 
 def product_ids(html: str) -> list[str]:
@@ -31,13 +46,21 @@ async def test_home_lists_products_with_the_category_tree_and_pager(shopper: Sho
     assert len(product_ids(page.text)) == 12, "the first page holds one page size of products"
     assert 'aria-label="Categories"' in page.text
     assert 'rel="next" href="?page=2"' in page.text
-    second = await shopper.get("/?page=2")
-    assert set(product_ids(second.text)).isdisjoint(product_ids(page.text))
+
+
+async def test_a_category_pages_through_its_products(
+    shopper: Shopper, api: httpx.AsyncClient
+) -> None:
+    slug = await seeded_category(api)  # no test adds products to it: its pages hold still
+    first = await shopper.get(f"/c/{slug}?sort=name")
+    assert 'rel="next" href="?sort=name&amp;page=2"' in first.text
+    second = await shopper.get(f"/c/{slug}?sort=name&page=2")
+    assert product_ids(second.text), "the second page lists products"
+    assert set(product_ids(second.text)).isdisjoint(product_ids(first.text))
 
 
 async def test_category_page_filters_and_sorts(shopper: Shopper, api: httpx.AsyncClient) -> None:
-    tree = (await api.get("/api/v1/categories")).json()
-    slug = tree[0]["slug"]
+    slug = await seeded_category(api)
     page = await shopper.get(f"/c/{slug}?sort=price&order=asc&in_stock=true")
     assert page.status_code == 200
     assert f'href="/c/{slug}" aria-current="page"' in page.text
@@ -77,8 +100,9 @@ async def test_no_results_suggest_something_useful(shopper: Shopper) -> None:
 async def test_product_page_shows_price_stock_attributes_and_the_add_form(
     shopper: Shopper, api: httpx.AsyncClient
 ) -> None:
-    listed = await api.get("/api/v1/products", params={"in_stock": "true"})
-    product = listed.json()["data"][0]
+    # A seeded product (tests make theirs in categories of their own, some without details).
+    params = {"category": await seeded_category(api), "in_stock": "true"}
+    product = (await api.get("/api/v1/products", params=params)).json()["data"][0]
     page = await shopper.get(f"/products/{product['id']}")
     assert page.status_code == 200
     assert f"<title>{product['name']} — Agora</title>" in page.text.replace("&#39;", "'")
@@ -177,3 +201,41 @@ async def test_catalog_down_gives_a_friendly_page_with_a_retry(make_settings: Ma
     assert "Traceback" not in page.text
     assert page.headers["retry-after"]
     assert fragment.headers["hx-retarget"] == "#flash"
+
+
+async def test_what_the_storefront_shares_between_shoppers_is_the_same_for_every_caller(
+    api: httpx.AsyncClient,
+) -> None:
+    """The assumption under the storefront's micro-cache of catalog reads (ADR 0026): catalog's
+    category tree and product lists do not depend on who asks. If catalog ever personalises
+    them, this fails, and the cache must go (or key on the caller)."""
+    admin = await admin_headers(api)
+    reads = [
+        ("/api/v1/categories", {}),
+        ("/api/v1/products", {"page": 1, "per_page": 12}),
+        ("/api/v1/products", {"q": "lamp", "sort": "relevance", "per_page": 6}),
+    ]
+    for path, params in reads:
+        guest = await api.get(path, params=params)
+        signed_in = await api.get(path, params=params, headers=admin)
+        assert guest.status_code == signed_in.status_code == 200
+        assert guest.json() == signed_in.json(), f"{path} {params} differs for a signed-in admin"
+
+
+async def test_a_listing_shows_a_new_price_once_the_cached_moment_has_passed(
+    shopper: Shopper, api: httpx.AsyncClient
+) -> None:
+    lamp = await new_product(api, price="10.00")
+    search = f"/search?q={lamp['name'].replace(' ', '+')}"
+    started = time.monotonic()
+    first = await shopper.get(search)
+    assert "€10.00" in first.text, "the new product is listed"
+    await change_price(api, lamp["id"], "11.00")
+    again = await shopper.get(search)
+    if time.monotonic() - started < CACHE_SECONDS * 0.75:
+        assert "€10.00" in again.text, "within the moment, the listing is the remembered one"
+    await asyncio.sleep(CACHE_SECONDS + 0.2)
+    later = await shopper.get(search)
+    assert "€11.00" in later.text, "after the moment, the listing shows the new price"
+    product = await shopper.get(f"/products/{lamp['id']}")
+    assert "€11.00" in product.text, "a product's own page is always asked afresh"

@@ -50,6 +50,7 @@ def test_a_new_filter_link_starts_at_page_one_and_a_pager_link_keeps_filters() -
     assert query.link(sort="name") == "?q=lamp+shade&sort=name"
     assert query.link(page=5) == "?q=lamp+shade&sort=price&page=5"
     assert ProductQuery().link() == "?"
+    assert ProductQuery(category="audio").link(page=2) == "?page=2", "the category is the path"
 
 
 def test_flatten_names_each_category_with_its_parent() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 
 from agora_chassis.auth import Principal
 from agora_chassis.errors import AgoraError, Forbidden
+from agora_chassis.microcache import MicroCache
 from agora_chassis.state import service_extras, service_state
 from agora_storefront.services.accounts import Accounts, TokenPair
 from agora_storefront.services.backends import Backends, Caller, SignInRequired
@@ -46,6 +47,7 @@ class StorefrontState:
     templates: Jinja2Templates
     backends: Backends
     accounts: Accounts
+    catalog_cache: MicroCache[Any]
 
 
 def storefront(request: Request) -> StorefrontState:

@@ -26,7 +26,7 @@ SORTS = {"newest": "Newest", "price": "Price", "name": "Name", "relevance": "Bes
 async def catalog(request: Request) -> Catalog:
     """The catalog reads, for this app's settings."""
     state = storefront(request)
-    return Catalog(state.backends.catalog, state.settings.page_size)
+    return Catalog(state.backends.catalog, state.settings.page_size, state.catalog_cache)
 
 
 Products = Annotated[Catalog, Depends(catalog)]

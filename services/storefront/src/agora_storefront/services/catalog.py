@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from agora_chassis.microcache import MicroCache
 from agora_storefront.services.backends import Backend, Caller
 
 SUGGESTIONS = 6
@@ -38,8 +39,11 @@ class ProductQuery:
         return params
 
     def link(self, **changes: Any) -> str:
-        """The query string of this list with ``changes`` (a new filter starts at page 1)."""
-        values = {name: getattr(self, name) for name in (*FILTERS, "page")}
+        """The query string of this list with ``changes`` (a new filter starts at page 1).
+
+        The category is left out: it is the page's path (``/c/<slug>``), not a parameter.
+        """
+        values = {name: getattr(self, name) for name in (*FILTERS, "page") if name != "category"}
         values.update(changes)
         if "page" not in changes:
             values["page"] = 1
@@ -66,15 +70,33 @@ def flatten(tree: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 class Catalog:
-    """Catalog reads for the shop pages."""
+    """Catalog reads for the shop pages.
 
-    def __init__(self, catalog: Backend, page_size: int) -> None:
+    The category tree, product lists and suggestions are the same for every shopper: they go
+    through the chassis's :class:`~agora_chassis.microcache.MicroCache` (``AGORA_CATALOG_CACHE_
+    SECONDS``, 2 s), without the shopper's token, so a burst of pages costs catalog one call per
+    distinct list. A product's own page is asked afresh (its stock is what a shopper decides on).
+    Cached answers are shared between requests: pages read them and never change them.
+    """
+
+    def __init__(self, catalog: Backend, page_size: int, cache: MicroCache[Any]) -> None:
         self.catalog = catalog
         self.page_size = page_size
+        self.cache = cache
+
+    async def _shared(
+        self, path: str, caller: Caller, params: dict[str, str | int] | None = None
+    ) -> Any:
+        """A read whose answer is the same for every shopper, remembered for a moment."""
+        public = Caller(client_address=caller.client_address)  # limits stay per shopper
+        key = (path, tuple(sorted((params or {}).items())))
+        return await self.cache.get(
+            key, lambda: self.catalog.json("GET", path, public, params=params)
+        )
 
     async def categories(self, caller: Caller) -> list[dict[str, Any]]:
         """The category tree (top-level categories, each with its ``children``)."""
-        tree: list[dict[str, Any]] = await self.catalog.json("GET", "/api/v1/categories", caller)
+        tree: list[dict[str, Any]] = await self._shared("/api/v1/categories", caller)
         return tree
 
     async def products(self, query: ProductQuery, caller: Caller) -> dict[str, Any]:
@@ -84,17 +106,19 @@ class Catalog:
             Refused: A filter the catalog refuses (422), shown as the page's message.
         """
         params = query.params(self.page_size)
-        page: dict[str, Any] = await self.catalog.json(
-            "GET", "/api/v1/products", caller, params=params
-        )
+        page: dict[str, Any] = await self._shared("/api/v1/products", caller, params)
         return page
 
     async def suggestions(self, text: str, caller: Caller) -> list[dict[str, Any]]:
         """The best few matches for what is typed in the search box (typo tolerant)."""
         if len(text.strip()) < SUGGEST_FROM_CHARACTERS:
             return []
-        params = {"q": text.strip(), "per_page": SUGGESTIONS, "sort": "relevance"}
-        page = await self.catalog.json("GET", "/api/v1/products", caller, params=params)
+        params: dict[str, str | int] = {
+            "q": text.strip(),
+            "per_page": SUGGESTIONS,
+            "sort": "relevance",
+        }
+        page = await self._shared("/api/v1/products", caller, params)
         return list(page["data"])
 
     async def product(self, product_id: str, caller: Caller) -> dict[str, Any]:
