@@ -67,6 +67,7 @@ def test_cli_up_status_stop_start_logs_down(
         "basket": "down",
         "ordering": "down",
         "payment": "down",
+        "storefront": "down",
         "gateway": "up",
     }
     assert stop[1].startswith("stopping redis ... ok")

@@ -52,8 +52,10 @@ def test_up_full_stack_serves_identity_through_gateway(agora: AgoraRun) -> None:
     processes = stack_processes(agora.data_dir)
     gateway = f"http://127.0.0.1:{agora.port('AGORA_GATEWAY_PORT')}"
     ready = httpx.get(f"{agora.operator_url}/identity/health/ready")
-    hidden = httpx.get(f"{gateway}/catalog/metrics")
-    unknown = httpx.get(f"{gateway}/no/such/path")
+    hidden = httpx.get(f"{gateway}/api/catalog/metrics")
+    unknown = httpx.get(f"{gateway}/api/no/such/path")
+    metrics = httpx.get(f"{gateway}/catalog/metrics")  # not an API path: the storefront's
+    shop = httpx.get(f"{gateway}/")
     jwks = httpx.get(f"{gateway}/.well-known/jwks.json")
 
     status = agora("status")
@@ -62,10 +64,17 @@ def test_up_full_stack_serves_identity_through_gateway(agora: AgoraRun) -> None:
     assert any(line.split()[:2] == ["identity", "up"] for line in status.stdout.splitlines())
     assert "admin@agora.local / Admin123!" in up.stdout
     assert ready.status_code == 200
-    for answer, path in ((hidden, "/catalog/metrics"), (unknown, "/no/such/path")):
+    for answer, path in ((hidden, "/api/catalog/metrics"), (unknown, "/api/no/such/path")):
         assert answer.status_code == 404
         assert answer.headers["content-type"] == "application/problem+json"
         assert answer.json()["instance"] == path
+    assert (metrics.status_code, metrics.headers["content-type"]) == (
+        404,
+        "text/html; charset=utf-8",
+    ), "every other path is a page of the storefront; metrics stay on the operator entrypoint"
+    assert "http_requests_total" not in metrics.text
+    assert shop.status_code == 200
+    assert "<title>Agora — shop</title>" in shop.text
     assert f"operator: {agora.operator_url}" in status.stdout
     assert jwks.status_code == 200
     assert "keys" in jwks.json()

@@ -24,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 Quantity = Annotated[str, Form(max_length=10)]
 
 
-def baskets(request: Request) -> Baskets:
+async def baskets(request: Request) -> Baskets:
     """The basket calls of this app."""
     return Baskets(storefront(request).backends.basket)
 

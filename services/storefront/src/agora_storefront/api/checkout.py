@@ -32,7 +32,7 @@ CARD_FIELD = "card_number"
 KEY_REUSED = "Idempotency-Key reused"
 
 
-def orders(request: Request) -> Orders:
+async def orders(request: Request) -> Orders:
     """The ordering calls of this app."""
     return Orders(storefront(request).backends.ordering)
 
@@ -41,7 +41,7 @@ OrderCalls = Annotated[Orders, Depends(orders)]
 Text = Annotated[str, Form(max_length=200)]
 
 
-def ship_to_form(
+async def ship_to_form(
     name: Text = "",
     street: Text = "",
     postal_code: Annotated[str, Form(max_length=20)] = "",
