@@ -90,7 +90,7 @@ def create_app(settings: StorefrontSettings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     state = StorefrontState(
         settings=settings,
-        templates=build_templates(settings.locale),
+        templates=build_templates(settings.locale, reload=settings.debug),
         backends=backends,
         accounts=Accounts(backends.identity),
         catalog_cache=MicroCache(settings.catalog_cache_seconds),

@@ -69,6 +69,27 @@ def flatten(tree: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return found
 
 
+@dataclass(frozen=True)
+class CategoryTree:
+    """The category tree and its categories by slug and by id (each with its ``parent`` slug).
+
+    Attributes:
+        nodes: Top-level categories, each with its ``children``.
+        by_slug: Every category by slug.
+        by_id: Every category by id.
+    """
+
+    nodes: list[dict[str, Any]]
+    by_slug: dict[str, dict[str, Any]]
+    by_id: dict[str, dict[str, Any]]
+
+    @classmethod
+    def of(cls, nodes: list[dict[str, Any]]) -> CategoryTree:
+        """Index catalog's tree."""
+        by_slug = flatten(nodes)
+        return cls(nodes, by_slug, {c["id"]: c for c in by_slug.values()})
+
+
 class Catalog:
     """Catalog reads for the shop pages.
 
@@ -94,9 +115,14 @@ class Catalog:
             key, lambda: self.catalog.json("GET", path, public, params=params)
         )
 
-    async def categories(self, caller: Caller) -> list[dict[str, Any]]:
-        """The category tree (top-level categories, each with its ``children``)."""
-        tree: list[dict[str, Any]] = await self._shared("/api/v1/categories", caller)
+    async def categories(self, caller: Caller) -> CategoryTree:
+        """The category tree, indexed once per load (every page shows and looks it up)."""
+        public = Caller(client_address=caller.client_address)
+
+        async def load() -> CategoryTree:
+            return CategoryTree.of(await self.catalog.json("GET", "/api/v1/categories", public))
+
+        tree: CategoryTree = await self.cache.get(("categories",), load)
         return tree
 
     async def products(self, query: ProductQuery, caller: Caller) -> dict[str, Any]:
