@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from agora_cli.browsers import CHROMIUM
-from tests.browser.support import DESKTOP, LAUNCH_ARGS, PHONE, missing_tools
+from agora_cli.browsers import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.support import DESKTOP, PHONE, missing_tools
 from tests.system.stack import AgoraRun, private_stack
 
 EXPECT_TIMEOUT_MS = 20_000
@@ -28,7 +28,7 @@ def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=list(LAUNCH_ARGS),
+            args=list(CHROMIUM_ARGS),
         )
         try:
             yield chromium

@@ -23,17 +23,6 @@ from agora_cli.config import repo_root
 from tests.system.delivery import all_mail
 from tests.system.stack import AgoraRun
 
-LAUNCH_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # Without these Chromium phones home at start-up, and the closed network refuses it.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
 PHONE = ViewportSize(width=390, height=844)
 DESKTOP = ViewportSize(width=1280, height=800)
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})

@@ -20,6 +20,18 @@ if TYPE_CHECKING:
     from agora_cli.gates import Context, Outcome
 
 CHROMIUM = Path("/usr/bin/chromium")
+# How Debian's Chromium is started by the browser tests and `agora screenshots`: headless, as
+# root, and with nothing that calls home at start-up (the closed network refuses it).
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 """Debian's ``chromium`` package puts its launcher here; Playwright is given this executable."""
 BROWSER_TESTS = Path("tests/browser")
 AXE_SCRIPT = BROWSER_TESTS / "node_modules" / "axe-core" / "axe.min.js"

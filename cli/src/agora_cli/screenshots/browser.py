@@ -15,23 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agora_cli.bench.servers import progress
+from agora_cli.browsers import CHROMIUM_ARGS
 from agora_cli.env import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
 from agora_cli.screenshots import VIEWPORTS, ScreenshotError, Shot, Viewport
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, ViewportSize
 
-# Debian's Chromium, headless, with nothing that calls home (this machine has no way out).
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
 TIMEOUT_MS = 30_000
 HTTP_OK = 200
 HTTP_NOT_FOUND = 404

@@ -13,16 +13,10 @@ from typing import Any
 
 import httpx
 
-from services.storefront.tests.integration.shop import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
+from services.storefront.tests.integration import arrange
+from services.storefront.tests.integration.arrange import ADDRESS, GOOD_CARD
+from services.storefront.tests.integration.shop import PASSWORD
 
-ADDRESS = {
-    "name": "Ada Lovelace",
-    "street": "12 Analytical Row",
-    "postal_code": "10115",
-    "city": "Berlin",
-    "country": "DE",
-}
-GOOD_CARD = "4242424242424242"
 PLACE_TRIES = 40
 RETRY_SECONDS = 0.5
 RETRY_STATUSES = frozenset({409, 429, 502, 503, 504})
@@ -35,29 +29,11 @@ async def bearer(api: httpx.AsyncClient, email: str, password: str) -> dict[str,
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
 
-async def admin(api: httpx.AsyncClient) -> dict[str, str]:
-    """The seeded admin's bearer header."""
-    return await bearer(api, ADMIN_EMAIL, ADMIN_PASSWORD)
-
-
 async def new_product(api: httpx.AsyncClient, on_hand: int, price: str = "10.00") -> str:
-    """A product of its own (in a category of its own), so no other test sees it change."""
-    headers = await admin(api)
-    run = uuid.uuid4().hex[:8]
-    category = {"name": f"Operator {run}", "slug": f"operator-{run}"}
-    made = await api.post("/api/v1/categories", json=category, headers=headers)
-    assert made.status_code == 201, f"category not created: {made.text}"
-    body = {
-        "sku": f"OPS-{run}",
-        "name": f"Operator test lamp {run}",
-        "brand": "Agora",
-        "price": price,
-        "category_id": made.json()["id"],
-        "on_hand": on_hand,
-    }
-    created = await api.post("/api/v1/products", json=body, headers=headers)
-    assert created.status_code == 201, f"product not created: {created.text}"
-    return str(created.json()["id"])
+    """A product of its own (in a category of its own), named for the operator's search; its id."""
+    name = f"Operator test lamp {uuid.uuid4().hex[:8]}"
+    made = await arrange.new_product(api, on_hand=on_hand, price=price, name=name)
+    return made["id"]
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from asgi_lifespan import LifespanManager
 
 from agora_cli.infra.ports import free_port
 from agora_storefront.main import create_app
+from services.storefront.tests.integration.arrange import ADDRESS
+from services.storefront.tests.integration.arrange import admin_headers as admin
 from services.storefront.tests.integration.arrange_operator import (
-    ADDRESS,
-    admin,
     customer,
     new_product,
     place_order,

@@ -210,7 +210,7 @@ async def test_what_the_storefront_shares_between_shoppers_is_the_same_for_every
     category tree and product lists do not depend on who asks. If catalog ever personalises
     them, this fails, and the cache must go (or key on the caller)."""
     admin = await admin_headers(api)
-    reads = [
+    reads: list[tuple[str, dict[str, str | int]]] = [
         ("/api/v1/categories", {}),
         ("/api/v1/products", {"page": 1, "per_page": 12}),
         ("/api/v1/products", {"q": "lamp", "sort": "relevance", "per_page": 6}),
