@@ -53,10 +53,17 @@ def _kept(visitor: Visitor, view: BasketView) -> BasketView:
 
 
 async def _basket_answer(
-    request: Request, visitor: Visitor, calls: Baskets, message: str | None = None
+    request: Request,
+    visitor: Visitor,
+    calls: Baskets,
+    message: str | None = None,
+    changed: BasketView | None = None,
 ) -> Response:
-    """After a change: the basket section for HTMX, else the basket page (or a redirect to it)."""
-    view = _kept(visitor, await calls.show(visitor.caller))
+    """After a change: the basket section for HTMX, else the basket page (or a redirect to it).
+
+    A write answers the whole basket (``changed``); only a refused one reads it again.
+    """
+    view = _kept(visitor, changed or await calls.show(visitor.caller))
     context: dict[str, Any] = {"basket": view.basket, "message": message}
     if is_htmx(request):
         return await render(request, "basket/_changed.html", context)
@@ -112,10 +119,10 @@ async def change_quantity(
     if wanted is None:
         return await _basket_answer(request, visitor, calls, quantity_message(0))
     try:
-        await calls.put(str(product_id), wanted, visitor.caller)
+        changed = await calls.put(str(product_id), wanted, visitor.caller)
     except Refused as refused:
         return await _basket_answer(request, visitor, calls, refused.detail)
-    return await _basket_answer(request, visitor, calls)
+    return await _basket_answer(request, visitor, calls, changed=changed)
 
 
 @router.post("/basket/items/{product_id}/remove", dependencies=[Csrf])
@@ -123,5 +130,5 @@ async def remove_item(
     request: Request, product_id: uuid.UUID, visitor: CurrentVisitor, calls: BasketCalls
 ) -> Response:
     """Remove a line."""
-    await calls.remove(str(product_id), visitor.caller)
-    return await _basket_answer(request, visitor, calls)
+    changed = await calls.remove(str(product_id), visitor.caller)
+    return await _basket_answer(request, visitor, calls, changed=changed)
